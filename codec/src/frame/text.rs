@@ -1,0 +1,375 @@
+//! Text frames: V1 JSON objects and V2 JSON arrays.
+
+use crate::error::{Error, ErrorKind, Field, Result};
+use crate::frame::{Frame, Payload, Ref, Vsn};
+use crate::json::{self, parse_i64, JsonStr, RawJson, Scanner};
+use crate::sink::Sink;
+
+/// Decodes a text frame (V1 object or V2 array, as negotiated), borrowing
+/// every string and the payload from `bytes`.
+///
+/// Phoenix's rules apply: a V2 frame needs at least five elements (extras
+/// are validated and ignored); a V1 frame needs `topic`, `event`, `payload`
+/// and `ref` (null allowed), `join_ref` is optional, unknown keys are
+/// ignored and a repeated envelope key is an error. Topic and event must be
+/// strings; refs strings, integers or null. The payload is validated as
+/// strict JSON nested at most [`json::DEFAULT_MAX_DEPTH`] deep; use
+/// [`Decoder`](crate::frame::Decoder) for another limit.
+///
+/// ```
+/// use phoenix_wire::{frame::{self, Ref}, Vsn};
+///
+/// let f = frame::decode_text(
+///     br#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":0}"#, Vsn::V1)?;
+/// assert_eq!((f.event, f.ref_), ("heartbeat".into(), Ref::Int(0)));
+/// assert!(f.join_ref.is_null());
+/// # Ok::<(), phoenix_wire::Error>(())
+/// ```
+pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
+    decode(bytes, vsn, json::DEFAULT_MAX_DEPTH)
+}
+
+pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
+    let text = match core::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(Error::new(ErrorKind::InvalidUtf8, e.valid_up_to())),
+    };
+    let mut r = Reader {
+        s: Scanner::new(bytes, 0),
+        text,
+        max_depth,
+    };
+    let frame = match vsn {
+        Vsn::V1 => r.v1()?,
+        Vsn::V2 => r.v2()?,
+    };
+    r.s.finish()?;
+    Ok(frame)
+}
+
+struct Reader<'a> {
+    s: Scanner<'a>,
+    text: &'a str,
+    max_depth: usize,
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The next value must be of another type than found: report the syntax
+    /// error if it is not JSON at all, else the type error.
+    #[cold]
+    fn wrong_type<T>(&mut self, field: Field) -> Result<T> {
+        let at = self.s.pos;
+        self.s.value(self.max_depth)?;
+        Err(Error::new(ErrorKind::InvalidType(field), at))
+    }
+
+    #[inline]
+    fn string(&mut self, field: Field) -> Result<JsonStr<'a>> {
+        match self.s.peek_non_ws() {
+            Some(b'"') => {
+                let (start, end, escaped) = self.s.string()?;
+                Ok(JsonStr::from_raw(self.slice(start, end), escaped))
+            }
+            _ => self.wrong_type(field),
+        }
+    }
+
+    #[inline]
+    fn reference(&mut self, field: Field) -> Result<Ref<'a>> {
+        match self.s.peek_non_ws() {
+            Some(b'"') => {
+                let (start, end, escaped) = self.s.string()?;
+                Ok(Ref::Str(JsonStr::from_raw(self.slice(start, end), escaped)))
+            }
+            Some(b'n') => {
+                self.s.value(0)?;
+                Ok(Ref::Null)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.s.pos;
+                let integer = self.s.number()?;
+                match parse_i64(self.slice(start, self.s.pos)) {
+                    Some(v) if integer => Ok(Ref::Int(v)),
+                    _ => Err(Error::new(ErrorKind::InvalidType(field), start)),
+                }
+            }
+            _ => self.wrong_type(field),
+        }
+    }
+
+    #[inline]
+    fn payload(&mut self) -> Result<RawJson<'a>> {
+        self.s.peek_non_ws();
+        let start = self.s.pos;
+        self.s.value(self.max_depth)?;
+        Ok(RawJson::from_validated(self.slice(start, self.s.pos)))
+    }
+
+    /// Consumes the `,` between the first five elements of a V2 array.
+    #[inline]
+    fn separator(&mut self) -> Result<()> {
+        match self.s.peek_non_ws() {
+            Some(b',') => {
+                self.s.pos += 1;
+                Ok(())
+            }
+            Some(b']') => Err(Error::new(ErrorKind::TooFewElements, self.s.pos)),
+            Some(_) => Err(Error::new(ErrorKind::ExpectedCommaOrEnd, self.s.pos)),
+            None => Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+        }
+    }
+
+    fn v2(&mut self) -> Result<Frame<'a>> {
+        match self.s.peek_non_ws() {
+            Some(b'[') => self.s.pos += 1,
+            Some(_) => return Err(Error::new(ErrorKind::ExpectedArray, self.s.pos)),
+            None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+        }
+        if self.s.peek_non_ws() == Some(b']') {
+            return Err(Error::new(ErrorKind::TooFewElements, self.s.pos));
+        }
+        let join_ref = self.reference(Field::JoinRef)?;
+        self.separator()?;
+        let ref_ = self.reference(Field::Ref)?;
+        self.separator()?;
+        let topic = self.string(Field::Topic)?;
+        self.separator()?;
+        let event = self.string(Field::Event)?;
+        self.separator()?;
+        let payload = self.payload()?;
+        // Phoenix ignores elements past the fifth; they must still be JSON.
+        loop {
+            match self.s.peek_non_ws() {
+                Some(b']') => {
+                    self.s.pos += 1;
+                    break;
+                }
+                Some(b',') => {
+                    self.s.pos += 1;
+                    self.s.value(self.max_depth)?;
+                }
+                Some(_) => return Err(Error::new(ErrorKind::ExpectedCommaOrEnd, self.s.pos)),
+                None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+            }
+        }
+        Ok(Frame {
+            join_ref,
+            ref_,
+            topic,
+            event,
+            payload: Payload::Json(payload),
+        })
+    }
+
+    fn v1(&mut self) -> Result<Frame<'a>> {
+        match self.s.peek_non_ws() {
+            Some(b'{') => self.s.pos += 1,
+            Some(_) => return Err(Error::new(ErrorKind::ExpectedObject, self.s.pos)),
+            None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+        }
+        let mut join_ref = None;
+        let mut ref_ = None;
+        let mut topic = None;
+        let mut event = None;
+        let mut payload = None;
+        let mut first = true;
+        let close = loop {
+            match self.s.peek_non_ws() {
+                Some(b'}') => break self.s.pos,
+                Some(b',') if !first => self.s.pos += 1,
+                Some(_) if first => {}
+                Some(_) => return Err(Error::new(ErrorKind::ExpectedCommaOrEnd, self.s.pos)),
+                None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+            }
+            first = false;
+            self.s.peek_non_ws();
+            let key_at = self.s.pos;
+            let (start, end, escaped) = self.s.key()?;
+            let key = JsonStr::from_raw(self.slice(start, end), escaped);
+            let Some(field) = envelope_field(key) else {
+                self.s.value(self.max_depth)?;
+                continue;
+            };
+            let seen = match field {
+                Field::JoinRef => set(&mut join_ref, self.reference(field)?),
+                Field::Ref => set(&mut ref_, self.reference(field)?),
+                Field::Topic => set(&mut topic, self.string(field)?),
+                Field::Event => set(&mut event, self.string(field)?),
+                _ => set(&mut payload, self.payload()?),
+            };
+            if seen {
+                return Err(Error::new(ErrorKind::DuplicateField(field), key_at));
+            }
+        };
+        self.s.pos += 1;
+        let missing = |f| Error::new(ErrorKind::MissingField(f), close);
+        Ok(Frame {
+            topic: topic.ok_or(missing(Field::Topic))?,
+            event: event.ok_or(missing(Field::Event))?,
+            payload: Payload::Json(payload.ok_or(missing(Field::Payload))?),
+            ref_: ref_.ok_or(missing(Field::Ref))?,
+            join_ref: join_ref.unwrap_or(Ref::Null),
+        })
+    }
+}
+
+/// Stores `v`; returns whether a value was there already.
+#[inline]
+fn set<T>(slot: &mut Option<T>, v: T) -> bool {
+    slot.replace(v).is_some()
+}
+
+#[inline]
+fn envelope_field(key: JsonStr<'_>) -> Option<Field> {
+    const FIELDS: [(&str, Field); 5] = [
+        ("topic", Field::Topic),
+        ("event", Field::Event),
+        ("payload", Field::Payload),
+        ("ref", Field::Ref),
+        ("join_ref", Field::JoinRef),
+    ];
+    FIELDS.iter().find(|(name, _)| key == *name).map(|(_, f)| *f)
+}
+
+// ----- encoding -----
+
+fn write_ref<S: Sink + ?Sized>(out: &mut S, r: Ref<'_>) -> Result<()> {
+    match r {
+        Ref::Null => out.put(b"null"),
+        Ref::Str(s) => json::write_json_str(out, s),
+        Ref::Int(v) => json::write_i64(out, v),
+    }
+}
+
+/// Checks that a payload can go into a text frame, before anything is written.
+fn check_payload(payload: &Payload<'_>) -> Result<()> {
+    match payload {
+        Payload::Json(_) => Ok(()),
+        Payload::Reply { response, .. } => json::validate(response, json::DEFAULT_MAX_DEPTH),
+        Payload::Binary(_) => Err(Error::new(ErrorKind::PayloadMismatch, 0)),
+    }
+}
+
+/// Writes a checked payload.
+fn write_payload<S: Sink + ?Sized>(out: &mut S, payload: &Payload<'_>) -> Result<()> {
+    match *payload {
+        Payload::Json(p) => out.put(p.raw().as_bytes()),
+        Payload::Reply { status, response } => {
+            out.put(b"{\"response\":")?;
+            out.put(trim_ws(response))?;
+            out.put(b",\"status\":")?;
+            json::write_json_str(out, status)?;
+            out.put_u8(b'}')
+        }
+        Payload::Binary(_) => Err(Error::new(ErrorKind::PayloadMismatch, 0)),
+    }
+}
+
+fn trim_ws(b: &[u8]) -> &[u8] {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |i| i + 1);
+    b.get(start..end).unwrap_or(&[])
+}
+
+/// Writes the envelope of `f` with `payload` writing the payload in place.
+pub(crate) fn write_text<S, P>(f: &Frame<'_>, vsn: Vsn, out: &mut S, payload: P) -> Result<()>
+where
+    S: Sink + ?Sized,
+    P: FnOnce(&mut S) -> Result<()>,
+{
+    match vsn {
+        Vsn::V2 => {
+            out.put_u8(b'[')?;
+            write_ref(out, f.join_ref)?;
+            out.put_u8(b',')?;
+            write_ref(out, f.ref_)?;
+            out.put_u8(b',')?;
+            json::write_json_str(out, f.topic)?;
+            out.put_u8(b',')?;
+            json::write_json_str(out, f.event)?;
+            out.put_u8(b',')?;
+            payload(out)?;
+            out.put_u8(b']')
+        }
+        // Keys in Jason's (sorted) order; Phoenix never writes join_ref, so a
+        // null one is left out and the output matches Phoenix byte for byte.
+        Vsn::V1 => {
+            out.put(b"{\"event\":")?;
+            json::write_json_str(out, f.event)?;
+            if !f.join_ref.is_null() {
+                out.put(b",\"join_ref\":")?;
+                write_ref(out, f.join_ref)?;
+            }
+            out.put(b",\"payload\":")?;
+            payload(out)?;
+            out.put(b",\"ref\":")?;
+            write_ref(out, f.ref_)?;
+            out.put(b",\"topic\":")?;
+            json::write_json_str(out, f.topic)?;
+            out.put_u8(b'}')
+        }
+    }
+}
+
+impl Frame<'_> {
+    /// Writes the frame as a text frame of `vsn` into `out`.
+    ///
+    /// The output matches Phoenix's serializers byte for byte: V2 as
+    /// `[join_ref,ref,topic,event,payload]`, V1 with keys in the order
+    /// `event, payload, ref, topic` (plus `join_ref` when it is not null),
+    /// replies as `{"response":…,"status":…}`. A [`Payload::Binary`] cannot
+    /// be written as text ([`ErrorKind::PayloadMismatch`]); the response of
+    /// a [`Payload::Reply`] must be JSON. Nothing is written when the
+    /// payload is refused; on a full sink, part of the frame may be.
+    ///
+    /// ```
+    /// use phoenix_wire::frame::{Frame, Payload};
+    /// use phoenix_wire::json::RawJson;
+    /// use phoenix_wire::Vsn;
+    ///
+    /// let f = Frame::new("t", "e", Payload::Json(RawJson::new(r#"{"m":1}"#)?));
+    /// let mut out = Vec::new();
+    /// f.encode_text(Vsn::V2, &mut out)?;
+    /// assert_eq!(out, br#"[null,null,"t","e",{"m":1}]"#);
+    /// out.clear();
+    /// f.encode_text(Vsn::V1, &mut out)?;
+    /// assert_eq!(out, br#"{"event":"e","payload":{"m":1},"ref":null,"topic":"t"}"#);
+    /// # Ok::<(), phoenix_wire::Error>(())
+    /// ```
+    pub fn encode_text<S: Sink + ?Sized>(&self, vsn: Vsn, out: &mut S) -> Result<()> {
+        check_payload(&self.payload)?;
+        write_text(self, vsn, out, |out| write_payload(out, &self.payload))
+    }
+
+    /// Writes the frame as a text frame of `vsn`, with `payload` serialized
+    /// as JSON in place of `self.payload` (which is ignored).
+    ///
+    /// ```
+    /// use phoenix_wire::frame::{Frame, Payload};
+    /// use phoenix_wire::json::RawJson;
+    /// use phoenix_wire::Vsn;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Progress { value: u8 }
+    ///
+    /// let f = Frame::new("device", "fwup_progress", Payload::Json(RawJson::EMPTY_OBJECT));
+    /// let mut out = Vec::new();
+    /// f.encode_text_with(&Progress { value: 42 }, Vsn::V2, &mut out)?;
+    /// assert_eq!(out, br#"[null,null,"device","fwup_progress",{"value":42}]"#);
+    /// # Ok::<(), phoenix_wire::Error>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn encode_text_with<T, S>(&self, payload: &T, vsn: Vsn, out: &mut S) -> Result<()>
+    where
+        T: serde::Serialize + ?Sized,
+        S: Sink + ?Sized,
+    {
+        write_text(self, vsn, out, |out| json::write_serialize(out, payload))
+    }
+}

@@ -1,0 +1,366 @@
+//! The validating scanner: one pass over bytes already known to be UTF-8.
+//!
+//! Callers validate UTF-8 for the whole input first (`core::str::from_utf8`
+//! has a fast ASCII path), so the scanner only looks at ASCII structure and
+//! never decodes characters outside escapes. Nesting is tracked in a fixed
+//! bit stack instead of recursion, so no input can exhaust the call stack.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The deepest nesting any caller may ask for; the bit stack holds this many levels.
+pub const MAX_DEPTH_LIMIT: usize = 1024;
+
+/// The scanner's cursor over UTF-8 validated bytes.
+#[derive(Clone)]
+pub(crate) struct Scanner<'a> {
+    pub bytes: &'a [u8],
+    pub pos: usize,
+}
+
+#[inline]
+fn err<T>(kind: ErrorKind, at: usize) -> Result<T> {
+    Err(Error::new(kind, at))
+}
+
+/// Whether each byte of a word is below `n` (n <= 128): the lowest set high
+/// bit marks the first such byte (higher marks may be borrow artefacts).
+#[inline(always)]
+const fn has_less(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(0x0101_0101_0101_0101 * n as u64) & !x & 0x8080_8080_8080_8080
+}
+
+#[inline(always)]
+const fn has_byte(x: u64, b: u8) -> u64 {
+    has_less(x ^ (0x0101_0101_0101_0101 * b as u64), 1)
+}
+
+impl<'a> Scanner<'a> {
+    #[inline]
+    pub fn new(bytes: &'a [u8], pos: usize) -> Self {
+        Scanner { bytes, pos }
+    }
+
+    /// Skips JSON whitespace and returns the next byte without consuming it.
+    #[inline(always)]
+    pub fn peek_non_ws(&mut self) -> Option<u8> {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            match b {
+                b' ' | b'\n' | b'\r' | b'\t' => self.pos += 1,
+                _ => return Some(b),
+            }
+        }
+        None
+    }
+
+    /// Requires `byte` next (after whitespace) and consumes it.
+    #[inline(always)]
+    pub fn expect(&mut self, byte: u8, kind: ErrorKind) -> Result<()> {
+        match self.peek_non_ws() {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => err(kind, self.pos),
+            None => err(ErrorKind::UnexpectedEof, self.pos),
+        }
+    }
+
+    /// Requires that only whitespace remains.
+    #[inline]
+    pub fn finish(&mut self) -> Result<()> {
+        match self.peek_non_ws() {
+            None => Ok(()),
+            Some(_) => err(ErrorKind::TrailingBytes, self.pos),
+        }
+    }
+
+    /// Scans a string whose opening quote is at `self.pos`. Returns the
+    /// content's byte range and whether it holds escapes; leaves `pos` after
+    /// the closing quote.
+    #[inline]
+    pub fn string(&mut self) -> Result<(usize, usize, bool)> {
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        let bytes = self.bytes;
+        loop {
+            // Eight bytes at a time until a quote, backslash or control byte.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let x = u64::from_le_bytes(word);
+                let hits = has_byte(x, b'"') | has_byte(x, b'\\') | has_less(x, 0x20);
+                if hits != 0 {
+                    i += (hits.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            let Some(&b) = bytes.get(i) else {
+                return err(ErrorKind::UnexpectedEof, i);
+            };
+            match b {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Ok((start, i, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    i = escape(bytes, i)?;
+                }
+                0..=0x1f => return err(ErrorKind::ControlCharacter, i),
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Scans a number at `self.pos`; returns its end and whether it is an
+    /// integer (no fraction, no exponent).
+    #[inline]
+    pub fn number(&mut self) -> Result<bool> {
+        let bytes = self.bytes;
+        let mut i = self.pos;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => i = digits(bytes, i + 1),
+            Some(_) => return err(ErrorKind::InvalidNumber, i),
+            None => return err(ErrorKind::UnexpectedEof, i),
+        }
+        let mut integer = true;
+        if bytes.get(i) == Some(&b'.') {
+            integer = false;
+            i = required_digits(bytes, i + 1)?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            integer = false;
+            i += 1;
+            if let Some(b'+' | b'-') = bytes.get(i) {
+                i += 1;
+            }
+            i = required_digits(bytes, i)?;
+        }
+        // "01", "-0x": a digit or letter glued to the number is not another token.
+        if let Some(b'0'..=b'9') = bytes.get(i) {
+            return err(ErrorKind::InvalidNumber, i);
+        }
+        self.pos = i;
+        Ok(integer)
+    }
+
+    #[inline]
+    fn literal(&mut self, word: &'static [u8]) -> Result<()> {
+        let end = self.pos + word.len();
+        match self.bytes.get(self.pos..end) {
+            Some(s) if s == word => {
+                self.pos = end;
+                Ok(())
+            }
+            _ => {
+                // Point at the first byte that differs.
+                let mut i = self.pos;
+                while self.bytes.get(i).is_some_and(|b| Some(b) == word.get(i - self.pos)) {
+                    i += 1;
+                }
+                let kind = if i >= self.bytes.len() {
+                    ErrorKind::UnexpectedEof
+                } else {
+                    ErrorKind::InvalidLiteral
+                };
+                err(kind, i)
+            }
+        }
+    }
+
+    /// Scans one scalar (not a container) starting at the current byte.
+    #[inline(always)]
+    fn scalar(&mut self, b: u8) -> Result<()> {
+        match b {
+            b'"' => self.string().map(|_| ()),
+            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => err(ErrorKind::ExpectedValue, self.pos),
+        }
+    }
+
+    /// Scans an object key (after whitespace) and the colon after it.
+    #[inline(always)]
+    pub fn key(&mut self) -> Result<(usize, usize, bool)> {
+        match self.peek_non_ws() {
+            Some(b'"') => {}
+            Some(_) => return err(ErrorKind::ExpectedKey, self.pos),
+            None => return err(ErrorKind::UnexpectedEof, self.pos),
+        }
+        let k = self.string()?;
+        self.expect(b':', ErrorKind::ExpectedColon)?;
+        Ok(k)
+    }
+
+    /// Validates one complete value (after whitespace) with at most
+    /// `max_depth` levels of nested containers; leaves `pos` after it.
+    pub fn value(&mut self, max_depth: usize) -> Result<()> {
+        let max_depth = max_depth.min(MAX_DEPTH_LIMIT);
+        // Bit set = the open container at that depth is an object.
+        let mut stack = [0u64; MAX_DEPTH_LIMIT / 64];
+        let mut depth = 0usize;
+        'value: loop {
+            let Some(b) = self.peek_non_ws() else {
+                return err(ErrorKind::UnexpectedEof, self.pos);
+            };
+            match b {
+                b'[' | b'{' => {
+                    if depth >= max_depth {
+                        return err(ErrorKind::DepthLimitExceeded, self.pos);
+                    }
+                    self.pos += 1;
+                    let object = b == b'{';
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek_non_ws() == Some(close) {
+                        self.pos += 1;
+                    } else {
+                        let (word, bit) = (depth / 64, 1u64 << (depth % 64));
+                        if object {
+                            stack[word] |= bit;
+                            self.key()?;
+                        } else {
+                            stack[word] &= !bit;
+                        }
+                        depth += 1;
+                        continue 'value;
+                    }
+                }
+                _ => self.scalar(b)?,
+            }
+            // After a complete value: close containers or move to the next element.
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                let object = stack[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
+                match self.peek_non_ws() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        if object {
+                            self.key()?;
+                        }
+                        continue 'value;
+                    }
+                    Some(b']') if !object => {}
+                    Some(b'}') if object => {}
+                    Some(_) => return err(ErrorKind::ExpectedCommaOrEnd, self.pos),
+                    None => return err(ErrorKind::UnexpectedEof, self.pos),
+                }
+                self.pos += 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// Moves past one value already known to be valid, without re-checking
+    /// anything but structure. Used by lazy navigation of validated payloads.
+    pub fn skip_valid(&mut self) -> Result<()> {
+        let mut depth = 0usize;
+        loop {
+            let Some(b) = self.peek_non_ws() else {
+                return err(ErrorKind::UnexpectedEof, self.pos);
+            };
+            match b {
+                b'[' | b'{' => {
+                    depth += 1;
+                    self.pos += 1;
+                }
+                b']' | b'}' => {
+                    depth = depth.saturating_sub(1);
+                    self.pos += 1;
+                }
+                b',' | b':' => self.pos += 1,
+                _ => self.scalar(b)?,
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn digits(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+#[inline]
+fn required_digits(bytes: &[u8], i: usize) -> Result<usize> {
+    match bytes.get(i) {
+        Some(b'0'..=b'9') => Ok(digits(bytes, i + 1)),
+        Some(_) => err(ErrorKind::InvalidNumber, i),
+        None => err(ErrorKind::UnexpectedEof, i),
+    }
+}
+
+/// Reads four hex digits at `i`.
+#[inline]
+pub(crate) fn hex4(bytes: &[u8], i: usize) -> Result<u16> {
+    let mut v = 0u16;
+    for k in 0..4 {
+        let Some(&b) = bytes.get(i + k) else {
+            return err(ErrorKind::UnexpectedEof, i + k);
+        };
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return err(ErrorKind::InvalidEscape, i + k),
+        };
+        v = (v << 4) | d as u16;
+    }
+    Ok(v)
+}
+
+/// Validates the escape whose backslash is at `i`; returns the index after it.
+/// Surrogates must come as a high/low `\u` pair.
+#[inline]
+pub(crate) fn escape(bytes: &[u8], i: usize) -> Result<usize> {
+    match bytes.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'u') => {
+            let unit = hex4(bytes, i + 2)?;
+            match unit {
+                0xD800..=0xDBFF => {
+                    let j = i + 6;
+                    if bytes.get(j) != Some(&b'\\') || bytes.get(j + 1) != Some(&b'u') {
+                        return if j + 1 >= bytes.len() {
+                            err(ErrorKind::UnexpectedEof, bytes.len())
+                        } else {
+                            err(ErrorKind::InvalidSurrogate, i)
+                        };
+                    }
+                    match hex4(bytes, j + 2)? {
+                        0xDC00..=0xDFFF => Ok(j + 6),
+                        _ => err(ErrorKind::InvalidSurrogate, j),
+                    }
+                }
+                0xDC00..=0xDFFF => err(ErrorKind::InvalidSurrogate, i),
+                _ => Ok(i + 6),
+            }
+        }
+        Some(_) => err(ErrorKind::InvalidEscape, i + 1),
+        None => err(ErrorKind::UnexpectedEof, i + 1),
+    }
+}
+
+/// Validates `bytes` as exactly one JSON value (surrounding whitespace allowed).
+pub(crate) fn validate(bytes: &[u8], max_depth: usize) -> Result<()> {
+    if let Err(e) = core::str::from_utf8(bytes) {
+        return err(ErrorKind::InvalidUtf8, e.valid_up_to());
+    }
+    let mut s = Scanner::new(bytes, 0);
+    s.value(max_depth)?;
+    s.finish()
+}

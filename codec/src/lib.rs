@@ -1,0 +1,54 @@
+//! # phoenix-wire
+//!
+//! A zero-copy codec for what devices and Phoenix servers say to each other
+//! over websockets: Phoenix Channels frames (V1 JSON objects, V2 JSON arrays,
+//! V2 binary frames) and, for Fedecks-style links, Erlang external terms.
+//!
+//! Decoding borrows every string and the payload from the caller's bytes and
+//! never allocates; encoding writes into a buffer the caller owns (a fixed
+//! slice, a `Vec<u8>`, or any `bytes::BufMut`). Every input is survivable:
+//! bad bytes give an [`Error`] with an [`ErrorKind`] and a byte offset, never
+//! a panic.
+//!
+//! ```
+//! use phoenix_wire::frame::{self, Frame, Payload};
+//! use phoenix_wire::json::RawJson;
+//! use phoenix_wire::Vsn;
+//!
+//! // A heartbeat from the Phoenix JS client, and the server's answer.
+//! let hb = frame::decode_text(br#"[null,"2","phoenix","heartbeat",{}]"#, Vsn::V2)?;
+//! assert_eq!(hb.topic, "phoenix");
+//!
+//! let mut reply = Frame::new("phoenix", "phx_reply", Payload::Json(RawJson::new(
+//!     r#"{"response":{},"status":"ok"}"#)?));
+//! reply.ref_ = hb.ref_;
+//! let mut out = Vec::with_capacity(64);
+//! reply.encode_text(Vsn::V2, &mut out)?;
+//! assert_eq!(out, br#"[null,"2","phoenix","phx_reply",{"response":{},"status":"ok"}]"#);
+//! # Ok::<(), phoenix_wire::Error>(())
+//! ```
+//!
+//! ## Features
+//! - `std` (default): `std::error::Error`; implies `alloc`.
+//! - `alloc`: `Vec<u8>` as an output buffer, `Cow` unescaping.
+//! - `serde`: [`Frame::payload_as`](frame::Frame::payload_as) and payloads from any `Serialize`.
+//! - `bytes`: [`frame::OwnedFrame`] over `bytes::Bytes`; any `BufMut` as an output buffer.
+//!
+//! Without default features the crate is `#![no_std]` and the frame codec
+//! needs no allocator: encode into a [`SliceSink`].
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod error;
+pub mod frame;
+pub mod json;
+mod sink;
+
+pub use error::{Error, ErrorKind, Field, Result};
+pub use frame::{Direction, Frame, Payload, Ref, Vsn};
+pub use sink::{Sink, SliceSink};
