@@ -176,7 +176,8 @@ impl<'a> Header<'a> {
                 Some(raw) => out.put(raw.as_bytes()),
                 None => {
                     let mut buf = [0u8; 4];
-                    s.chars().try_for_each(|c| out.put(c.encode_utf8(&mut buf).as_bytes()))
+                    s.chars()
+                        .try_for_each(|c| out.put(c.encode_utf8(&mut buf).as_bytes()))
                 }
             },
             Header::Int(d) => out.put(d.as_bytes()),
@@ -195,7 +196,12 @@ fn field_index(field: Field) -> usize {
     }
 }
 
-fn write_frame<S: Sink + ?Sized>(out: &mut S, kind: u8, headers: &[Header<'_>], payload: &[u8]) -> Result<()> {
+fn write_frame<S: Sink + ?Sized>(
+    out: &mut S,
+    kind: u8,
+    headers: &[Header<'_>],
+    payload: &[u8],
+) -> Result<()> {
     out.put_u8(kind)?;
     for h in headers {
         out.put_u8(h.len())?;
@@ -239,7 +245,9 @@ impl Frame<'_> {
                 let event = Header::str(self.event, Field::Event)?;
                 write_frame(out, PUSH, &[jr, rf, topic, event], p)
             }
-            (Payload::Binary(p), Direction::ToClient) if self.join_ref.is_null() && self.ref_.is_null() => {
+            (Payload::Binary(p), Direction::ToClient)
+                if self.join_ref.is_null() && self.ref_.is_null() =>
+            {
                 let event = Header::str(self.event, Field::Event)?;
                 write_frame(out, BROADCAST, &[topic, event], p)
             }

@@ -233,7 +233,10 @@ fn envelope_field(key: JsonStr<'_>) -> Option<Field> {
         ("ref", Field::Ref),
         ("join_ref", Field::JoinRef),
     ];
-    FIELDS.iter().find(|(name, _)| key == *name).map(|(_, f)| *f)
+    FIELDS
+        .iter()
+        .find(|(name, _)| key == *name)
+        .map(|(_, f)| *f)
 }
 
 // ----- encoding -----

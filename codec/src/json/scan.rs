@@ -161,7 +161,11 @@ impl<'a> Scanner<'a> {
             _ => {
                 // Point at the first byte that differs.
                 let mut i = self.pos;
-                while self.bytes.get(i).is_some_and(|b| Some(b) == word.get(i - self.pos)) {
+                while self
+                    .bytes
+                    .get(i)
+                    .is_some_and(|b| Some(b) == word.get(i - self.pos))
+                {
                     i += 1;
                 }
                 let kind = if i >= self.bytes.len() {

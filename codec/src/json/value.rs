@@ -204,7 +204,11 @@ pub(crate) fn parse_i64(text: &str) -> Option<i64> {
     for b in digits.bytes() {
         let d = (b - b'0') as i64;
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
+        v = if neg {
+            v.checked_sub(d)?
+        } else {
+            v.checked_add(d)?
+        };
     }
     Some(v)
 }

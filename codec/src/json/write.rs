@@ -31,7 +31,7 @@ fn escape_for(b: u8) -> Option<&'static [u8]> {
 ///
 /// let mut out = Vec::new();
 /// write_str(&mut out, "a\"b\n\u{1}é").unwrap();
-/// assert_eq!(out, br#""a\"b\n\u0001é""#);
+/// assert_eq!(out, r#""a\"b\n\u0001é""#.as_bytes());
 /// ```
 pub fn write_str<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
     out.put_u8(b'"')?;
