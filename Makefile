@@ -1,0 +1,41 @@
+# phoenix-wire: every command the README and CI use.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+CARGO ?= cargo
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS = $(notdir $(basename $(wildcard fuzz/fuzz_targets/*.rs)))
+
+.PHONY: test lint test-rust test-nostd bench fuzz-smoke fuzz-%
+
+## Everything: formatting, lints, docs, all Rust tests (std, no_std, doc tests).
+test: lint test-nostd test-rust
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
+
+test-rust:
+	$(CARGO) test --workspace --all-features
+	$(CARGO) test -p phoenix-wire
+
+## The codec as #![no_std], with and without an allocator.
+test-nostd:
+	$(CARGO) build -p phoenix-wire --no-default-features
+	$(CARGO) build -p phoenix-wire --no-default-features --features alloc,serde,bytes
+	$(CARGO) test -p phoenix-wire --no-default-features --tests
+
+## Criterion benches side by side with the peers, then the table of ratios.
+bench:
+	$(CARGO) bench -p phoenix-wire-benches
+	python3 benches/ratios.py
+
+## Every fuzz target for FUZZ_SECONDS (default 30), from the seed corpus.
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$t; done
+
+fuzz-%:
+	mkdir -p fuzz/corpus/$*
+	cd fuzz && $(CARGO) +nightly fuzz run $* corpus/$* seeds/$* -- \
+	  -max_total_time=$(FUZZ_SECONDS) -dict=phoenix.dict -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
