@@ -196,7 +196,7 @@ fn span(base: &[u8], part: &[u8], escaped: bool) -> Slot {
     if start <= base.len() && part.len() <= base.len() - start {
         Slot::Text {
             range: start..start + part.len(),
-            escaped: escaped,
+            escaped,
         }
     } else {
         Slot::PhxReply
