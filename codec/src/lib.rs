@@ -52,3 +52,8 @@ mod sink;
 pub use error::{Error, ErrorKind, Field, Result};
 pub use frame::{Direction, Frame, Payload, Ref, Vsn};
 pub use sink::{Sink, SliceSink};
+
+// The README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
