@@ -6,10 +6,10 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = $(notdir $(basename $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: test lint test-rust test-nostd bench fuzz-smoke fuzz-%
+.PHONY: test lint test-rust test-nostd test-python bench-python bench fuzz-smoke fuzz-%
 
 ## Everything: formatting, lints, docs, all Rust tests (std, no_std, doc tests).
-test: lint test-nostd test-rust
+test: lint test-nostd test-rust test-python
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -39,3 +39,29 @@ fuzz-%:
 	mkdir -p fuzz/corpus/$*
 	cd fuzz && $(CARGO) +nightly fuzz run $* corpus/$* seeds/$* -- \
 	  -max_total_time=$(FUZZ_SECONDS) -dict=phoenix.dict -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+
+## The Python module: a fresh venv (.venv/), `pip install ./python pytest orjson`
+## as a user would, the Phoenix JS client from npm, then pytest. The package is
+## reinstalled only when its sources changed (cargo keeps the build incremental).
+VENV ?= .venv
+PY_STAMP = $(VENV)/.phoenix-wire-installed
+PY_SOURCES = $(shell find codec/src python/src python/phoenix_wire -type f -not -name '*.pyc') \
+  codec/Cargo.toml python/Cargo.toml python/pyproject.toml python/README.md Cargo.toml Cargo.lock
+JS_STAMP = python/tests/js/node_modules/.installed
+
+test-python: $(PY_STAMP) $(JS_STAMP)
+	$(VENV)/bin/python -m pytest -q python/tests
+
+bench-python: $(PY_STAMP)
+	$(VENV)/bin/python python/benchmarks/bench.py
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(PY_STAMP): $(PY_SOURCES) | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet ./python pytest orjson
+	touch $@
+
+$(JS_STAMP): python/tests/js/package.json
+	cd python/tests/js && npm install --no-audit --no-fund --silent
+	touch $@

@@ -1,0 +1,66 @@
+//! The few raw CPython calls the glue needs, each wrapped in a safe function.
+//!
+//! PyO3's safe API covers everything else; these exist because they are on
+//! the hot path (reading a `str` as UTF-8 without copying it, building
+//! containers item by item) or are missing from the abi3-py39 bindings.
+
+use core::ffi::c_char;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+extern "C" {
+    // Part of the stable ABI only from 3.10, but exported by every CPython
+    // 3.x; PyO3 leaves it out of its abi3-py39 bindings. Without it a `str`
+    // can only be read as UTF-8 through a fresh `bytes` copy.
+    fn PyUnicode_AsUTF8AndSize(o: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+}
+
+/// The UTF-8 text of a `str`, borrowed from the object (CPython caches the
+/// UTF-8 form inside the string, and for ASCII strings it is the data itself).
+///
+/// Fails (with Python's `UnicodeEncodeError`) on lone surrogates.
+pub fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live `str`; the returned buffer belongs to it and is
+    // neither moved nor freed while it lives (strings are immutable), and
+    // `'a` is bounded by the borrow of `s`.
+    let bytes = unsafe {
+        let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
+        if p.is_null() {
+            return Err(PyErr::fetch(s.py()));
+        }
+        core::slice::from_raw_parts(p.cast::<u8>(), len as usize)
+    };
+    // CPython produced this from code points, so it is UTF-8; checking keeps
+    // the glue free of `from_utf8_unchecked` at the cost of one fast pass.
+    core::str::from_utf8(bytes).map_err(|_| pyo3::exceptions::PyUnicodeError::new_err("bad UTF-8"))
+}
+
+/// Extends the lifetime of bytes borrowed from a Python `bytes` or `str`
+/// to `'static`, for a view stored next to the object that owns them.
+///
+/// # Safety
+/// The caller must keep a strong reference to the object that owns `data`
+/// for as long as the returned slice (or anything borrowed from it) is used,
+/// and must not hand out the `'static` lifetime.
+pub unsafe fn extend(data: &[u8]) -> &'static [u8] {
+    // SAFETY: per the contract above; `bytes` and `str` buffers never move.
+    unsafe { core::slice::from_raw_parts(data.as_ptr(), data.len()) }
+}
+
+/// A new `int` from decimal digits of any length (an optional `-` first).
+pub fn new_big_int<'py>(py: Python<'py>, digits: &str) -> PyResult<Bound<'py, PyAny>> {
+    // PyLong_FromString wants a NUL-terminated string.
+    let mut buf = Vec::with_capacity(digits.len() + 1);
+    buf.extend_from_slice(digits.as_bytes());
+    buf.push(0);
+    // SAFETY: `buf` is NUL-terminated and outlives the call.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyLong_FromString(buf.as_ptr().cast(), core::ptr::null_mut(), 10),
+        )
+    }
+}

@@ -1,0 +1,304 @@
+//! `phoenix_wire._native`: the Python face of the `phoenix-wire` codec.
+//!
+//! Thin glue only: argument checking, and conversion between Python objects
+//! and the codec's views. Every protocol decision (frame layouts, key order,
+//! validation, error kinds and offsets) is the codec's.
+
+mod errors;
+mod ffi;
+mod message;
+mod to_json;
+mod to_py;
+
+use phoenix_wire::frame::PHX_REPLY;
+use phoenix_wire::json::{JsonStr, RawJson};
+use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
+
+use errors::{encode_codec_error, encode_error};
+use message::Message;
+
+const DEFAULT_VSN: &str = "2.0.0";
+
+fn vsn_of(vsn: Option<&Bound<'_, PyString>>) -> PyResult<Vsn> {
+    let Some(vsn) = vsn else { return Ok(Vsn::V2) };
+    let text = ffi::str_utf8(vsn)?;
+    Vsn::from_query(text)
+        .ok_or_else(|| PyValueError::new_err(format!("unsupported vsn {text:?} (1.x or 2.x)")))
+}
+
+fn direction_of(
+    direction: Option<&Bound<'_, PyString>>,
+    default: Direction,
+) -> PyResult<Direction> {
+    let Some(direction) = direction else {
+        return Ok(default);
+    };
+    match ffi::str_utf8(direction)? {
+        "to_client" => Ok(Direction::ToClient),
+        "to_server" => Ok(Direction::ToServer),
+        other => Err(PyValueError::new_err(format!(
+            "direction must be \"to_client\" or \"to_server\", not {other:?}"
+        ))),
+    }
+}
+
+/// Decodes a frame as a websocket library hands it over.
+///
+/// A `str` is a text frame: a V1 JSON object or a V2 JSON array, as `vsn`
+/// says (by its major number; default "2.0.0"). `bytes` is a V2 binary
+/// frame laid out for `direction` ("to_client", the default, reads pushes,
+/// replies and broadcasts from a server; "to_server" reads a client's push).
+/// Raises `DecodeError` (a `ValueError` with `.kind` and `.offset`, counted
+/// in UTF-8 bytes) for anything that is not a valid frame.
+#[pyfunction]
+#[pyo3(signature = (frame, *, vsn = None, direction = None))]
+fn decode(
+    frame: &Bound<'_, PyAny>,
+    vsn: Option<&Bound<'_, PyString>>,
+    direction: Option<&Bound<'_, PyString>>,
+) -> PyResult<Message> {
+    if let Ok(text) = frame.cast::<PyString>() {
+        let data = ffi::str_utf8(text)?;
+        return Message::text(frame, data.as_bytes(), vsn_of(vsn)?);
+    }
+    if let Ok(bytes) = frame.cast::<PyBytes>() {
+        let direction = direction_of(direction, Direction::ToClient)?;
+        if vsn_of(vsn)? == Vsn::V1 {
+            return Err(PyValueError::new_err("vsn 1.x has no binary frames"));
+        }
+        return Message::binary(frame, bytes.as_bytes(), direction);
+    }
+    Err(PyTypeError::new_err(format!(
+        "frame must be str (text frame) or bytes (binary frame), not {}",
+        frame.get_type().name()?
+    )))
+}
+
+/// Decodes a text frame given as UTF-8 `bytes` (V1 or V2 by `vsn`).
+#[pyfunction]
+#[pyo3(signature = (frame, *, vsn = None))]
+fn decode_text(frame: &Bound<'_, PyBytes>, vsn: Option<&Bound<'_, PyString>>) -> PyResult<Message> {
+    Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)
+}
+
+/// A ref argument: None, `str` or `int`.
+fn ref_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Ref<'a>> {
+    if obj.is_none() {
+        return Ok(Ref::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Ref::Str(JsonStr::new(ffi::str_utf8(s)?)));
+    }
+    if let (Ok(i), false) = (
+        obj.cast::<PyInt>(),
+        obj.is_instance_of::<pyo3::types::PyBool>(),
+    ) {
+        return i
+            .extract::<i64>()
+            .map(Ref::Int)
+            .map_err(|_| encode_error(format!("{what} does not fit in 64 bits")));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{what} must be None, str or int"
+    )))
+}
+
+/// A JSON payload argument: pre-encoded JSON `bytes`, or Python objects
+/// serialized into `buf`.
+fn json_of<'a>(obj: &'a Bound<'_, PyAny>, buf: &'a mut Vec<u8>) -> PyResult<&'a [u8]> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes());
+    }
+    to_json::write_json(buf, obj)?;
+    Ok(buf)
+}
+
+/// Raw bytes for a binary payload: `bytes` or `bytearray`, copied.
+fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    Err(PyTypeError::new_err(format!("{what} must be bytes")))
+}
+
+fn text_out<'py>(py: Python<'py>, f: &Frame<'_>, vsn: Vsn) -> PyResult<Bound<'py, PyString>> {
+    let mut out = Vec::with_capacity(64 + payload_len(&f.payload));
+    f.encode_text(vsn, &mut out)
+        .map_err(|e| encode_codec_error(py, e))?;
+    // The encoder writes UTF-8 only.
+    let text = core::str::from_utf8(&out).map_err(|_| encode_error("encoder wrote bad UTF-8"))?;
+    Ok(PyString::new(py, text))
+}
+
+fn binary_out<'py>(
+    py: Python<'py>,
+    f: &Frame<'_>,
+    dir: Direction,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(8 + payload_len(&f.payload));
+    f.encode_binary(dir, &mut out)
+        .map_err(|e| encode_codec_error(py, e))?;
+    Ok(PyBytes::new(py, &out))
+}
+
+fn payload_len(p: &Payload<'_>) -> usize {
+    match p {
+        Payload::Json(raw) => raw.raw().len(),
+        Payload::Binary(b) | Payload::Reply { response: b, .. } => b.len(),
+    }
+}
+
+fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
+    Ok(JsonStr::new(ffi::str_utf8(s)?))
+}
+
+/// Encodes a text frame and returns it as `str`.
+///
+/// `join_ref`/`ref` are None, `str` or `int`; `payload` is Python objects
+/// (serialized to compact JSON the way Phoenix's Jason does) or pre-encoded
+/// JSON `bytes` (validated). V2 writes `[join_ref,ref,topic,event,payload]`,
+/// V1 an object with Phoenix's key order. Raises `EncodeError`.
+#[pyfunction]
+#[pyo3(signature = (join_ref, r#ref, topic, event, payload, *, vsn = None))]
+fn encode<'py>(
+    py: Python<'py>,
+    join_ref: &Bound<'py, PyAny>,
+    r#ref: &Bound<'py, PyAny>,
+    topic: &Bound<'py, PyString>,
+    event: &Bound<'py, PyString>,
+    payload: &Bound<'py, PyAny>,
+    vsn: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyString>> {
+    let vsn = vsn_of(vsn)?;
+    let mut buf = Vec::new();
+    let json = json_of(payload, &mut buf)?;
+    let raw = RawJson::from_slice(json).map_err(|e| encode_codec_error(py, e))?;
+    let f = Frame {
+        join_ref: ref_of(join_ref, "join_ref")?,
+        ref_: ref_of(r#ref, "ref")?,
+        topic: str_arg(topic)?,
+        event: str_arg(event)?,
+        payload: Payload::Json(raw),
+    };
+    text_out(py, &f, vsn)
+}
+
+/// Encodes a V2 binary frame and returns it as `bytes`.
+///
+/// "to_server" (the default) writes a client push (kind 0). "to_client"
+/// writes a broadcast (kind 2) when both refs are None, else a server push
+/// (kind 0, which has no ref: `ref` must then be None). Header strings are
+/// limited to 255 UTF-8 bytes; integer refs are written as decimal text.
+#[pyfunction]
+#[pyo3(signature = (join_ref, r#ref, topic, event, payload, *, direction = None))]
+fn encode_binary<'py>(
+    py: Python<'py>,
+    join_ref: &Bound<'py, PyAny>,
+    r#ref: &Bound<'py, PyAny>,
+    topic: &Bound<'py, PyString>,
+    event: &Bound<'py, PyString>,
+    payload: &Bound<'py, PyAny>,
+    direction: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let direction = direction_of(direction, Direction::ToServer)?;
+    let body = bytes_of(payload, "payload")?;
+    let f = Frame {
+        join_ref: ref_of(join_ref, "join_ref")?,
+        ref_: ref_of(r#ref, "ref")?,
+        topic: str_arg(topic)?,
+        event: str_arg(event)?,
+        payload: Payload::Binary(&body),
+    };
+    binary_out(py, &f, direction)
+}
+
+/// Encodes a `phx_reply` text frame: payload `{"response":…,"status":…}`.
+///
+/// `response` is Python objects or pre-encoded JSON `bytes`.
+#[pyfunction]
+#[pyo3(signature = (join_ref, r#ref, topic, status, response, *, vsn = None))]
+fn reply<'py>(
+    py: Python<'py>,
+    join_ref: &Bound<'py, PyAny>,
+    r#ref: &Bound<'py, PyAny>,
+    topic: &Bound<'py, PyString>,
+    status: &Bound<'py, PyString>,
+    response: &Bound<'py, PyAny>,
+    vsn: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyString>> {
+    let vsn = vsn_of(vsn)?;
+    let mut buf = Vec::new();
+    let json = json_of(response, &mut buf)?;
+    let f = Frame {
+        join_ref: ref_of(join_ref, "join_ref")?,
+        ref_: ref_of(r#ref, "ref")?,
+        topic: str_arg(topic)?,
+        event: JsonStr::new(PHX_REPLY),
+        payload: Payload::Reply {
+            status: str_arg(status)?,
+            response: json,
+        },
+    };
+    text_out(py, &f, vsn)
+}
+
+/// Encodes a binary reply (V2 kind 1, server to client) with raw
+/// `response` bytes, and returns it as `bytes`.
+#[pyfunction]
+#[pyo3(signature = (join_ref, r#ref, topic, status, response))]
+fn reply_binary<'py>(
+    py: Python<'py>,
+    join_ref: &Bound<'py, PyAny>,
+    r#ref: &Bound<'py, PyAny>,
+    topic: &Bound<'py, PyString>,
+    status: &Bound<'py, PyString>,
+    response: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let body = bytes_of(response, "response")?;
+    let f = Frame {
+        join_ref: ref_of(join_ref, "join_ref")?,
+        ref_: ref_of(r#ref, "ref")?,
+        topic: str_arg(topic)?,
+        event: JsonStr::new(PHX_REPLY),
+        payload: Payload::Reply {
+            status: str_arg(status)?,
+            response: &body,
+        },
+    };
+    binary_out(py, &f, Direction::ToClient)
+}
+
+/// Encodes a broadcast text frame (both refs null).
+#[pyfunction]
+#[pyo3(signature = (topic, event, payload, *, vsn = None))]
+fn broadcast<'py>(
+    py: Python<'py>,
+    topic: &Bound<'py, PyString>,
+    event: &Bound<'py, PyString>,
+    payload: &Bound<'py, PyAny>,
+    vsn: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyString>> {
+    let none = py.None().into_bound(py);
+    encode(py, &none, &none, topic, event, payload, vsn)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<Message>()?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_text, m)?)?;
+    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_binary, m)?)?;
+    m.add_function(wrap_pyfunction!(reply, m)?)?;
+    m.add_function(wrap_pyfunction!(reply_binary, m)?)?;
+    m.add_function(wrap_pyfunction!(broadcast, m)?)?;
+    m.add("DEFAULT_VSN", DEFAULT_VSN)?;
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! `Message`: one decoded frame, holding the caller's `str`/`bytes` and the
+//! codec's borrowed view of it; Python objects are made on access.
+
+use phoenix_wire::frame::{self, Reply};
+use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyTuple};
+
+use crate::errors::decode_error;
+use crate::ffi;
+use crate::to_py::{json_str, to_py};
+
+/// A decoded Phoenix Channels message.
+///
+/// Made by `decode`/`decode_text`; the frame was validated once, and its
+/// fields become Python objects only when read. `payload` is converted on
+/// first access and cached.
+#[pyclass(frozen, module = "phoenix_wire", name = "Message")]
+pub struct Message {
+    view: View,
+    payload: PyOnceLock<Py<PyAny>>,
+    response: PyOnceLock<Py<PyAny>>,
+}
+
+/// The input object and the codec's view of it, kept together so the view
+/// can never outlive the bytes it borrows.
+struct View {
+    /// The `str` or `bytes` the frame was decoded from (both immutable).
+    _owner: Py<PyAny>,
+    frame: Frame<'static>,
+    reply: Option<Reply<'static>>,
+}
+
+impl View {
+    /// Decodes `data`, which must be the contents of `owner`.
+    fn new(
+        owner: &Bound<'_, PyAny>,
+        data: &[u8],
+        decode: impl FnOnce(&'static [u8]) -> phoenix_wire::Result<Frame<'static>>,
+    ) -> PyResult<View> {
+        // SAFETY: `data` is the buffer of `owner`, an immutable `str` or
+        // `bytes` whose buffer never moves; `View` keeps `owner` alive as
+        // long as `frame` and `reply`, and only lends them out with lifetimes
+        // bounded by `&self` (see `frame()` and `reply()`).
+        let data = unsafe { ffi::extend(data) };
+        let frame = decode(data).map_err(|e| decode_error(owner.py(), e))?;
+        let reply = if frame.is_reply() {
+            frame.reply().ok()
+        } else {
+            None
+        };
+        Ok(View {
+            _owner: owner.clone().unbind(),
+            frame,
+            reply,
+        })
+    }
+
+    #[inline]
+    fn frame(&self) -> &Frame<'_> {
+        &self.frame
+    }
+
+    #[inline]
+    fn reply(&self) -> Option<&Reply<'_>> {
+        self.reply.as_ref()
+    }
+}
+
+impl Message {
+    /// Decodes a text frame held by `owner` (a `str` or `bytes`).
+    pub fn text(owner: &Bound<'_, PyAny>, data: &[u8], vsn: Vsn) -> PyResult<Message> {
+        Ok(Message::from_view(View::new(owner, data, |d| {
+            frame::decode_text(d, vsn)
+        })?))
+    }
+
+    /// Decodes a binary frame held by `owner` (a `bytes`).
+    pub fn binary(owner: &Bound<'_, PyAny>, data: &[u8], dir: Direction) -> PyResult<Message> {
+        Ok(Message::from_view(View::new(owner, data, |d| {
+            frame::decode_binary(d, dir)
+        })?))
+    }
+
+    fn from_view(view: View) -> Message {
+        Message {
+            view,
+            payload: PyOnceLock::new(),
+            response: PyOnceLock::new(),
+        }
+    }
+}
+
+fn ref_to_py<'py>(py: Python<'py>, r: &Ref<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match r {
+        Ref::Null => Ok(py.None().into_bound(py)),
+        Ref::Str(s) => Ok(json_str(py, *s)),
+        Ref::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
+    }
+}
+
+/// A payload as Python sees it: JSON converted, raw bytes as `bytes`.
+fn payload_to_py<'py>(py: Python<'py>, p: &Payload<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match p {
+        Payload::Json(raw) => to_py(py, *raw),
+        Payload::Binary(b) | Payload::Reply { response: b, .. } => {
+            Ok(PyBytes::new(py, b).into_any())
+        }
+    }
+}
+
+#[pymethods]
+impl Message {
+    /// The ref of the join this message belongs to: `str`, `int` or None.
+    #[getter]
+    fn join_ref<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ref_to_py(py, &self.view.frame().join_ref)
+    }
+
+    /// The message's own ref (replies carry the ref they answer): `str`,
+    /// `int` or None.
+    #[getter(r#ref)]
+    fn ref_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        ref_to_py(py, &self.view.frame().ref_)
+    }
+
+    /// The topic, e.g. `"room:lobby"`.
+    #[getter]
+    fn topic<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        json_str(py, self.view.frame().topic)
+    }
+
+    /// The event, e.g. `"phx_join"`; binary replies read as `"phx_reply"`.
+    #[getter]
+    fn event<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        json_str(py, self.view.frame().event)
+    }
+
+    /// The payload: Python objects for a text frame (converted on first
+    /// access, then cached), `bytes` for a binary frame (for a binary reply,
+    /// the response bytes).
+    #[getter]
+    fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.payload.get_or_try_init(py, || {
+            payload_to_py(py, &self.view.frame().payload).map(Bound::unbind)
+        })?;
+        Ok(v.bind(py).clone())
+    }
+
+    /// The payload exactly as it was on the wire: raw JSON text or the
+    /// binary payload, as `bytes`.
+    #[getter]
+    fn payload_raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        match self.view.frame().payload {
+            Payload::Json(raw) => PyBytes::new(py, raw.raw().as_bytes()),
+            Payload::Binary(b) | Payload::Reply { response: b, .. } => PyBytes::new(py, b),
+        }
+    }
+
+    /// A reply's status (`"ok"`, `"error"`, ...); None for other messages or
+    /// when a JSON reply has no string status.
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let status = self.view.reply()?.status?;
+        Some(json_str(py, status))
+    }
+
+    /// A reply's response: Python objects for a JSON reply (None when it has
+    /// none), `bytes` for a binary reply; None for other messages.
+    #[getter]
+    fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let Some(reply) = self.view.reply() else {
+            return Ok(py.None().into_bound(py));
+        };
+        let v = self
+            .response
+            .get_or_try_init(py, || payload_to_py(py, &reply.response).map(Bound::unbind))?;
+        Ok(v.bind(py).clone())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let f = self.view.frame();
+        let mut s = format!(
+            "Message(join_ref={}, ref={}, topic={}, event={}, payload={}",
+            ref_to_py(py, &f.join_ref)?.repr()?,
+            ref_to_py(py, &f.ref_)?.repr()?,
+            self.topic(py).repr()?,
+            self.event(py).repr()?,
+            self.payload(py)?.repr()?,
+        );
+        if let Payload::Reply { status, .. } = f.payload {
+            s.push_str(&format!(", status={}", json_str(py, status).repr()?));
+        }
+        s.push(')');
+        Ok(s)
+    }
+
+    /// Equal when every field is equal (payloads compared as Python objects).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Ok(other) = other.cast::<Message>() else {
+            return Ok(py.NotImplemented());
+        };
+        let eq = self.fields(py)?.eq(other.get().fields(py)?)?;
+        Ok(eq.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
+}
+
+impl Message {
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(
+            py,
+            [
+                self.join_ref(py)?,
+                self.ref_(py)?,
+                self.topic(py),
+                self.event(py),
+                self.status(py).unwrap_or_else(|| py.None().into_bound(py)),
+                self.payload(py)?,
+            ],
+        )
+    }
+}
