@@ -33,6 +33,8 @@
 //! - `alloc`: `Vec<u8>` as an output buffer, `Cow` unescaping.
 //! - `serde`: [`Frame::payload_as`](frame::Frame::payload_as) and payloads from any `Serialize`.
 //! - `bytes`: [`frame::OwnedFrame`] over `bytes::Bytes`; any `BufMut` as an output buffer.
+//! - `inflate`: compressed Erlang terms (tag 80) via miniz_oxide, into a caller-owned buffer.
+//! - `eetf`: conversions between [`etf::Term`] and `eetf::Term`.
 //!
 //! Without default features the crate is `#![no_std]` and the frame codec
 //! needs no allocator: encode into a [`SliceSink`].
@@ -45,6 +47,7 @@
 extern crate alloc;
 
 mod error;
+pub mod etf;
 pub mod frame;
 pub mod json;
 mod sink;

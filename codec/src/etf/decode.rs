@@ -1,0 +1,391 @@
+//! The validating pass: every check of the safe policy, once, before any
+//! view of the term is handed out.
+//!
+//! There is no recursion: open containers are counted in a fixed array of
+//! at most [`MAX_DEPTH_LIMIT`] levels, so no input can exhaust the stack. Each declared length is checked against
+//! the bytes that remain before anything is read, and nothing is reserved.
+
+use super::policy::SafePolicy;
+use super::policy::MAX_DEPTH_LIMIT;
+use super::tag;
+use super::term::{eq_at, key_hash, skip};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Reads `N` bytes at `at`, if there are that many.
+#[inline(always)]
+pub(crate) fn arr<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+#[inline(always)]
+pub(crate) fn be_u16(b: &[u8], at: usize) -> Option<usize> {
+    arr::<2>(b, at).map(|a| usize::from(u16::from_be_bytes(a)))
+}
+
+#[inline(always)]
+pub(crate) fn be_u32(b: &[u8], at: usize) -> Option<usize> {
+    arr::<4>(b, at).and_then(|a| usize::try_from(u32::from_be_bytes(a)).ok())
+}
+
+/// Parses the 31-byte text of an old `FLOAT_EXT` (`%.20e`, NUL padded).
+pub(crate) fn parse_old_float(text: &[u8]) -> Option<f64> {
+    let end = text.iter().position(|&c| c == 0).unwrap_or(text.len());
+    let s = core::str::from_utf8(text.get(..end)?).ok()?;
+    let v: f64 = s.trim_start_matches(' ').parse().ok()?;
+    v.is_finite().then_some(v)
+}
+
+/// Validates the term starting at `start` and returns where it ends.
+pub(crate) fn validate(bytes: &[u8], start: usize, policy: &SafePolicy<'_>) -> Result<usize> {
+    let mut v = Validator {
+        b: bytes,
+        pos: start,
+        p: policy,
+    };
+    v.run()?;
+    Ok(v.pos)
+}
+
+struct Validator<'a, 'p> {
+    b: &'a [u8],
+    pos: usize,
+    p: &'p SafePolicy<'p>,
+}
+
+/// One open container: how many terms it still holds, and for a map the
+/// offset of its tag plus one (0 otherwise), to check its keys on close.
+#[derive(Clone, Copy, Default)]
+struct Level {
+    left: usize,
+    map: usize,
+}
+
+#[inline]
+fn err<T>(kind: ErrorKind, at: usize) -> Result<T> {
+    Err(Error::new(kind, at))
+}
+
+impl Validator<'_, '_> {
+    #[inline(always)]
+    fn remaining(&self) -> usize {
+        self.b.len().saturating_sub(self.pos)
+    }
+
+    /// Moves past `n` bytes, which must be there.
+    #[inline(always)]
+    fn advance(&mut self, n: usize) -> Result<()> {
+        if self.remaining() < n {
+            return err(ErrorKind::UnexpectedEof, self.pos);
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn u8(&mut self) -> Result<u8> {
+        match self.b.get(self.pos) {
+            Some(&v) => {
+                self.pos += 1;
+                Ok(v)
+            }
+            None => err(ErrorKind::UnexpectedEof, self.pos),
+        }
+    }
+
+    /// Reads a length field of `width` bytes and checks that `count` units
+    /// of `unit` bytes plus `extra` bytes can follow. A length that cannot
+    /// fit is reported at the length field.
+    #[inline(always)]
+    fn len(&mut self, width: usize, unit: usize, extra: usize) -> Result<usize> {
+        let at = self.pos;
+        let n = match width {
+            1 => self.b.get(at).map(|&v| usize::from(v)),
+            2 => be_u16(self.b, at),
+            _ => be_u32(self.b, at),
+        };
+        let Some(n) = n else {
+            return err(ErrorKind::UnexpectedEof, at);
+        };
+        self.pos += width;
+        let need = n.checked_mul(unit).and_then(|x| x.checked_add(extra));
+        match need {
+            Some(need) if need <= self.remaining() => Ok(n),
+            _ => err(ErrorKind::UnexpectedEof, at),
+        }
+    }
+
+    /// The whole term, without recursion: open containers live in a fixed
+    /// array of [`MAX_DEPTH_LIMIT`] levels (4 KiB of stack).
+    fn run(&mut self) -> Result<()> {
+        let mut stack = [Level::default(); MAX_DEPTH_LIMIT];
+        let mut depth = 0usize;
+        loop {
+            let at = self.pos;
+            if let Some((count, map)) = self.one(depth)? {
+                if depth >= self.p.max_depth {
+                    return err(ErrorKind::DepthLimitExceeded, at);
+                }
+                if count > 0 {
+                    let slot = stack
+                        .get_mut(depth)
+                        .ok_or(Error::new(ErrorKind::DepthLimitExceeded, at))?;
+                    *slot = Level { left: count, map };
+                    depth += 1;
+                    continue;
+                }
+            }
+            // A term is complete: it counts against the containers around it.
+            loop {
+                let Some(top) = depth.checked_sub(1).and_then(|d| stack.get_mut(d)) else {
+                    return Ok(());
+                };
+                top.left -= 1;
+                if top.left > 0 {
+                    break;
+                }
+                let map = top.map;
+                depth -= 1;
+                if map != 0 {
+                    self.check_keys(map - 1)?;
+                }
+            }
+        }
+    }
+
+    /// Validates one term's own bytes. For a container, returns how many
+    /// terms it holds and (for a map) its offset plus one; the caller then
+    /// validates those.
+    fn one(&mut self, depth: usize) -> Result<Option<(usize, usize)>> {
+        let at = self.pos;
+        let t = self.u8()?;
+        match t {
+            tag::SMALL_INTEGER => self.advance(1)?,
+            tag::INTEGER => self.advance(4)?,
+            tag::NEW_FLOAT => {
+                let bits = arr::<8>(self.b, self.pos)
+                    .ok_or(Error::new(ErrorKind::UnexpectedEof, self.pos))?;
+                if !f64::from_be_bytes(bits).is_finite() {
+                    return err(ErrorKind::InvalidFloat, at);
+                }
+                self.advance(8)?;
+            }
+            tag::FLOAT => {
+                let text = self
+                    .b
+                    .get(self.pos..self.pos + 31)
+                    .ok_or(Error::new(ErrorKind::UnexpectedEof, self.pos))?;
+                if parse_old_float(text).is_none() {
+                    return err(ErrorKind::InvalidFloat, at);
+                }
+                self.advance(31)?;
+            }
+            tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
+                self.atom_body(t, at)?
+            }
+            tag::BINARY => {
+                let n = self.len(4, 1, 0)?;
+                self.advance(n)?;
+            }
+            tag::BIT_BINARY => {
+                let n = self.len(4, 1, 1)?;
+                let bits = self.u8()?;
+                if (n == 0) != (bits == 0) || bits > 8 {
+                    return err(ErrorKind::InvalidBitCount, self.pos - 1);
+                }
+                self.advance(n)?;
+            }
+            tag::NIL => {}
+            tag::STRING => {
+                let n = self.len(2, 1, 0)?;
+                self.advance(n)?;
+            }
+            tag::LIST => return Ok(Some((self.len(4, 1, 1)? + 1, 0))),
+            tag::SMALL_TUPLE => return Ok(Some((self.len(1, 1, 0)?, 0))),
+            tag::LARGE_TUPLE => return Ok(Some((self.len(4, 1, 0)?, 0))),
+            tag::MAP => return Ok(Some((self.len(4, 2, 0)? * 2, at + 1))),
+            tag::SMALL_BIG => {
+                let n = self.len(1, 1, 1)?;
+                self.advance(n + 1)?;
+            }
+            tag::LARGE_BIG => {
+                let n = self.len(4, 1, 1)?;
+                self.advance(n + 1)?;
+            }
+            tag::NEW_PID
+            | tag::NEW_PORT
+            | tag::V4_PORT
+            | tag::NEWER_REFERENCE
+            | tag::NEW_REFERENCE
+            | tag::REFERENCE
+            | tag::PORT
+            | tag::PID => self.identifier(t, at)?,
+            tag::NEW_FUN | tag::EXPORT | tag::FUN => return err(ErrorKind::ExecutableTerm, at),
+            tag::ATOM_CACHE_REF => return err(ErrorKind::AtomCacheRef, at),
+            tag::LOCAL => return err(ErrorKind::LocalExt, at),
+            tag::DIST_HEADER if depth == 0 && at == 1 => {
+                return err(ErrorKind::DistributionHeader, at)
+            }
+            tag::COMPRESSED => return err(ErrorKind::UnsupportedCompression, at),
+            other => return err(ErrorKind::UnknownTag(other), at),
+        }
+        Ok(None)
+    }
+
+    /// Rejects duplicate keys (Erlang exact equality) in the validated map
+    /// whose tag is at `map`.
+    ///
+    /// Keys are compared by a hash of their canonical form first, so a map
+    /// of n keys costs n hashes plus one full comparison per collision. Up
+    /// to [`SMALL_MAP`] hashes live on the stack; larger maps keep them in
+    /// one `Vec` (with `alloc`), or rehash earlier keys (without).
+    fn check_keys(&self, map: usize) -> Result<()> {
+        let n = be_u32(self.b, map + 1).unwrap_or(0);
+        let mut pos = map + 5;
+        if n > SMALL_MAP {
+            return self.check_large(n, pos);
+        }
+        let mut seen = [(0u64, 0usize); SMALL_MAP];
+        for i in 0..n {
+            let h = key_hash(self.b, pos);
+            for &(h2, k2) in seen.get(..i).unwrap_or(&[]) {
+                if h2 == h && eq_at(self.b, pos, k2) {
+                    return err(ErrorKind::DuplicateMapKey, pos);
+                }
+            }
+            if let Some(slot) = seen.get_mut(i) {
+                *slot = (h, pos);
+            }
+            pos = next_pair(self.b, pos);
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "alloc")]
+    fn check_large(&self, n: usize, mut pos: usize) -> Result<()> {
+        let mut keys = alloc::vec::Vec::with_capacity(n);
+        for _ in 0..n {
+            keys.push((key_hash(self.b, pos), pos));
+            pos = next_pair(self.b, pos);
+        }
+        keys.sort_unstable();
+        // Report the duplicate that comes first in the input, as the
+        // small-map check does.
+        let mut first: Option<usize> = None;
+        let mut rest = keys.as_slice();
+        while let Some(&(h, _)) = rest.first() {
+            let run_len = rest.iter().take_while(|x| x.0 == h).count();
+            let (run, tail) = rest.split_at(run_len);
+            for (x, &(_, a)) in run.iter().enumerate() {
+                for &(_, b) in run.get(x + 1..).unwrap_or(&[]) {
+                    if eq_at(self.b, a, b) {
+                        let later = a.max(b);
+                        first = Some(first.map_or(later, |w| w.min(later)));
+                    }
+                }
+            }
+            rest = tail;
+        }
+        match first {
+            Some(k) => err(ErrorKind::DuplicateMapKey, k),
+            None => Ok(()),
+        }
+    }
+
+    #[cfg(not(feature = "alloc"))]
+    fn check_large(&self, n: usize, first: usize) -> Result<()> {
+        // Without an allocator, earlier keys are rehashed: quadratic, but
+        // only for maps over SMALL_MAP keys on targets that have no heap.
+        let mut pos = first;
+        for i in 0..n {
+            let h = key_hash(self.b, pos);
+            let mut p = first;
+            for _ in 0..i {
+                if key_hash(self.b, p) == h && eq_at(self.b, p, pos) {
+                    return err(ErrorKind::DuplicateMapKey, pos);
+                }
+                p = next_pair(self.b, p);
+            }
+            pos = next_pair(self.b, pos);
+        }
+        Ok(())
+    }
+
+    /// The length and bytes of an atom whose tag is already read.
+    fn atom_body(&mut self, t: u8, at: usize) -> Result<()> {
+        let (latin1, width) = match t {
+            tag::ATOM => (true, 2),
+            tag::SMALL_ATOM => (true, 1),
+            tag::ATOM_UTF8 => (false, 2),
+            _ => (false, 1),
+        };
+        let n = self.len(width, 1, 0)?;
+        let start = self.pos;
+        let bytes = self.b.get(start..start + n).unwrap_or(&[]);
+        if latin1 {
+            if n > 255 {
+                return err(ErrorKind::AtomTooLong, at);
+            }
+        } else {
+            let s = match core::str::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) => return err(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
+            };
+            if n > 255 && s.chars().count() > 255 {
+                return err(ErrorKind::AtomTooLong, at);
+            }
+        }
+        if !self.p.atom_allowed(bytes, latin1) {
+            return err(ErrorKind::AtomNotAllowed, at);
+        }
+        self.pos += n;
+        Ok(())
+    }
+
+    /// The node name of a pid, port or reference: an atom, never anything else.
+    fn node(&mut self) -> Result<()> {
+        let at = self.pos;
+        let t = self.u8()?;
+        match t {
+            tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
+                self.atom_body(t, at)
+            }
+            _ => err(ErrorKind::InvalidTerm, at),
+        }
+    }
+
+    fn identifier(&mut self, t: u8, at: usize) -> Result<()> {
+        if !self.p.pids_ports_refs {
+            return err(ErrorKind::DisallowedTerm(t), at);
+        }
+        match t {
+            tag::NEWER_REFERENCE | tag::NEW_REFERENCE => {
+                let len_at = self.pos;
+                let n = self.len(2, 4, 0)?;
+                if n == 0 || n > 5 {
+                    return err(ErrorKind::InvalidTerm, len_at);
+                }
+                self.node()?;
+                let creation = if t == tag::NEWER_REFERENCE { 4 } else { 1 };
+                self.advance(creation + 4 * n)
+            }
+            _ => {
+                self.node()?;
+                self.advance(match t {
+                    tag::NEW_PID => 12,
+                    tag::NEW_PORT => 8,
+                    tag::V4_PORT => 12,
+                    tag::PID => 9,
+                    _ => 5, // PORT, REFERENCE: u32 id, u8 creation
+                })
+            }
+        }
+    }
+}
+
+/// Maps with at most this many keys check duplicates without the heap.
+pub(crate) const SMALL_MAP: usize = 32;
+
+/// The key after the (validated) pair whose key is at `pos`.
+fn next_pair(b: &[u8], pos: usize) -> usize {
+    skip(b, pos).and_then(|v| skip(b, v)).unwrap_or(b.len())
+}
