@@ -253,7 +253,9 @@ fn write_ref<S: Sink + ?Sized>(out: &mut S, r: Ref<'_>) -> Result<()> {
 fn check_payload(payload: &Payload<'_>) -> Result<()> {
     match payload {
         Payload::Json(_) => Ok(()),
-        Payload::Reply { response, .. } => json::validate(response, json::DEFAULT_MAX_DEPTH),
+        // The `{"response":…}` wrapper adds a level: one less keeps the
+        // frame decodable with the default limit.
+        Payload::Reply { response, .. } => json::validate(response, json::DEFAULT_MAX_DEPTH - 1),
         Payload::Binary(_) => Err(Error::new(ErrorKind::PayloadMismatch, 0)),
     }
 }
