@@ -1,0 +1,421 @@
+"""The mock's Phoenix socket: one test per rule of spec section 2 (and the faults)."""
+
+import asyncio
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+import phoenix_wire as pw
+from phoenix_wire.mock.channels import RoomChannel
+from phoenix_wire.mock.testing import PhoenixClient, http, serve
+
+V2 = "/socket/websocket?vsn=2.0.0"
+V1 = "/socket/websocket"
+
+
+def run(coro, timeout=20):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def closed_with(client):
+    """Wait (bounded) for the server to close; return (code, reason)."""
+    with pytest.raises(ConnectionClosed) as info:
+        for _ in range(10):
+            await client.recv_raw(timeout=3)
+    rcvd = info.value.rcvd
+    return (rcvd.code, rcvd.reason) if rcvd else (None, None)
+
+
+# ---- heartbeats ----------------------------------------------------------------------
+def test_heartbeat_v2_exact_reply():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('[null,"2","phoenix","heartbeat",{}]')
+            assert await c.recv_raw() == '[null,"2","phoenix","phx_reply",{"response":{},"status":"ok"}]'
+
+    run(go())
+
+
+def test_heartbeat_v1_integer_ref_echoed_without_join_ref():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
+            await c.send('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":0}')
+            raw = await c.recv_raw()
+            assert "join_ref" not in raw
+            m = pw.decode(raw, vsn="1.0.0")
+            assert (m.topic, m.event, m.ref, m.status, m.response) == ("phoenix", "phx_reply", 0, "ok", {})
+
+    run(go())
+
+
+def test_heartbeat_is_handled_before_channel_lookup():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            # nothing is joined, yet topic phoenix answers (any join_ref)
+            await c.send(["9", "h1", "phoenix", "heartbeat", {}])
+            m = await c.recv()
+            assert (m.ref, m.status, m.join_ref) == ("h1", "ok", None)
+
+    run(go())
+
+
+# ---- V1 / V2 envelope rules ----------------------------------------------------------------
+def test_v1_missing_key_closes_only_that_connection():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as bad, PhoenixClient(s.ws_url + V2) as good:
+            await bad.send('{"topic":"phoenix","event":"heartbeat","payload":{}}')  # no "ref"
+            code, reason = await closed_with(bad)
+            assert code == 1007 and "malformed frame" in reason
+            await good.send([None, "1", "phoenix", "heartbeat", {}])
+            assert (await good.recv()).status == "ok"
+
+    run(go())
+
+
+def test_v1_non_object_is_an_error():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
+            await c.send('[null,"1","phoenix","heartbeat",{}]')
+            code, _ = await closed_with(c)
+            assert code == 1007
+
+    run(go())
+
+
+def test_v1_extra_keys_ignored_and_any_payload_value():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
+            await c.send('{"topic":"room:v1","event":"phx_join","payload":{},"ref":"1","extra":[1,2]}')
+            assert (await c.recv()).status == "ok"
+            await c.send('{"topic":"room:v1","event":"shout","payload":"m","ref":"2"}')
+            b = await c.recv()
+            assert (b.event, b.payload, b.ref) == ("shout", "m", None)
+            assert (await c.recv()).status == "ok"
+
+    run(go())
+
+
+def test_v2_extra_elements_ignored():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('[null,"1","phoenix","heartbeat",{},"extra",7]')
+            assert (await c.recv()).status == "ok"
+
+    run(go())
+
+
+def test_v2_too_few_elements_closes_with_reason():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('[null,"1","phoenix","heartbeat"]')
+            code, reason = await closed_with(c)
+            assert code == 1007
+            assert "TooFewElements" in reason and "offset" in reason
+
+    run(go())
+
+
+def test_v2_object_frame_is_an_error():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"1"}')
+            code, _ = await closed_with(c)
+            assert code == 1007
+
+    run(go())
+
+
+def test_invalid_utf8_text_closes_1007():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            # a text frame with bytes that are not UTF-8: sent through the protocol directly
+            c.ws.protocol.send_text(b'[null,"1","ph\xff","heartbeat",{}]')
+            for data in c.ws.protocol.data_to_send():
+                c.ws.transport.write(data)
+            code, _ = await closed_with(c)
+            assert code == 1007
+
+    run(go())
+
+
+def test_refs_echoed_as_sent():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            for ref in (7, "7", None):
+                await c.send([None, ref, "phoenix", "heartbeat", {}])
+                assert (await c.recv()).ref == ref
+
+    run(go())
+
+
+def test_escaped_topic_is_unescaped():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('["1","1","room:caf\\u00e9","phx_join",{}]')
+            m = await c.recv()
+            assert (m.topic, m.status) == ("room:café", "ok")
+
+    run(go())
+
+
+# ---- joins ---------------------------------------------------------------------------------
+def test_join_reply_carries_join_ref_and_ref():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send(["3", "4", "room:a", "phx_join", {}])
+            m = await c.recv()
+            assert (m.join_ref, m.ref, m.topic, m.event, m.status, m.response) == (
+                "3", "4", "room:a", "phx_reply", "ok", {})
+
+    run(go())
+
+
+def test_join_unknown_topic_is_unmatched_with_null_join_ref():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send(["1", "1", "nowhere", "phx_join", {}])
+            m = await c.recv()
+            assert (m.join_ref, m.ref, m.status, m.response) == (None, "1", "error", {"reason": "unmatched topic"})
+
+    run(go())
+
+
+def test_join_refused_by_channel():
+    async def go():
+        async with serve({"rooms": {"deny": ["room:private"]}}) as s, PhoenixClient(s.ws_url + V2) as c:
+            m = await c.join("room:private")
+            assert (m.join_ref, m.status, m.response) == ("1", "error", {"reason": "unauthorized"})
+            await c.send(["1", "2", "room:private", "x", {}])
+            assert (await c.recv()).response == {"reason": "unmatched topic"}
+
+    run(go())
+
+
+def test_join_crash_replies_join_crashed(monkeypatch):
+    def boom(self, params):
+        raise RuntimeError("crash in join")
+
+    monkeypatch.setattr(RoomChannel, "join", boom)
+
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            m = await c.join("room:a")
+            assert (m.status, m.response) == ("error", {"reason": "join crashed"})
+
+    run(go())
+
+
+def test_duplicate_join_closes_old_channel_and_joins_anew():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            assert (await c.join("room:d", join_ref="1")).status == "ok"
+            await c.send(["5", "5", "room:d", "phx_join", {}])
+            first, second = await c.recv(), await c.recv()
+            # Phoenix writes the new join's reply, then the queued phx_close of the old one
+            assert (first.event, first.join_ref, first.status) == ("phx_reply", "5", "ok")
+            assert (second.event, second.join_ref, second.ref, second.payload) == ("phx_close", "1", "1", {})
+            await c.send(["1", "6", "room:d", "echo", {"old": True}])  # stale now: dropped
+            await c.send(["5", "7", "room:d", "echo", {"new": True}])
+            m = await c.recv()
+            assert (m.ref, m.response) == ("7", {"new": True})
+
+    run(go())
+
+
+# ---- messages on topics ---------------------------------------------------------------------
+def test_unjoined_topic_gets_unmatched_topic():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send(["1", "2", "room:never", "shout", {}])
+            m = await c.recv()
+            assert (m.join_ref, m.ref, m.topic, m.status, m.response) == (
+                None, "2", "room:never", "error", {"reason": "unmatched topic"})
+
+    run(go())
+
+
+def test_stale_join_ref_dropped_null_join_ref_accepted():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.join("room:s", join_ref="1")
+            await c.send(["99", "2", "room:s", "echo", {"n": 2}])  # stale: no reply at all
+            await c.send([None, "3", "room:s", "echo", {"n": 3}])  # null join_ref: accepted
+            m = await c.recv()
+            assert (m.ref, m.join_ref, m.response) == ("3", "1", {"n": 3})
+            assert s.hub.connections[next(iter(s.hub.connections))].stale_dropped == 1
+
+    run(go())
+
+
+def test_leave_replies_ok_then_phx_close():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.join("room:l", join_ref="4")
+            await c.send(["4", "8", "room:l", "phx_leave", {}])
+            reply, close = await c.recv(), await c.recv()
+            assert (reply.join_ref, reply.ref, reply.status, reply.response) == ("4", "8", "ok", {})
+            assert close.event == "phx_close"
+            assert (close.join_ref, close.ref, close.topic, close.payload) == ("4", "4", "room:l", {})
+            await c.send(["4", "9", "room:l", "shout", {}])
+            assert (await c.recv()).response == {"reason": "unmatched topic"}
+
+    run(go())
+
+
+def test_leave_of_unjoined_topic_is_ok():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send(["2", "3", "room:x", "phx_leave", {}])
+            m = await c.recv()
+            assert (m.join_ref, m.ref, m.status) == ("2", "3", "ok")
+
+    run(go())
+
+
+def test_channel_crash_sends_phx_error():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2 + "&identifier=crashy") as c:
+            await c.join("room:c", join_ref="6")
+            status, body = await http("POST", s.http_url + "/admin/devices/crashy/crash", {"topic": "room:c"})
+            assert status == 200, body
+            m = await c.recv()
+            assert (m.join_ref, m.ref, m.topic, m.event) == ("6", "6", "room:c", "phx_error")
+            await c.send(["6", "7", "room:c", "shout", {}])
+            assert (await c.recv()).response == {"reason": "unmatched topic"}
+
+    run(go())
+
+
+def test_handle_in_exception_is_a_channel_crash(monkeypatch):
+    async def boom(self, event, msg):
+        raise ValueError("bug")
+
+    monkeypatch.setattr(RoomChannel, "handle_in", boom)
+
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.join("room:c", join_ref="2")
+            await c.send(["2", "3", "room:c", "shout", {}])
+            m = await c.recv()
+            assert (m.event, m.join_ref, m.ref) == ("phx_error", "2", "2")
+
+    run(go())
+
+
+def test_room_broadcast_reaches_v1_and_v2_members():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as a, PhoenixClient(s.ws_url + V1) as b:
+            await a.join("room:b", join_ref="1")
+            await b.send({"topic": "room:b", "event": "phx_join", "payload": {}, "ref": "1"})
+            assert (await b.recv()).status == "ok"
+            await a.send(["1", "2", "room:b", "shout", {"hello": "world"}])
+            got_a = [await a.recv(), await a.recv()]
+            got_b = await b.recv_raw()
+            events = {(m.event, m.join_ref, m.ref) for m in got_a}
+            assert events == {("shout", None, None), ("phx_reply", "1", "2")}
+            assert "join_ref" not in got_b
+            mb = pw.decode(got_b, vsn="1.0.0")
+            assert (mb.topic, mb.event, mb.payload, mb.ref) == ("room:b", "shout", {"hello": "world"}, None)
+
+    run(go())
+
+
+# ---- binary frames ------------------------------------------------------------------------
+def test_binary_push_broadcast_as_kind_2():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as a, PhoenixClient(s.ws_url + V2) as b:
+            await a.join("room:bin", join_ref="1")
+            await b.join("room:bin", join_ref="1")
+            await a.send(pw.encode_binary("1", "2", "room:bin", "blob", b"\x00\x01\xff", direction="to_server"))
+            frames = [await a.recv_raw(), await a.recv_raw()]
+            binary = [f for f in frames if isinstance(f, bytes)]
+            assert binary == [bytes([2, 8, 4]) + b"room:binblob\x00\x01\xff"]
+            reply = pw.decode([f for f in frames if isinstance(f, str)][0])
+            assert (reply.ref, reply.status) == ("2", "ok")
+            m = pw.decode(await b.recv_raw(), direction="to_client")
+            assert (m.topic, m.event, bytes(m.payload)) == ("room:bin", "blob", b"\x00\x01\xff")
+
+    run(go())
+
+
+def test_binary_frame_on_v1_socket_closes_1003():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
+            await c.send(b"\x00\x00\x01\x07\x09phoenixheartbeat")
+            code, _ = await closed_with(c)
+            assert code == 1003
+
+    run(go())
+
+
+def test_malformed_binary_frame_closes_1007():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send(b"\x07\x01\x02")
+            code, reason = await closed_with(c)
+            assert code == 1007 and "malformed frame" in reason
+
+    run(go())
+
+
+# ---- limits, vsn, idle ----------------------------------------------------------------------
+def test_oversized_frame_closes_1009_and_others_carry_on():
+    async def go():
+        async with serve(max_frame_size=4096) as s, PhoenixClient(s.ws_url + V2) as big, \
+                PhoenixClient(s.ws_url + V2) as other:
+            await big.send('[null,"1","phoenix","heartbeat",{"pad":"' + "x" * 5000 + '"}]')
+            code, _ = await closed_with(big)
+            assert code == 1009
+            await other.send([None, "1", "phoenix", "heartbeat", {}])
+            assert (await other.recv()).status == "ok"
+
+    run(go())
+
+
+def test_default_max_frame_is_one_mib():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.send('[null,"1","phoenix","heartbeat",{"pad":"' + "x" * (1024 * 1024) + '"}]')
+            code, _ = await closed_with(c)
+            assert code == 1009
+
+    run(go())
+
+
+@pytest.mark.parametrize("vsn", ["9.0.0", "banana", "2.0"])
+def test_unsupported_vsn_refused_at_upgrade(vsn):
+    async def go():
+        async with serve() as s:
+            with pytest.raises(InvalidStatus) as info:
+                async with PhoenixClient(s.ws_url + "/socket/websocket?vsn=" + vsn):
+                    pass
+            assert info.value.response.status_code == 403
+
+    run(go())
+
+
+def test_idle_timeout_closes_and_heartbeats_keep_alive():
+    async def go():
+        async with serve(idle_timeout=0.6) as s, PhoenixClient(s.ws_url + V2) as busy, \
+                PhoenixClient(s.ws_url + V2) as idle:
+            for i in range(6):  # 1.2 s of heartbeats every 0.2 s
+                await busy.send([None, str(i), "phoenix", "heartbeat", {}])
+                assert (await busy.recv()).status == "ok"
+                await asyncio.sleep(0.2)
+            code, reason = await closed_with(idle)
+            assert (code, reason) == (1000, "idle timeout")
+            await busy.send([None, "x", "phoenix", "heartbeat", {}])
+            assert (await busy.recv()).status == "ok"
+
+    run(go())
+
+
+def test_plain_get_on_socket_path_is_refused():
+    async def go():
+        async with serve() as s:
+            status, _ = await http("GET", s.http_url + V2)
+            assert status in (400, 426)
+            status, _ = await http("GET", s.http_url + "/nothing")
+            assert status == 404
+
+    run(go())
