@@ -43,26 +43,8 @@ impl<'a> Scanner<'a> {
     /// Skips JSON whitespace and returns the next byte without consuming it.
     #[inline(always)]
     pub fn peek_non_ws(&mut self) -> Option<u8> {
-        while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
-                b' ' | b'\n' | b'\r' | b'\t' => self.pos += 1,
-                _ => return Some(b),
-            }
-        }
-        None
-    }
-
-    /// Requires `byte` next (after whitespace) and consumes it.
-    #[inline(always)]
-    pub fn expect(&mut self, byte: u8, kind: ErrorKind) -> Result<()> {
-        match self.peek_non_ws() {
-            Some(b) if b == byte => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(_) => err(kind, self.pos),
-            None => err(ErrorKind::UnexpectedEof, self.pos),
-        }
+        self.pos = skip_ws(self.bytes, self.pos);
+        self.bytes.get(self.pos).copied()
     }
 
     /// Requires that only whitespace remains.
@@ -80,188 +62,42 @@ impl<'a> Scanner<'a> {
     #[inline]
     pub fn string(&mut self) -> Result<(usize, usize, bool)> {
         let start = self.pos + 1;
-        let mut i = start;
-        let mut escaped = false;
-        let bytes = self.bytes;
-        loop {
-            // Eight bytes at a time until a quote, backslash or control byte.
-            while let Some(chunk) = bytes.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let x = u64::from_le_bytes(word);
-                let hits = has_byte(x, b'"') | has_byte(x, b'\\') | has_less(x, 0x20);
-                if hits != 0 {
-                    i += (hits.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
-            let Some(&b) = bytes.get(i) else {
-                return err(ErrorKind::UnexpectedEof, i);
-            };
-            match b {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Ok((start, i, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    i = escape(bytes, i)?;
-                }
-                0..=0x1f => return err(ErrorKind::ControlCharacter, i),
-                _ => i += 1,
-            }
-        }
+        let (end, escaped) = string_end(self.bytes, start)?;
+        self.pos = end + 1;
+        Ok((start, end, escaped))
     }
 
     /// Scans a number at `self.pos`; returns its end and whether it is an
     /// integer (no fraction, no exponent).
     #[inline]
     pub fn number(&mut self) -> Result<bool> {
-        let bytes = self.bytes;
-        let mut i = self.pos;
-        if bytes.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        match bytes.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits(bytes, i + 1),
-            Some(_) => return err(ErrorKind::InvalidNumber, i),
-            None => return err(ErrorKind::UnexpectedEof, i),
-        }
-        let mut integer = true;
-        if bytes.get(i) == Some(&b'.') {
-            integer = false;
-            i = required_digits(bytes, i + 1)?;
-        }
-        if let Some(b'e' | b'E') = bytes.get(i) {
-            integer = false;
-            i += 1;
-            if let Some(b'+' | b'-') = bytes.get(i) {
-                i += 1;
-            }
-            i = required_digits(bytes, i)?;
-        }
-        // "01", "-0x": a digit or letter glued to the number is not another token.
-        if let Some(b'0'..=b'9') = bytes.get(i) {
-            return err(ErrorKind::InvalidNumber, i);
-        }
-        self.pos = i;
+        let (end, integer) = number_end(self.bytes, self.pos)?;
+        self.pos = end;
         Ok(integer)
-    }
-
-    #[inline]
-    fn literal(&mut self, word: &'static [u8]) -> Result<()> {
-        let end = self.pos + word.len();
-        match self.bytes.get(self.pos..end) {
-            Some(s) if s == word => {
-                self.pos = end;
-                Ok(())
-            }
-            _ => {
-                // Point at the first byte that differs.
-                let mut i = self.pos;
-                while self
-                    .bytes
-                    .get(i)
-                    .is_some_and(|b| Some(b) == word.get(i - self.pos))
-                {
-                    i += 1;
-                }
-                let kind = if i >= self.bytes.len() {
-                    ErrorKind::UnexpectedEof
-                } else {
-                    ErrorKind::InvalidLiteral
-                };
-                err(kind, i)
-            }
-        }
     }
 
     /// Scans one scalar (not a container) starting at the current byte.
     #[inline(always)]
     fn scalar(&mut self, b: u8) -> Result<()> {
-        match b {
-            b'"' => self.string().map(|_| ()),
-            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => err(ErrorKind::ExpectedValue, self.pos),
-        }
+        self.pos = scalar_end(self.bytes, self.pos, b)?;
+        Ok(())
     }
 
     /// Scans an object key (after whitespace) and the colon after it.
     #[inline(always)]
     pub fn key(&mut self) -> Result<(usize, usize, bool)> {
-        match self.peek_non_ws() {
-            Some(b'"') => {}
-            Some(_) => return err(ErrorKind::ExpectedKey, self.pos),
-            None => return err(ErrorKind::UnexpectedEof, self.pos),
-        }
-        let k = self.string()?;
-        self.expect(b':', ErrorKind::ExpectedColon)?;
-        Ok(k)
+        self.pos = skip_ws(self.bytes, self.pos);
+        let start = self.pos + 1;
+        let (end, escaped, after) = key_end(self.bytes, self.pos)?;
+        self.pos = after;
+        Ok((start, end, escaped))
     }
 
     /// Validates one complete value (after whitespace) with at most
     /// `max_depth` levels of nested containers; leaves `pos` after it.
     pub fn value(&mut self, max_depth: usize) -> Result<()> {
-        let max_depth = max_depth.min(MAX_DEPTH_LIMIT);
-        // Bit set = the open container at that depth is an object.
-        let mut stack = [0u64; MAX_DEPTH_LIMIT / 64];
-        let mut depth = 0usize;
-        'value: loop {
-            let Some(b) = self.peek_non_ws() else {
-                return err(ErrorKind::UnexpectedEof, self.pos);
-            };
-            match b {
-                b'[' | b'{' => {
-                    if depth >= max_depth {
-                        return err(ErrorKind::DepthLimitExceeded, self.pos);
-                    }
-                    self.pos += 1;
-                    let object = b == b'{';
-                    let close = if object { b'}' } else { b']' };
-                    if self.peek_non_ws() == Some(close) {
-                        self.pos += 1;
-                    } else {
-                        let (word, bit) = (depth / 64, 1u64 << (depth % 64));
-                        if object {
-                            stack[word] |= bit;
-                            self.key()?;
-                        } else {
-                            stack[word] &= !bit;
-                        }
-                        depth += 1;
-                        continue 'value;
-                    }
-                }
-                _ => self.scalar(b)?,
-            }
-            // After a complete value: close containers or move to the next element.
-            loop {
-                if depth == 0 {
-                    return Ok(());
-                }
-                let object = stack[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
-                match self.peek_non_ws() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        if object {
-                            self.key()?;
-                        }
-                        continue 'value;
-                    }
-                    Some(b']') if !object => {}
-                    Some(b'}') if object => {}
-                    Some(_) => return err(ErrorKind::ExpectedCommaOrEnd, self.pos),
-                    None => return err(ErrorKind::UnexpectedEof, self.pos),
-                }
-                self.pos += 1;
-                depth -= 1;
-            }
-        }
+        self.pos = value_end(self.bytes, self.pos, max_depth)?;
+        Ok(())
     }
 
     /// Moves past one value already known to be valid, without re-checking
@@ -286,6 +122,221 @@ impl<'a> Scanner<'a> {
             }
             if depth == 0 {
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(bytes: &[u8], i: usize) -> usize {
+    // Compact JSON (what Phoenix and its clients send) has no whitespace:
+    // one comparison decides.
+    match bytes.get(i) {
+        Some(&b) if b > b' ' => i,
+        _ => skip_ws_run(bytes, i),
+    }
+}
+
+#[inline]
+fn skip_ws_run(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Scans string content starting at `i` (after the opening quote); returns
+/// the index of the closing quote and whether the content holds escapes.
+#[inline(always)]
+fn string_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        // Eight bytes at a time until a quote, backslash or control byte.
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let x = u64::from_le_bytes(word);
+            let hits = has_byte(x, b'"') | has_byte(x, b'\\') | has_less(x, 0x20);
+            if hits != 0 {
+                i += (hits.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else {
+            return err(ErrorKind::UnexpectedEof, i);
+        };
+        match b {
+            b'"' => return Ok((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i = escape(bytes, i)?;
+            }
+            0..=0x1f => return err(ErrorKind::ControlCharacter, i),
+            _ => i += 1,
+        }
+    }
+}
+
+/// Scans a number starting at `i`; returns its end and whether it is an
+/// integer (no fraction, no exponent).
+#[inline(always)]
+fn number_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(bytes, i + 1),
+        Some(_) => return err(ErrorKind::InvalidNumber, i),
+        None => return err(ErrorKind::UnexpectedEof, i),
+    }
+    let mut integer = true;
+    if bytes.get(i) == Some(&b'.') {
+        integer = false;
+        i = required_digits(bytes, i + 1)?;
+    }
+    if let Some(b'e' | b'E') = bytes.get(i) {
+        integer = false;
+        i += 1;
+        if let Some(b'+' | b'-') = bytes.get(i) {
+            i += 1;
+        }
+        i = required_digits(bytes, i)?;
+    }
+    // "01", "-0x": a digit or letter glued to the number is not another token.
+    if let Some(b'0'..=b'9') = bytes.get(i) {
+        return err(ErrorKind::InvalidNumber, i);
+    }
+    Ok((i, integer))
+}
+
+/// Scans the literal `word` at `i`; returns the index after it.
+#[inline(always)]
+fn literal_end(bytes: &[u8], i: usize, word: &'static [u8]) -> Result<usize> {
+    let end = i + word.len();
+    match bytes.get(i..end) {
+        Some(s) if s == word => Ok(end),
+        _ => literal_error(bytes, i, word),
+    }
+}
+
+/// Points at the first byte of a misspelled literal that differs.
+#[cold]
+fn literal_error(bytes: &[u8], start: usize, word: &'static [u8]) -> Result<usize> {
+    let mut i = start;
+    while bytes.get(i).is_some_and(|b| Some(b) == word.get(i - start)) {
+        i += 1;
+    }
+    let kind = if i >= bytes.len() {
+        ErrorKind::UnexpectedEof
+    } else {
+        ErrorKind::InvalidLiteral
+    };
+    err(kind, i)
+}
+
+/// Scans the scalar whose first byte `b` is at `i`; returns the index after it.
+#[inline(always)]
+fn scalar_end(bytes: &[u8], i: usize, b: u8) -> Result<usize> {
+    match b {
+        b'"' => string_end(bytes, i + 1).map(|(end, _)| end + 1),
+        b'-' | b'0'..=b'9' => number_end(bytes, i).map(|(end, _)| end),
+        b't' => literal_end(bytes, i, b"true"),
+        b'f' => literal_end(bytes, i, b"false"),
+        b'n' => literal_end(bytes, i, b"null"),
+        _ => err(ErrorKind::ExpectedValue, i),
+    }
+}
+
+/// Scans an object key whose opening quote should be at `i` (whitespace
+/// already skipped) and the colon after it. Returns the index of the closing
+/// quote, whether the key holds escapes, and the index after the colon.
+#[inline(always)]
+fn key_end(bytes: &[u8], i: usize) -> Result<(usize, bool, usize)> {
+    match bytes.get(i) {
+        Some(b'"') => {}
+        Some(_) => return err(ErrorKind::ExpectedKey, i),
+        None => return err(ErrorKind::UnexpectedEof, i),
+    }
+    let (end, escaped) = string_end(bytes, i + 1)?;
+    let colon = skip_ws(bytes, end + 1);
+    match bytes.get(colon) {
+        Some(b':') => Ok((end, escaped, colon + 1)),
+        Some(_) => err(ErrorKind::ExpectedColon, colon),
+        None => err(ErrorKind::UnexpectedEof, colon),
+    }
+}
+
+/// Validates one complete value at `i` (after whitespace) nested at most
+/// `max_depth` levels deep; returns the index after it.
+///
+/// The cursor is a local so that it lives in a register across the loop; the
+/// nesting is a bit stack (bit set: that level is an object) with the
+/// innermost level's kind cached in `in_object`.
+fn value_end(bytes: &[u8], mut i: usize, max_depth: usize) -> Result<usize> {
+    let max_depth = max_depth.min(MAX_DEPTH_LIMIT);
+    let mut stack = [0u64; MAX_DEPTH_LIMIT / 64];
+    let mut depth = 0usize;
+    let mut in_object = false;
+    'value: loop {
+        i = skip_ws(bytes, i);
+        let Some(&b) = bytes.get(i) else {
+            return err(ErrorKind::UnexpectedEof, i);
+        };
+        match b {
+            b'[' | b'{' => {
+                if depth >= max_depth {
+                    return err(ErrorKind::DepthLimitExceeded, i);
+                }
+                let object = b == b'{';
+                i = skip_ws(bytes, i + 1);
+                let close = if object { b'}' } else { b']' };
+                if bytes.get(i) == Some(&close) {
+                    i += 1;
+                } else {
+                    if let Some(word) = stack.get_mut(depth / 64) {
+                        let bit = 1u64 << (depth % 64);
+                        *word = if object { *word | bit } else { *word & !bit };
+                    }
+                    depth += 1;
+                    in_object = object;
+                    if object {
+                        i = key_end(bytes, i)?.2;
+                    }
+                    continue 'value;
+                }
+            }
+            b'"' => i = string_end(bytes, i + 1)?.0 + 1,
+            b'-' | b'0'..=b'9' => i = number_end(bytes, i)?.0,
+            _ => i = scalar_end(bytes, i, b)?,
+        }
+        // After a complete value: close containers or move to the next element.
+        loop {
+            if depth == 0 {
+                return Ok(i);
+            }
+            i = skip_ws(bytes, i);
+            match bytes.get(i) {
+                Some(b',') => {
+                    i += 1;
+                    if in_object {
+                        i = key_end(bytes, skip_ws(bytes, i))?.2;
+                    }
+                    continue 'value;
+                }
+                Some(b']') if !in_object => {}
+                Some(b'}') if in_object => {}
+                Some(_) => return err(ErrorKind::ExpectedCommaOrEnd, i),
+                None => return err(ErrorKind::UnexpectedEof, i),
+            }
+            i += 1;
+            depth -= 1;
+            if let Some(d) = depth.checked_sub(1) {
+                in_object = stack
+                    .get(d / 64)
+                    .is_some_and(|w| w & (1u64 << (d % 64)) != 0);
             }
         }
     }
