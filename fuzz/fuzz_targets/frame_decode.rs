@@ -108,6 +108,14 @@ fn text(data: &[u8], vsn: Vsn) {
     }
     reply(&f);
     walk(payload, 0);
+    // serde: every payload is a raw value; a `Value` may refuse (depth past
+    // serde_json's 127, numbers past f64) but points inside the payload.
+    let raw: &RawValue = f.payload_as().expect("a payload as &RawValue");
+    assert_eq!(raw.get(), payload.raw());
+    if let Err(e) = f.payload_as::<serde_json::Value>() {
+        assert_eq!(e.kind(), ErrorKind::Serde);
+        assert!(e.offset() <= payload.raw().len(), "{e}");
+    }
 }
 
 /// A string read from a text frame is valid JSON string content.

@@ -24,6 +24,9 @@ struct Input {
     /// Pads the headers past 255 bytes when set, so that TooLong is reached
     /// often without the fuzzer having to grow long strings itself.
     pad: Option<(u8, u16)>,
+    /// Wraps a JSON payload or response in this many arrays (mod 132), to
+    /// reach the depth limit of 128 and go past it.
+    wrap: u8,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -100,6 +103,19 @@ fn to_value(j: &ArbJson, depth: usize) -> Value {
     }
 }
 
+/// How many containers nest in `v`.
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn wrapped(v: Value, wrap: u8) -> Value {
+    (0..wrap % 132).fold(v, |v, _| Value::Array(vec![v]))
+}
+
 /// The raw JSON string content (no quotes) of `s` in the given form.
 fn raw_content(s: &str, form: Form) -> String {
     match form {
@@ -170,9 +186,11 @@ fuzz_target!(|input: Input| {
         ArbRef::Str(s) => Some(stored(s, pad_for(i))),
         _ => None,
     };
+    let mut nesting = 0;
     let (payload_text, payload_bytes, status) = match &input.payload {
         ArbPayload::Json { value, pretty } => {
-            let v = to_value(value, 0);
+            let v = wrapped(to_value(value, 0), input.wrap);
+            nesting = depth(&v);
             let text = if *pretty {
                 serde_json::to_string_pretty(&v).unwrap()
             } else {
@@ -191,7 +209,9 @@ fuzz_target!(|input: Input| {
         ),
         ArbPayload::Reply { status, response } => {
             let raw = match response {
-                ArbResponse::Json(j) => serde_json::to_vec(&to_value(j, 0)).unwrap(),
+                ArbResponse::Json(j) => {
+                    serde_json::to_vec(&wrapped(to_value(j, 0), input.wrap)).unwrap()
+                }
                 ArbResponse::Raw(b) => b.clone(),
             };
             (String::new(), raw, stored(status, pad_for(4)))
@@ -207,9 +227,15 @@ fuzz_target!(|input: Input| {
         status,
     };
     let payload = match &input.payload {
-        ArbPayload::Json { .. } => Payload::Json(
-            RawJson::new(&store.payload_text).expect("serde_json output is valid JSON"),
-        ),
+        ArbPayload::Json { .. } => match RawJson::new(&store.payload_text) {
+            Ok(p) => Payload::Json(p),
+            Err(e) => {
+                // Only nesting past the limit makes serde_json's output invalid.
+                assert_eq!(e.kind(), ErrorKind::DepthLimitExceeded, "{e}");
+                assert!(nesting > 128, "refused at nesting {nesting}");
+                return;
+            }
+        },
         ArbPayload::Binary(_) => Payload::Binary(&store.binary),
         ArbPayload::Reply { .. } => Payload::Reply {
             status: borrow(&store.status),
@@ -224,14 +250,14 @@ fuzz_target!(|input: Input| {
         payload,
     };
     for vsn in [Vsn::V1, Vsn::V2] {
-        text(&f, vsn, &input.payload);
+        text(&f, vsn, &input);
     }
     for direction in [Direction::ToServer, Direction::ToClient] {
         binary(&f, direction);
     }
 });
 
-fn text(f: &Frame<'_>, vsn: Vsn, arb: &ArbPayload) {
+fn text(f: &Frame<'_>, vsn: Vsn, input: &Input) {
     let mut out = Vec::new();
     let res = f.encode_text(vsn, &mut out);
     match f.payload {
@@ -241,7 +267,8 @@ fn text(f: &Frame<'_>, vsn: Vsn, arb: &ArbPayload) {
             return;
         }
         Payload::Reply { response, .. } => {
-            if phoenix_wire::json::validate(response, phoenix_wire::json::DEFAULT_MAX_DEPTH)
+            // The `{"response":…}` wrapper takes one level of the decoder's 128.
+            if phoenix_wire::json::validate(response, phoenix_wire::json::DEFAULT_MAX_DEPTH - 1)
                 .is_err()
             {
                 assert!(res.is_err());
@@ -265,11 +292,11 @@ fn text(f: &Frame<'_>, vsn: Vsn, arb: &ArbPayload) {
             if let ArbPayload::Json {
                 value,
                 pretty: false,
-            } = arb
+            } = &input.payload
             {
                 let mut with = Vec::new();
-                f.encode_text_with(&to_value(value, 0), vsn, &mut with)
-                    .unwrap();
+                let v = wrapped(to_value(value, 0), input.wrap);
+                f.encode_text_with(&v, vsn, &mut with).unwrap();
                 assert_eq!(with, out);
             }
         }
