@@ -70,9 +70,57 @@ def run_mock(args: argparse.Namespace) -> int:
     return run(cfg)
 
 
+# ---- decode, encode, etf, simulate (modules in phoenix_wire.tools) ------------------
+def _tool(name: str):
+    # Imported on use: `phoenix-wire mock` should not load the tools.
+    import importlib
+
+    return importlib.import_module(f".tools.{name}", __package__)
+
+
+def add_decode_arguments(p: argparse.ArgumentParser) -> None:
+    _tool("decode").add_arguments(p)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    return _tool("decode").run(args)
+
+
+def add_encode_arguments(p: argparse.ArgumentParser) -> None:
+    _tool("encode").add_arguments(p)
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    return _tool("encode").run(args)
+
+
+def add_etf_arguments(p: argparse.ArgumentParser) -> None:
+    _tool("etf").add_arguments(p)
+
+
+def run_etf(args: argparse.Namespace) -> int:
+    return _tool("etf").run(args)
+
+
+def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
+    _tool("simulate").add_arguments(p)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    return _tool("simulate").run(args)
+
+
 SUBCOMMANDS: List[Subcommand] = [
     Subcommand("mock", "run the local mock server (Phoenix, microcontroller, Fedecks, admin API)",
                add_mock_arguments, run_mock),
+    Subcommand("decode", "print captured frames (text, hex, base64, raw) readably or as JSON lines",
+               add_decode_arguments, run_decode),
+    Subcommand("encode", "build a frame (text or binary) from options or JSON",
+               add_encode_arguments, run_encode),
+    Subcommand("etf", "Erlang external term format <-> Elixir syntax / JSON",
+               add_etf_arguments, run_etf),
+    Subcommand("simulate", "run a fleet of simulated devices against a server and report round trips",
+               add_simulate_arguments, run_simulate),
 ]
 
 

@@ -1,0 +1,255 @@
+"""Runs a fleet of simulated devices against one server URL, bounded in time.
+
+Every device is one asyncio task on one loop: connect (at most
+`connect_concurrency` handshakes at a time), set up, send on its schedule
+until the deadline, wait up to `timeout` for outstanding answers, close.
+The whole run is also capped as a unit, so nothing can outlive
+``duration + 2 * timeout + close`` however the server behaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import math
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, TextIO
+
+from .profiles import PROFILES, Device, SetupError
+from .progress import ProgressBar
+from .stats import Stats
+
+__all__ = ["Options", "Fleet", "simulate", "raise_open_files_limit"]
+
+_now = time.monotonic
+CLOSE_TIMEOUT = 2.0
+
+
+@dataclass
+class Options:
+    """What `phoenix-wire simulate` was asked to do."""
+
+    url: str
+    profile: str = "nerves-hub"
+    devices: int = 10
+    rate: float = 1.0  # messages per second per device
+    duration: float = 10.0  # seconds of sending, from the start of the run
+    timeout: float = 5.0  # connect, setup and answer timeout
+    keepalive: Optional[float] = None  # seconds; None: the profile's default
+    connect_concurrency: int = 100
+    api_key: str = "demo-api-key"
+    username: str = "demo"
+    password: str = "demo-password"
+    seed: Optional[int] = None
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raises the soft open-files limit to `needed` (at most the hard limit);
+    returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def _connect_error_kind(exc: BaseException) -> str:
+    import websockets.exceptions as wse
+
+    if isinstance(exc, asyncio.TimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, wse.InvalidStatus):
+        return f"http_{exc.response.status_code}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connect_refused"
+    if isinstance(exc, OSError):
+        name = errno.errorcode.get(exc.errno or 0, "")
+        return f"connect_{name.lower() or 'oserror'}"
+    if isinstance(exc, wse.InvalidHandshake):
+        return "handshake_error"
+    if isinstance(exc, wse.ConnectionClosed):
+        return "closed_during_connect"
+    return f"connect_{type(exc).__name__}"
+
+
+class Fleet:
+    """The devices of one run and the clock they share."""
+
+    def __init__(self, opts: Options, stats: Stats) -> None:
+        if opts.profile not in PROFILES:
+            raise ValueError(f"unknown profile {opts.profile!r} (one of {', '.join(PROFILES)})")
+        self.opts = opts
+        self.stats = stats
+        self.random = random.Random(opts.seed)
+        self.started = stats.started
+        self.deadline = self.started + opts.duration
+        self.devices: List[Device] = [PROFILES[opts.profile](self, i) for i in range(opts.devices)]
+        # What the summary shows: the first device's URL with its own name
+        # replaced, so it reads as the fleet's URL pattern.
+        self.url = self.devices[0].url().replace(self.devices[0].name, "sim-NNNNN") if self.devices else ""
+
+    async def run(self) -> None:
+        sem = asyncio.Semaphore(max(1, self.opts.connect_concurrency))
+        tasks = [asyncio.ensure_future(self._device(d, sem)) for d in self.devices]
+        if not tasks:
+            return
+        cap = self.opts.duration + 2 * self.opts.timeout + CLOSE_TIMEOUT + 5.0
+        _, stuck = await asyncio.wait(tasks, timeout=cap)
+        for task in stuck:
+            task.cancel()
+        if stuck:
+            self.stats.on_error("stuck_device_cancelled")
+            await asyncio.wait(stuck, timeout=CLOSE_TIMEOUT)
+
+    async def _device(self, dev: Device, sem: asyncio.Semaphore) -> None:
+        from websockets.asyncio.client import connect
+
+        opts = self.opts
+        connected = False
+        reader: Optional[asyncio.Task] = None
+        try:
+            async with sem:
+                remaining = self.deadline - _now()
+                if remaining <= 0:
+                    raise SetupError("not_connected_by_deadline")
+                dev.ws = await asyncio.wait_for(
+                    connect(
+                        dev.url(),
+                        additional_headers=dev.headers(),
+                        compression=None,  # Phoenix endpoints do not negotiate deflate by default
+                        proxy=None,  # only ever the URL given, never an environment proxy
+                        open_timeout=None,
+                        ping_interval=None,  # keepalives are the profile's own
+                        close_timeout=CLOSE_TIMEOUT,
+                        max_queue=None,
+                        user_agent_header="phoenix-wire-simulate",
+                    ),
+                    min(opts.timeout, remaining),
+                )
+            reader = asyncio.ensure_future(self._read(dev))
+            await dev.setup()
+            connected = dev.ready = True
+            self.stats.on_connected(_now())
+            await self._loop(dev)
+            await self._drain(dev)
+        except SetupError as exc:
+            self.stats.on_error(exc.kind)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is counted, never raised
+            if dev.ws is None:
+                self.stats.on_error(_connect_error_kind(exc))
+            elif not dev.closed:
+                self.stats.on_error(f"device_{type(exc).__name__}")
+        finally:
+            if not connected:
+                self.stats.failed += 1
+            dev.closing = True
+            await self._close(dev, reader)
+
+    async def _read(self, dev: Device) -> None:
+        import websockets.exceptions as wse
+
+        from phoenix_wire import DecodeError
+
+        stats = self.stats
+        try:
+            async for data in dev.ws:
+                stats.received += 1
+                try:
+                    dev.on_message(data)
+                except DecodeError as exc:
+                    stats.on_error(f"decode_{exc.kind}")
+                except ValueError:
+                    stats.on_error("decode_error")
+        except wse.ConnectionClosed:
+            pass
+        finally:
+            dev.closed = True
+            if not dev.closing:
+                stats.on_error(f"closed_by_server_{dev.ws.close_code}")
+                stats.dropped += dev.ready
+            dev.abandon()
+
+    async def _loop(self, dev: Device) -> None:
+        opts = self.opts
+        interval = 1.0 / opts.rate if opts.rate > 0 else math.inf
+        keepalive = opts.keepalive if opts.keepalive is not None else dev.keepalive_default
+        keepalive = keepalive if keepalive and keepalive > 0 else math.inf
+        now = _now()
+        # Random phases spread the fleet's messages evenly over time instead
+        # of sending them in lockstep bursts.
+        next_tick = now + self.random.uniform(0, interval) if interval != math.inf else math.inf
+        next_keepalive = now + self.random.uniform(0, keepalive) if keepalive != math.inf else math.inf
+        n = 0
+        while not dev.closed:
+            at = min(next_tick, next_keepalive)
+            if at >= self.deadline:
+                break
+            delay = at - _now()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if dev.closed:
+                break
+            now = _now()
+            dev.expire(now, opts.timeout)
+            if next_keepalive <= now:
+                await dev.keepalive()
+                next_keepalive += keepalive
+            if next_tick <= now:
+                await dev.tick(n)
+                n += 1
+                next_tick += interval
+                if next_tick < now - 1.0:
+                    # Over a second behind: the simulator (or the loop) is
+                    # saturated. Skip ahead rather than burst, and say so.
+                    self.stats.lagged += 1
+                    next_tick = now
+        if self.stats.send_ended is None:
+            self.stats.send_ended = self.deadline
+
+    async def _drain(self, dev: Device) -> None:
+        end = _now() + self.opts.timeout
+        while dev.outstanding() and not dev.closed and _now() < end:
+            await asyncio.sleep(0.05)
+        dev.expire(math.inf, 0.0)
+
+    async def _close(self, dev: Device, reader: Optional[asyncio.Task]) -> None:
+        if dev.ws is not None:
+            try:
+                await asyncio.wait_for(dev.ws.close(), CLOSE_TIMEOUT + 1.0)
+            except (asyncio.TimeoutError, OSError, Exception):  # noqa: BLE001 - closing is best effort
+                pass
+        if reader is not None:
+            if not reader.done():
+                try:
+                    await asyncio.wait_for(reader, 1.0)
+                except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                    reader.cancel()
+
+
+async def simulate(opts: Options, *, progress: Optional[TextIO] = None, force_progress: bool = False) -> Dict[str, Any]:
+    """Runs the fleet and returns the summary (see :meth:`Stats.summary`)."""
+    raise_open_files_limit(2 * opts.devices + 256)
+    stats = Stats(opts.devices)
+    fleet = Fleet(opts, stats)
+    bar = ProgressBar(stats, opts.duration, progress if progress is not None else sys.stderr, force=force_progress)
+    bar.start()
+    try:
+        await fleet.run()
+    finally:
+        await bar.stop()
+    return stats.summary(
+        profile=opts.profile,
+        url=fleet.url,
+        rate_per_device=opts.rate,
+        duration_s=opts.duration,
+    )
