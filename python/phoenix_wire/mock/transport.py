@@ -199,6 +199,7 @@ class WebSocket:
         self._fragments: List[bytes] = []
         self._fragment_opcode: Optional[Opcode] = None
         self._closing_deadline: Optional[float] = None
+        self._closed_by_us = False
 
     @property
     def open(self) -> bool:
@@ -212,10 +213,14 @@ class WebSocket:
         for data in self.protocol.data_to_send():
             if self.writer.is_closing():
                 return
-            if data:
-                self.writer.write(data)
-            elif self.writer.can_write_eof():
-                self.writer.write_eof()
+            try:
+                if data:
+                    self.writer.write(data)
+                elif self.writer.can_write_eof():
+                    self.writer.write_eof()
+            except (ConnectionError, OSError):  # the peer is gone; the read loop ends
+                self.writer.close()
+                return
 
     def send_text(self, data: Union[str, bytes]) -> bool:
         """Queue a text message; False when the socket is no longer open."""
@@ -237,6 +242,7 @@ class WebSocket:
         """Start the closing handshake (the reason is cut to the 123 bytes RFC 6455 allows)."""
         if self.protocol.state is not State.OPEN:
             return
+        self._closed_by_us = True
         raw = reason.encode()[:123]
         self.protocol.send_close(code, raw.decode(errors="ignore"))
         self._flush()
@@ -283,7 +289,9 @@ class WebSocket:
                 self.protocol.receive_data(data)
                 for event in self.protocol.events_received():
                     msg = self._assemble(event)
-                    if msg is not None and self.protocol.state is State.OPEN:
+                    # Messages that arrived before the client's close frame still
+                    # count; after our own close (a bad frame) nothing more is read.
+                    if msg is not None and not self._closed_by_us:
                         result = on_message(msg)
                         if result is not None:
                             await result
