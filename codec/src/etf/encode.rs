@@ -205,7 +205,9 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
             if ascii && utf8.len() == utf8_len {
                 return self.out.put(utf8);
             }
-            return chars.clone().try_for_each(|c| self.out.put_u8(u32::from(c) as u8));
+            return chars
+                .clone()
+                .try_for_each(|c| self.out.put_u8(u32::from(c) as u8));
         }
         match u8::try_from(utf8_len) {
             Ok(n) => self.out.put(&[tag::SMALL_ATOM_UTF8, n])?,
@@ -218,7 +220,9 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
             return self.out.put(utf8);
         }
         let mut buf = [0u8; 4];
-        chars.clone().try_for_each(|c| self.out.put(c.encode_utf8(&mut buf).as_bytes()))
+        chars
+            .clone()
+            .try_for_each(|c| self.out.put(c.encode_utf8(&mut buf).as_bytes()))
     }
 
     /// An atom read from a term (Latin-1 ones are transcoded as needed).

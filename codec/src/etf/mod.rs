@@ -39,10 +39,16 @@
 
 mod decode;
 mod encode;
+#[cfg(feature = "inflate")]
+mod inflate;
 mod policy;
 mod term;
 
 pub use encode::{encode, EncodeOptions, Encoder};
+#[cfg(feature = "inflate")]
+pub use inflate::decode_compressed;
+#[cfg(all(feature = "inflate", feature = "alloc"))]
+pub use inflate::{compress, decode_compressed_vec};
 pub use policy::{SafePolicy, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INFLATED_SIZE, MAX_DEPTH_LIMIT};
 pub use term::{
     Atom, AtomChars, Big, BitBinary, List, ListIter, Map, MapIter, Pid, Port, Reference, Term,
