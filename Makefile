@@ -6,7 +6,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = $(notdir $(basename $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: test lint test-rust test-nostd test-python bench-python bench fuzz-smoke fuzz-%
+.PHONY: run test lint test-rust test-nostd test-python bench-python bench fuzz-smoke fuzz-%
 
 ## Everything: formatting, lints, docs, all Rust tests (std, no_std, doc tests).
 test: lint test-nostd test-rust test-python
@@ -51,6 +51,12 @@ JS_STAMP = python/tests/js/node_modules/.installed
 
 test-python: $(PY_STAMP) $(JS_STAMP)
 	$(VENV)/bin/python -m pytest -q python/tests
+
+## The mock server on its embedded defaults (endpoint 127.0.0.1:4000, auth service
+## 127.0.0.1:5000); pass options through, e.g. `make run MOCK_ARGS="--config mock.toml"`.
+MOCK_ARGS ?=
+run: $(PY_STAMP)
+	$(VENV)/bin/phoenix-wire mock $(MOCK_ARGS)
 
 bench-python: $(PY_STAMP)
 	$(VENV)/bin/python python/benchmarks/bench.py
