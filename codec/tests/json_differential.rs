@@ -1,0 +1,446 @@
+//! Differential property tests: our validator and V2 decoder against serde_json.
+//!
+//! # The oracle
+//!
+//! `json::validate(bytes, 127)` must accept exactly when
+//! 1. `serde_json::from_slice::<&RawValue>(bytes)` accepts: the grammar,
+//!    UTF-8 (checked on the raw slice) and surrounding whitespace. serde_json
+//!    skips a raw value without a depth limit and lets lone surrogates
+//!    through (they might be meant for a byte string), so it cannot judge
+//!    those two; and
+//! 2. `serde_json::from_str::<Value>` accepts the same document with every
+//!    number token replaced by `0`. Building `String`s refuses lone and
+//!    misordered surrogates, and the recursion limit of 128 allows at most
+//!    127 nested containers, hence our 127. Numbers are replaced because
+//!    `Value` refuses numbers past f64's range (`1e400`), which RFC 8259
+//!    allows and so do we.
+//!
+//! A V2 text frame decodes exactly when serde_json reads the text as an
+//! array of at least five raw values, passes the oracle above as a whole
+//! (the envelope is one of the 127 levels, so our decoder gets a payload
+//! limit of 126), elements 0 and 1 are `null`, a string or an integer in
+//! `i64` range (`-0` included: serde_json reads it as the float -0.0, Phoenix
+//! as the integer 0), and elements 2 and 3 are strings.
+
+use phoenix_wire::frame::{Decoder, Payload, Ref};
+use phoenix_wire::json;
+use phoenix_wire::Vsn;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use serde_json::value::RawValue;
+
+// ----- the oracle -----
+
+fn serde_accepts(data: &[u8]) -> bool {
+    if serde_json::from_slice::<&RawValue>(data).is_err() {
+        return false;
+    }
+    let Ok(text) = core::str::from_utf8(data) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&zero_numbers(text)).is_ok()
+}
+
+/// `text` (already accepted by serde_json as a raw value) with every number
+/// token replaced by `0`. Outside strings a number is a maximal run of
+/// `-+.eE` and digits that starts with `-` or a digit.
+fn zero_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut in_number) = (false, false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if in_number && matches!(c, '0'..='9' | '.' | 'e' | 'E' | '+' | '-') {
+            continue;
+        }
+        in_number = false;
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '-' | '0'..='9' => {
+                in_number = true;
+                out.push('0');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The ref rules: null, a string, or an integer that fits i64.
+fn serde_ref(raw: &str) -> bool {
+    raw == "null"
+        || raw == "-0"
+        || serde_json::from_str::<String>(raw).is_ok()
+        || serde_json::from_str::<i64>(raw).is_ok()
+}
+
+fn serde_accepts_v2(data: &[u8]) -> bool {
+    if !serde_accepts(data) {
+        return false;
+    }
+    let Ok(elems) = serde_json::from_slice::<Vec<&RawValue>>(data) else {
+        return false;
+    };
+    elems.len() >= 5
+        && serde_ref(elems[0].get())
+        && serde_ref(elems[1].get())
+        && serde_json::from_str::<String>(elems[2].get()).is_ok()
+        && serde_json::from_str::<String>(elems[3].get()).is_ok()
+}
+
+fn check_json(data: &[u8]) -> Result<(), TestCaseError> {
+    let ours = json::validate(data, 127);
+    let theirs = serde_accepts(data);
+    prop_assert_eq!(
+        ours.is_ok(),
+        theirs,
+        "ours {:?}, serde_json {} on {:?}",
+        ours,
+        theirs,
+        String::from_utf8_lossy(data)
+    );
+    if let Err(e) = ours {
+        prop_assert!(e.offset() <= data.len(), "{e} past {} bytes", data.len());
+    }
+    Ok(())
+}
+
+fn check_v2(data: &[u8]) -> Result<(), TestCaseError> {
+    let ours = Decoder::new().max_depth(126).decode_text(data, Vsn::V2);
+    let theirs = serde_accepts_v2(data);
+    prop_assert_eq!(
+        ours.is_ok(),
+        theirs,
+        "ours {:?}, serde_json {} on {:?}",
+        ours,
+        theirs,
+        String::from_utf8_lossy(data)
+    );
+    let f = match ours {
+        Ok(f) => f,
+        Err(e) => {
+            prop_assert!(e.offset() <= data.len(), "{e} past {} bytes", data.len());
+            return Ok(());
+        }
+    };
+    // Both read the same values.
+    let elems: Vec<&RawValue> = serde_json::from_slice(data).unwrap();
+    for (r, raw) in [(f.join_ref, elems[0].get()), (f.ref_, elems[1].get())] {
+        match r {
+            Ref::Null => prop_assert_eq!(raw, "null"),
+            Ref::Int(v) => prop_assert_eq!(v, if raw == "-0" { 0 } else { raw.parse().unwrap() }),
+            Ref::Str(s) => {
+                prop_assert_eq!(s.to_cow(), serde_json::from_str::<String>(raw).unwrap())
+            }
+        }
+    }
+    let topic: String = serde_json::from_str(elems[2].get()).unwrap();
+    let event: String = serde_json::from_str(elems[3].get()).unwrap();
+    prop_assert_eq!(f.topic.to_cow(), topic);
+    prop_assert_eq!(f.event.to_cow(), event);
+    let Payload::Json(p) = f.payload else {
+        return Err(TestCaseError::fail("a text frame without a JSON payload"));
+    };
+    prop_assert_eq!(p.raw(), elems[4].get());
+    Ok(())
+}
+
+// ----- generators of valid JSON text -----
+
+fn ws() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(vec![" ", "\t", "\n", "\r"]), 0..3)
+        .prop_map(|v| v.concat())
+}
+
+/// Every shape of the number grammar: sign, zero or digits, fraction,
+/// exponent with or without sign, and magnitudes past f64 and i64.
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,4})?",
+        Just("-0".to_owned()),
+        Just("1e400".to_owned()),
+        Just("-1E-400".to_owned()),
+        Just("9223372036854775807".to_owned()),
+        Just("-9223372036854775808".to_owned()),
+        Just("9223372036854775808".to_owned()),
+        any::<i64>().prop_map(|v| v.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| serde_json::to_string(&f).unwrap()),
+    ]
+}
+
+fn hex4(unit: u16, upper: bool) -> String {
+    if upper {
+        format!("\\u{unit:04X}")
+    } else {
+        format!("\\u{unit:04x}")
+    }
+}
+
+/// One piece of string content: a raw character, a short escape, a `\u`
+/// escape of a BMP character or a surrogate pair.
+fn string_piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => any::<char>()
+            .prop_filter("raw-safe", |c| !matches!(c, '"' | '\\' | '\0'..='\x1f'))
+            .prop_map(String::from),
+        1 => prop::sample::select(vec!["\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t"])
+            .prop_map(String::from),
+        1 => (any::<u16>(), any::<bool>())
+            .prop_filter("not a surrogate", |(u, _)| !(0xD800..=0xDFFF).contains(u))
+            .prop_map(|(u, up)| hex4(u, up)),
+        1 => (0xD800u16..0xDC00, 0xDC00u16..0xE000, any::<bool>())
+            .prop_map(|(hi, lo, up)| format!("{}{}", hex4(hi, up), hex4(lo, up))),
+    ]
+}
+
+fn string() -> impl Strategy<Value = String> {
+    prop::collection::vec(string_piece(), 0..6).prop_map(|p| format!("\"{}\"", p.concat()))
+}
+
+fn scalar() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        number(),
+        string(),
+    ]
+}
+
+fn json() -> impl Strategy<Value = String> {
+    scalar().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec((ws(), inner.clone(), ws()), 0..5).prop_map(|elems| {
+                let body: Vec<String> = elems.into_iter().map(|(a, v, b)| a + &v + &b).collect();
+                format!("[{}]", body.join(","))
+            }),
+            prop::collection::vec((ws(), string(), ws(), ws(), inner, ws()), 0..5).prop_map(
+                |members| {
+                    let body: Vec<String> = members
+                        .into_iter()
+                        .map(|(a, k, b, c, v, d)| format!("{a}{k}{b}:{c}{v}{d}"))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                }
+            ),
+        ]
+    })
+}
+
+/// A document with surrounding whitespace.
+fn document() -> impl Strategy<Value = String> {
+    (ws(), json(), ws()).prop_map(|(a, v, b)| a + &v + &b)
+}
+
+/// Nesting around serde_json's limit: `n` containers, arrays or objects.
+fn deep() -> impl Strategy<Value = String> {
+    (
+        118usize..136,
+        prop::collection::vec(any::<bool>(), 136),
+        scalar(),
+    )
+        .prop_map(|(n, kinds, leaf)| {
+            let mut open = String::new();
+            let mut close = String::new();
+            for &object in &kinds[..n] {
+                if object {
+                    open.push_str("{\"k\":");
+                    close.insert(0, '}');
+                } else {
+                    open.push('[');
+                    close.insert(0, ']');
+                }
+            }
+            open + &leaf + &close
+        })
+}
+
+// ----- mutations -----
+
+/// Bytes that matter to a JSON scanner, plus any byte at all.
+fn mutation_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        3 => prop::sample::select(
+            b"{}[],:\"\\ \t\n\r-+.eE0123456789tfnulrsauUdDcCFx/"
+                .iter()
+                .copied()
+                .chain([0x00, 0x08, 0x0c, 0x1f, 0x7f, 0x80, 0xbf, 0xc3, 0xed, 0xf0, 0xff])
+                .collect::<Vec<u8>>()
+        ),
+        1 => any::<u8>(),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    Insert(prop::sample::Index, u8),
+    Delete(prop::sample::Index),
+    Replace(prop::sample::Index, u8),
+    Truncate(prop::sample::Index),
+    /// Inserts a `\u` escape of a lone or misordered surrogate.
+    Surrogate(prop::sample::Index, u16),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        3 => (any::<prop::sample::Index>(), mutation_byte()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        3 => any::<prop::sample::Index>().prop_map(Mutation::Delete),
+        3 => (any::<prop::sample::Index>(), mutation_byte()).prop_map(|(i, b)| Mutation::Replace(i, b)),
+        1 => any::<prop::sample::Index>().prop_map(Mutation::Truncate),
+        1 => (any::<prop::sample::Index>(), 0xD800u16..0xE000).prop_map(|(i, u)| Mutation::Surrogate(i, u)),
+    ]
+}
+
+fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
+    for m in mutations {
+        match m {
+            Mutation::Insert(i, b) => bytes.insert(i.index(bytes.len() + 1), *b),
+            Mutation::Delete(i) if !bytes.is_empty() => {
+                bytes.remove(i.index(bytes.len()));
+            }
+            Mutation::Replace(i, b) if !bytes.is_empty() => {
+                let at = i.index(bytes.len());
+                bytes[at] = *b;
+            }
+            Mutation::Truncate(i) => bytes.truncate(i.index(bytes.len() + 1)),
+            Mutation::Surrogate(i, u) => {
+                let at = i.index(bytes.len() + 1);
+                bytes.splice(at..at, format!("\\u{u:04x}").into_bytes());
+            }
+            _ => {}
+        }
+    }
+    bytes
+}
+
+// ----- V2 frames -----
+
+/// An element in a ref, topic or event position: mostly what fits, often
+/// something that does not.
+fn header_elem() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => Just("null".to_owned()),
+        3 => string(),
+        2 => number(),
+        1 => prop::sample::select(vec!["true", "[]", "{}", "[\"1\"]", "{\"a\":1}"]).prop_map(String::from),
+    ]
+}
+
+fn v2_frame() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec((ws(), header_elem(), ws()), 4),
+        (ws(), prop_oneof![7 => json(), 1 => deep()], ws()),
+        prop::collection::vec((ws(), json(), ws()), 0..3),
+        ws(),
+        ws(),
+    )
+        .prop_map(|(headers, (a, payload, b), extras, lead, trail)| {
+            let mut elems: Vec<String> = headers.into_iter().map(|(a, v, b)| a + &v + &b).collect();
+            elems.push(a + &payload + &b);
+            elems.extend(extras.into_iter().map(|(a, v, b)| a + &v + &b));
+            format!("{lead}[{}]{trail}", elems.join(","))
+        })
+}
+
+fn cases(n: u32) -> Config {
+    Config {
+        cases: n,
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+// Case counts keep the whole file near ten seconds in a debug build.
+proptest! {
+    #![proptest_config(cases(3000))]
+
+    #[test]
+    fn valid_documents_agree(doc in document()) {
+        // Generated documents are valid; both sides must say so.
+        prop_assert!(serde_accepts(doc.as_bytes()), "the generator made invalid JSON: {doc}");
+        check_json(doc.as_bytes())?;
+    }
+
+    #[test]
+    fn mutated_documents_agree(doc in document(), ms in prop::collection::vec(mutation(), 2..5)) {
+        check_json(&mutate(doc.into_bytes(), &ms))?;
+    }
+
+    #[test]
+    fn single_mutations_agree(doc in document(), m in mutation()) {
+        check_json(&mutate(doc.into_bytes(), &[m]))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(2000))]
+
+    #[test]
+    fn nesting_around_the_limit_agrees(doc in deep(), ms in prop::collection::vec(mutation(), 0..2)) {
+        check_json(&mutate(doc.into_bytes(), &ms))?;
+    }
+
+    #[test]
+    fn truncations_agree(doc in document(), at in any::<prop::sample::Index>()) {
+        let bytes = doc.as_bytes();
+        check_json(&bytes[..at.index(bytes.len() + 1)])?;
+    }
+
+    #[test]
+    fn v2_frames_agree(frame in v2_frame()) {
+        check_v2(frame.as_bytes())?;
+    }
+
+    #[test]
+    fn mutated_v2_frames_agree(frame in v2_frame(), ms in prop::collection::vec(mutation(), 1..4)) {
+        check_v2(&mutate(frame.into_bytes(), &ms))?;
+    }
+}
+
+/// The oracle itself, on the cases that make it subtle.
+#[test]
+fn oracle_edges() {
+    for (doc, ok) in [
+        ("1e400", true),
+        ("[-1E-400, 0e999]", true),
+        (r#""\ud83d\ude00""#, true),
+        (r#""\ud83d""#, false),
+        (r#""\ude00\ud83d""#, false),
+        (r#""\ud83d\u0041""#, false),
+        (r#"{"\udc00":1}"#, false),
+        ("01", false),
+        ("-", false),
+        ("1.", false),
+        (" [1] ", true),
+        ("[1]x", false),
+        ("\"\u{1}\"", false),
+        ("\u{c}1", false),
+    ] {
+        assert_eq!(serde_accepts(doc.as_bytes()), ok, "oracle on {doc}");
+        assert_eq!(
+            json::validate(doc.as_bytes(), 127).is_ok(),
+            ok,
+            "ours on {doc}"
+        );
+    }
+    let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    assert!(serde_accepts(nest(127).as_bytes()));
+    assert!(!serde_accepts(nest(128).as_bytes()));
+    assert!(json::validate(nest(127).as_bytes(), 127).is_ok());
+    assert!(json::validate(nest(128).as_bytes(), 127).is_err());
+    assert!(!serde_accepts(b"\"\xff\""));
+}
