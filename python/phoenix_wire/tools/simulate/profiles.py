@@ -95,14 +95,14 @@ class Device:
     async def setup(self) -> None:
         """Get ready after the upgrade (joins, token); raise SetupError."""
 
-    async def tick(self, n: int) -> None:
+    def tick(self, n: int) -> None:
         """Send the `n`-th scheduled message."""
 
-    async def keepalive(self) -> None:
+    def keepalive(self) -> None:
         """Send a heartbeat."""
 
-    def on_message(self, data: Any) -> None:
-        """One message from the server."""
+    def on_message(self, data: bytes, is_text: bool) -> None:
+        """One message from the server (text as UTF-8 bytes)."""
 
     def expire(self, now: float, timeout: float) -> None:
         """Count requests unanswered for longer than `timeout` as errors."""
@@ -114,8 +114,12 @@ class Device:
         """The connection ended: fail whatever still waits for an answer."""
 
     # ---- helpers ----------------------------------------------------------------------
-    async def _send(self, data: Any) -> None:
-        await self.ws.send(data)
+    def _send_text(self, frame: str) -> None:
+        self.ws.send_text(frame.encode())
+        self.stats.on_send(_now())
+
+    def _send_binary(self, data: bytes) -> None:
+        self.ws.send_binary(data)
         self.stats.on_send(_now())
 
 
@@ -133,6 +137,7 @@ class PhoenixDevice(Device):
         self.pending: Dict[Any, Tuple[float, str, Optional[asyncio.Future]]] = {}
         self.pushes: collections.Counter = collections.Counter()
         self._push_waiters: Dict[str, asyncio.Future] = {}
+        self._early: Dict[str, Any] = {}  # pushes that arrived during setup, by event
 
     def _vsn_from(self, url: str) -> str:
         q = dict(parse_qsl(urlsplit(url).query))
@@ -142,24 +147,21 @@ class PhoenixDevice(Device):
         self._ref += 1
         return self._ref if self.int_refs else str(self._ref)
 
-    async def push(self, topic: str, event: str, payload: Any, *, join_ref: Any = None, kind: str,
-                   reply: bool = True, wait: bool = False, ref: Any = None) -> Any:
-        """Send a message; with `reply`, time its phx_reply; with `wait`, return (status, response)."""
+    def push(self, topic: str, event: str, payload: Any, *, join_ref: Any = None, kind: str,
+             reply: bool = True, ref: Any = None, waiter: Optional[asyncio.Future] = None) -> None:
+        """Send a message; with `reply`, time its phx_reply (and hand it to `waiter`)."""
         ref = self.next_ref() if ref is None else ref
         frame = pw.encode(join_ref, ref, topic, event, payload, vsn=self.vsn)
-        fut = asyncio.get_running_loop().create_future() if wait else None
         if reply:
-            self.pending[ref] = (_now(), kind, fut)
-        await self._send(frame)
-        if fut is not None:
-            return await asyncio.wait_for(fut, self.opts.timeout)
-        return None
+            self.pending[ref] = (_now(), kind, waiter)
+        self._send_text(frame)
 
     async def join(self, topic: str, params: Any) -> Any:
         ref = self.next_ref()
+        fut = asyncio.get_running_loop().create_future()
+        self.push(topic, "phx_join", params, join_ref=ref, ref=ref, kind="join", waiter=fut)
         try:
-            status, response = await self.push(topic, "phx_join", params, join_ref=ref, ref=ref, kind="join",
-                                               wait=True)
+            status, response = await asyncio.wait_for(fut, self.opts.timeout)
         except asyncio.TimeoutError:
             raise SetupError("join_timeout") from None
         if status != "ok":
@@ -168,15 +170,18 @@ class PhoenixDevice(Device):
 
     async def wait_push(self, event: str) -> Any:
         """The payload of the next `event` push (bounded by the timeout)."""
+        if event in self._early:
+            # It came with the handshake, before anyone waited for it.
+            return self._early.pop(event)
         fut = self._push_waiters.setdefault(event, asyncio.get_running_loop().create_future())
         try:
             return await asyncio.wait_for(fut, self.opts.timeout)
         except asyncio.TimeoutError:
             raise SetupError(f"no_{event}") from None
 
-    def on_message(self, data: Any) -> None:
-        if isinstance(data, str):
-            msg = pw.decode(data, vsn=self.vsn)
+    def on_message(self, data: bytes, is_text: bool) -> None:
+        if is_text:
+            msg = pw.decode_text(data, vsn=self.vsn)
         else:
             msg = pw.decode(data, vsn=self.vsn, direction="to_client")
         if msg.event == "phx_reply":
@@ -201,6 +206,8 @@ class PhoenixDevice(Device):
             waiter.set_result(msg.payload)
         elif event in ("phx_error", "phx_close"):
             self.stats.on_error(event)
+        elif not self.ready:
+            self._early[event] = msg.payload
 
     def expire(self, now: float, timeout: float) -> None:
         if not self.pending:
@@ -258,21 +265,21 @@ class NervesHubDevice(PhoenixDevice):
         self.console_join = self._ref + 1
         await self.join("console", {})
 
-    async def tick(self, n: int) -> None:
-        await self.push("phoenix", "heartbeat", {}, kind="heartbeat")
+    def tick(self, n: int) -> None:
+        self.push("phoenix", "heartbeat", {}, kind="heartbeat")
         jr = self._join_ref(self.device_join)
         if n % 5 == 4:
-            await self.push("device", "fwup_progress", {"value": (n // 5) % 101}, join_ref=jr, kind="event",
+            self.push("device", "fwup_progress", {"value": (n // 5) % 101}, join_ref=jr, kind="event",
                             reply=False)
         if n % 50 == 49:
-            await self.push("device", "status_update", {"status": "updating"}, join_ref=jr, kind="event",
+            self.push("device", "status_update", {"status": "updating"}, join_ref=jr, kind="event",
                             reply=False)
 
     def _join_ref(self, n: int) -> Any:
         return n if self.int_refs else str(n)
 
-    async def keepalive(self) -> None:
-        await self.push("phoenix", "heartbeat", {}, kind="heartbeat")
+    def keepalive(self) -> None:
+        self.push("phoenix", "heartbeat", {}, kind="heartbeat")
 
 
 class MicrocontrollerDevice(PhoenixDevice):
@@ -298,17 +305,17 @@ class MicrocontrollerDevice(PhoenixDevice):
         self.join_ref = self._ref + 1
         await self.join(self.topic, {})
 
-    async def tick(self, n: int) -> None:
+    def tick(self, n: int) -> None:
         readings = {
             f"sensor-{self.index + 1}": [
                 {"type": "temperature", "value": f"{20 + (n % 50) / 10:.1f}"},
                 {"type": "humidity", "value": str(40 + n % 20)},
             ]
         }
-        await self.push(self.topic, "upload_readings", readings, join_ref=self.join_ref, kind="upload_readings")
+        self.push(self.topic, "upload_readings", readings, join_ref=self.join_ref, kind="upload_readings")
 
-    async def keepalive(self) -> None:
-        await self.push("phoenix", "heartbeat", {}, kind="heartbeat")
+    def keepalive(self) -> None:
+        self.push("phoenix", "heartbeat", {}, kind="heartbeat")
 
 
 class FedecksDevice(Device):
@@ -340,7 +347,7 @@ class FedecksDevice(Device):
     async def setup(self) -> None:
         self._token_waiter = asyncio.get_running_loop().create_future()
         sent = _now()
-        await self._send(TOKEN_PLEASE)
+        self._send_binary(TOKEN_PLEASE)
         try:
             await asyncio.wait_for(self._token_waiter, self.opts.timeout)
         except asyncio.TimeoutError:
@@ -348,20 +355,20 @@ class FedecksDevice(Device):
         now = _now()
         self.stats.on_round_trip("token", now - sent, now)
 
-    async def tick(self, n: int) -> None:
+    def tick(self, n: int) -> None:
         if n % 10 == 9:
             self.fifo.append((_now(), "ping", None))
-            await self._send(self.ping_frame)
+            self._send_binary(self.ping_frame)
             return
         term = (self.atom_reading, n, {"temp": 20.0 + (n % 50) / 10})
         self.fifo.append((_now(), "reading", n))
-        await self._send(self.etf.dumps(term))
+        self._send_binary(self.etf.dumps(term))
 
-    async def keepalive(self) -> None:
+    def keepalive(self) -> None:
         # Fedecks clients ping with the device id and drop the connection
         # when no pong comes back; time it like any other round trip.
         sent = _now()
-        waiter = await self.ws.ping(self.name.encode())
+        waiter = self.ws.ping(self.name.encode())
         self.stats.on_send(sent)
         task = asyncio.get_running_loop().create_task(self._await_pong(waiter, sent))
         self._pings.add(task)
@@ -378,8 +385,8 @@ class FedecksDevice(Device):
         now = _now()
         self.stats.on_round_trip("ping", now - sent, now)
 
-    def on_message(self, data: Any) -> None:
-        if isinstance(data, str):
+    def on_message(self, data: bytes, is_text: bool) -> None:
+        if is_text:
             self.stats.on_error("unexpected_text_frame")
             return
         term = self.etf.loads(data)

@@ -19,6 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, TextIO
 
+from websockets.exceptions import InvalidHandshake
+
+from phoenix_wire import DecodeError
+
+from . import wsclient
 from .profiles import PROFILES, Device, SetupError
 from .progress import ProgressBar
 from .stats import Stats
@@ -75,8 +80,6 @@ def _connect_error_kind(exc: BaseException) -> str:
         return f"connect_{name.lower() or 'oserror'}"
     if isinstance(exc, wse.InvalidHandshake):
         return "handshake_error"
-    if isinstance(exc, wse.ConnectionClosed):
-        return "closed_during_connect"
     return f"connect_{type(exc).__name__}"
 
 
@@ -110,74 +113,55 @@ class Fleet:
             await asyncio.wait(stuck, timeout=CLOSE_TIMEOUT)
 
     async def _device(self, dev: Device, sem: asyncio.Semaphore) -> None:
-        from websockets.asyncio.client import connect
-
         opts = self.opts
+        stats = self.stats
         connected = False
-        reader: Optional[asyncio.Task] = None
+
+        def on_message(data: bytes, is_text: bool) -> None:
+            stats.received += 1
+            try:
+                dev.on_message(data, is_text)
+            except DecodeError as exc:
+                stats.on_error(f"decode_{exc.kind}")
+            except Exception as exc:  # noqa: BLE001 - counted; must not escape into the transport
+                stats.on_error(f"handler_{type(exc).__name__}")
+
+        def on_close(code: Optional[int]) -> None:
+            dev.closed = True
+            if not dev.closing:
+                stats.on_error(f"closed_by_server_{code}")
+                stats.dropped += dev.ready
+            dev.abandon()
+
         try:
             async with sem:
                 remaining = self.deadline - _now()
                 if remaining <= 0:
                     raise SetupError("not_connected_by_deadline")
-                dev.ws = await asyncio.wait_for(
-                    connect(
-                        dev.url(),
-                        additional_headers=dev.headers(),
-                        compression=None,  # Phoenix endpoints do not negotiate deflate by default
-                        proxy=None,  # only ever the URL given, never an environment proxy
-                        open_timeout=None,
-                        ping_interval=None,  # keepalives are the profile's own
-                        close_timeout=CLOSE_TIMEOUT,
-                        max_queue=None,
-                        user_agent_header="phoenix-wire-simulate",
-                    ),
-                    min(opts.timeout, remaining),
-                )
-            reader = asyncio.ensure_future(self._read(dev))
+                try:
+                    dev.ws = await wsclient.connect(dev.url(), dev.headers(), on_message, on_close=on_close,
+                                                    timeout=min(opts.timeout, remaining))
+                except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+                    stats.on_error(_connect_error_kind(exc))
+                    return
             await dev.setup()
             connected = dev.ready = True
-            self.stats.on_connected(_now())
+            stats.on_connected(_now())
             await self._loop(dev)
             await self._drain(dev)
         except SetupError as exc:
-            self.stats.on_error(exc.kind)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is counted, never raised
-            if dev.ws is None:
-                self.stats.on_error(_connect_error_kind(exc))
-            elif not dev.closed:
-                self.stats.on_error(f"device_{type(exc).__name__}")
+            # A socket the server closed was counted by on_close already.
+            if not (dev.closed and exc.kind == "closed_during_setup"):
+                stats.on_error(exc.kind)
+        except ConnectionError:
+            if not dev.closed:
+                stats.on_error("send_on_closed_socket")
         finally:
             if not connected:
-                self.stats.failed += 1
+                stats.failed += 1
             dev.closing = True
-            await self._close(dev, reader)
-
-    async def _read(self, dev: Device) -> None:
-        import websockets.exceptions as wse
-
-        from phoenix_wire import DecodeError
-
-        stats = self.stats
-        try:
-            async for data in dev.ws:
-                stats.received += 1
-                try:
-                    dev.on_message(data)
-                except DecodeError as exc:
-                    stats.on_error(f"decode_{exc.kind}")
-                except ValueError:
-                    stats.on_error("decode_error")
-        except wse.ConnectionClosed:
-            pass
-        finally:
-            dev.closed = True
-            if not dev.closing:
-                stats.on_error(f"closed_by_server_{dev.ws.close_code}")
-                stats.dropped += dev.ready
-            dev.abandon()
+            if dev.ws is not None:
+                await dev.ws.close(CLOSE_TIMEOUT)
 
     async def _loop(self, dev: Device) -> None:
         opts = self.opts
@@ -202,10 +186,10 @@ class Fleet:
             now = _now()
             dev.expire(now, opts.timeout)
             if next_keepalive <= now:
-                await dev.keepalive()
+                dev.keepalive()
                 next_keepalive += keepalive
             if next_tick <= now:
-                await dev.tick(n)
+                dev.tick(n)
                 n += 1
                 next_tick += interval
                 if next_tick < now - 1.0:
@@ -221,19 +205,6 @@ class Fleet:
         while dev.outstanding() and not dev.closed and _now() < end:
             await asyncio.sleep(0.05)
         dev.expire(math.inf, 0.0)
-
-    async def _close(self, dev: Device, reader: Optional[asyncio.Task]) -> None:
-        if dev.ws is not None:
-            try:
-                await asyncio.wait_for(dev.ws.close(), CLOSE_TIMEOUT + 1.0)
-            except (asyncio.TimeoutError, OSError, Exception):  # noqa: BLE001 - closing is best effort
-                pass
-        if reader is not None:
-            if not reader.done():
-                try:
-                    await asyncio.wait_for(reader, 1.0)
-                except (asyncio.TimeoutError, Exception):  # noqa: BLE001
-                    reader.cancel()
 
 
 async def simulate(opts: Options, *, progress: Optional[TextIO] = None, force_progress: bool = False) -> Dict[str, Any]:
