@@ -9,7 +9,7 @@ its answer; a websocket ping until its pong). A progress line runs on stderr
 when it is a terminal; the summary (connected, failed, messages, round trips
 per second, p50/p95/p99, errors by kind) goes to stdout, as JSON with
 ``--json``. The exit status is 1 when any device failed or any error was
-counted. Profiles are described in ``phoenix_wire.tools.simulate.profiles``.
+counted.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import asyncio
 import json
 import sys
 
+from . import profiles as _profiles
 from .profiles import PROFILES
 from .progress import render_summary
 from .runner import Options, simulate
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Registers the `simulate` options."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = __doc__.strip().split("\n\n", 1)[1]
+    parser.epilog = "Profiles:\n\n" + _profiles.__doc__.split("\n\n", 2)[2]
     parser.add_argument("url", help="server, e.g. ws://127.0.0.1:4000 (or a full socket URL)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="nerves-hub", help="device kind (nerves-hub)")
     parser.add_argument("--devices", type=_positive(int), default=10, help="how many devices (10)")

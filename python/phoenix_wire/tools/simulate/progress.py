@@ -70,7 +70,9 @@ class ProgressBar:
             f"  failed {s.failed}  sent {s.sent}  recv {s.received}"
             f"  rt/s {s.recent_rate(now):.0f}  p99 {p99_text}  errors {errors}"
         )
-        bar_width = max(10, min(30, width - len(info) - 3))
+        # A fixed-width bar (narrower only on a narrow terminal) keeps the
+        # numbers from jumping around as they grow.
+        bar_width = max(10, min(20, width - len(info) - 3))
         filled = int(frac * bar_width)
         line = "[" + "#" * filled + "." * (bar_width - filled) + "]" + info
         return line[: max(10, width - 1)]
