@@ -28,9 +28,9 @@ from websockets.server import ServerProtocol
 log = logging.getLogger("phoenix_wire.mock")
 
 # websockets logs request headers (X-API-Key, x-fedecks-auth) at DEBUG level. Its
-# logger is pinned to INFO so that no log configuration can make it print them.
+# logger is pinned to WARNING (it would log every connection at INFO) so that no log configuration can make it print them.
 _wslog = logging.getLogger("phoenix_wire.mock.wsproto")
-_wslog.setLevel(logging.INFO)
+_wslog.setLevel(logging.WARNING)
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
@@ -200,6 +200,9 @@ class WebSocket:
         self._fragment_opcode: Optional[Opcode] = None
         self._closing_deadline: Optional[float] = None
         self._closed_by_us = False
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._last_rx = 0.0
+        self._on_idle: Callable[[], None] = lambda: None
 
     @property
     def open(self) -> bool:
@@ -246,14 +249,32 @@ class WebSocket:
         raw = reason.encode()[:123]
         self.protocol.send_close(code, raw.decode(errors="ignore"))
         self._flush()
-        self._closing_deadline = asyncio.get_running_loop().time() + self.close_timeout
+        loop = asyncio.get_running_loop()
+        self._closing_deadline = loop.time() + self.close_timeout
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = loop.call_at(self._closing_deadline, self._watchdog)
 
-    def _timeout(self) -> Optional[float]:
-        if self._closing_deadline is not None:
-            return max(0.0, self._closing_deadline - asyncio.get_running_loop().time())
-        if self.protocol.state is State.OPEN:
-            return self.idle_timeout
-        return self.close_timeout
+    def _watchdog(self) -> None:
+        """Idle and closing timeouts, from one timer per connection.
+
+        A timer instead of ``wait_for`` around every read: ``wait_for`` costs a task
+        per read on Python < 3.12, which the fleet simulator's load makes visible.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._closing_deadline is None and self.protocol.state is State.OPEN:
+            idle_at = self._last_rx + self.idle_timeout
+            if now < idle_at:
+                self._timer = loop.call_at(idle_at, self._watchdog)
+                return
+            self._on_idle()
+        if self._closing_deadline is None:
+            self._closing_deadline = now + self.close_timeout
+        if now >= self._closing_deadline:
+            self.writer.transport.abort()  # the client never finished closing
+            return
+        self._timer = loop.call_at(self._closing_deadline, self._watchdog)
 
     async def run(
         self,
@@ -262,30 +283,26 @@ class WebSocket:
     ) -> None:
         """Read until the connection ends; every complete message goes to ``on_message``.
 
-        Text messages are handed over as ``str`` only after UTF-8 validation by the
-        caller's codec: they arrive here as ``bytes`` tagged by the
-        :class:`TextMessage` wrapper. ``on_idle`` runs when no frame arrived for
-        ``idle_timeout`` seconds.
+        Text messages arrive as :class:`TextMessage` (UTF-8 bytes, validated by the
+        codec that decodes them), binary ones as ``bytes``. ``on_idle`` runs when no
+        data arrived for ``idle_timeout`` seconds; a closing handshake that the client
+        does not finish within ``close_timeout`` seconds ends the connection.
         """
+        loop = asyncio.get_running_loop()
+        self._on_idle = on_idle
+        self._last_rx = loop.time()
+        self._timer = loop.call_at(self._last_rx + self.idle_timeout, self._watchdog)
         try:
-            while True:
-                if self.protocol.state is State.CLOSED:
-                    break
+            while self.protocol.state is not State.CLOSED:
                 try:
-                    data = await asyncio.wait_for(self.reader.read(65536), self._timeout())
-                except asyncio.TimeoutError:
-                    if self.protocol.state is State.OPEN:
-                        on_idle()
-                        if self.protocol.state is State.OPEN:
-                            continue
-                        continue
-                    break
+                    data = await self.reader.read(65536)
                 except (ConnectionError, OSError):
                     break
                 if not data:
                     self.protocol.receive_eof()
                     self._flush()
                     break
+                self._last_rx = loop.time()
                 self.protocol.receive_data(data)
                 for event in self.protocol.events_received():
                     msg = self._assemble(event)
@@ -297,12 +314,16 @@ class WebSocket:
                             await result
                 self._flush()
                 if self.protocol.close_expected() and self._closing_deadline is None:
-                    self._closing_deadline = asyncio.get_running_loop().time() + self.close_timeout
-                try:
-                    await self.writer.drain()
-                except (ConnectionError, OSError):
-                    break
+                    self._closing_deadline = loop.time() + self.close_timeout
+                    self._timer.cancel()
+                    self._timer = loop.call_at(self._closing_deadline, self._watchdog)
+                if self.writer.transport.get_write_buffer_size() > 65536:
+                    try:
+                        await self.writer.drain()
+                    except (ConnectionError, OSError):
+                        break
         finally:
+            self._timer.cancel()
             self.writer.close()
 
     def _assemble(self, frame: Any) -> Optional[Message]:
