@@ -13,7 +13,7 @@ SCRIPT = JS / "mock_e2e.mjs"
 
 EXPECTED = {
     "vsn_2_0_0", "join_several_topics", "second_socket_joins", "json_reply", "json_broadcast",
-    "binary_push_and_broadcast", "admin_broadcast", "admin_push_update", "admin_lists_topics",
+    "binary_push_and_broadcast", "binary_reply", "admin_broadcast", "admin_push_update", "admin_lists_topics",
     "leave", "rejoin", "rejoin_after_phx_error", "push_after_rejoin", "heartbeats",
 }
 

@@ -338,6 +338,19 @@ def test_binary_push_broadcast_as_kind_2():
     run(go())
 
 
+def test_binary_echo_gets_a_binary_reply():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.join("room:e", join_ref="3")
+            await c.send(pw.encode_binary("3", "4", "room:e", "echo", b"\x00raw\xff", direction="to_server"))
+            raw = await c.recv_raw()
+            assert raw == bytes([1, 1, 1, 6, 2]) + b"34room:eok\x00raw\xff"
+            m = pw.decode(raw, direction="to_client")
+            assert (m.join_ref, m.ref, m.event, m.status, m.response) == ("3", "4", "phx_reply", "ok", b"\x00raw\xff")
+
+    run(go())
+
+
 def test_binary_frame_on_v1_socket_closes_1003():
     async def go():
         async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
@@ -406,6 +419,31 @@ def test_idle_timeout_closes_and_heartbeats_keep_alive():
             assert (code, reason) == (1000, "idle timeout")
             await busy.send([None, "x", "phoenix", "heartbeat", {}])
             assert (await busy.recv()).status == "ok"
+
+    run(go())
+
+
+def test_client_that_never_finishes_closing_is_cut_off():
+    async def go():
+        async with serve(idle_timeout=0.3, close_timeout=0.3) as s:
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
+            writer.write(b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         b"Sec-WebSocket-Version: 13\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+            assert head.startswith(b"HTTP/1.1 101")
+            started = asyncio.get_running_loop().time()
+            # never answer: the server sends its close frame (1000 "idle timeout"), then drops us
+            data = await asyncio.wait_for(reader.read(), 5)
+            assert data[:2] == b"\x88\x0e" and data[2:4] == (1000).to_bytes(2, "big")
+            assert data[4:16] == b"idle timeout"
+            assert asyncio.get_running_loop().time() - started < 3
+            writer.close()
+            for _ in range(40):
+                if not s.hub.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert s.hub.connections == {}
 
     run(go())
 

@@ -62,7 +62,8 @@ class ConsoleChannel(ChannelHandler):
 class RoomChannel(ChannelHandler):
     """``room:*``: every event is broadcast to all members (sender included) and answered ok.
 
-    ``echo`` is answered with its own payload instead (JSON payloads only).
+    ``echo`` is answered with its own payload instead (a binary payload gets a
+    binary reply, kind 1).
     """
 
     def join(self, params: Any) -> Tuple[str, Any]:
@@ -72,8 +73,7 @@ class RoomChannel(ChannelHandler):
 
     async def handle_in(self, event: str, msg: Any) -> None:
         payload = msg.payload
-        binary = isinstance(payload, (bytes, bytearray, memoryview))
-        if event == "echo" and not binary:
+        if event == "echo":
             self.reply(msg, "ok", payload)
             return
         self.socket.hub.broadcast(self.topic, event, payload)

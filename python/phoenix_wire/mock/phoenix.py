@@ -148,7 +148,11 @@ class PhoenixSocket:
         return ok
 
     def reply(self, join_ref: Any, ref: Any, topic: str, status: str, response: Any) -> bool:
-        """Write a ``phx_reply`` (JSON response)."""
+        """Write a ``phx_reply``: JSON, or a binary reply (kind 1) for ``bytes`` on V2."""
+        if isinstance(response, (bytes, bytearray, memoryview)):
+            if self.major < 2:
+                return False
+            return self._send_binary(pw.reply_binary(join_ref, ref, topic, status, bytes(response)))
         return self._send_text(pw.reply(join_ref, ref, topic, status, response, vsn=self.vsn))
 
     def push_frame(self, join_ref: Any, ref: Any, topic: str, event: str, payload: Any) -> bool:

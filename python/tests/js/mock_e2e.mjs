@@ -107,6 +107,10 @@ async function main() {
   check("binary_push_and_broadcast", blobReply.status === "ok" && ba instanceof ArrayBuffer &&
     JSON.stringify(bytes(ba)) === "[0,1,2,250,255]" && JSON.stringify(bytes(bb)) === "[0,1,2,250,255]");
 
+  const binEcho = await call(roomA, "echo", new Uint8Array([9, 8, 7]).buffer);
+  check("binary_reply", binEcho.status === "ok" && binEcho.response instanceof ArrayBuffer &&
+    JSON.stringify(bytes(binEcho.response)) === "[9,8,7]");
+
   // the admin API reaches the clients: broadcast and a pushed update
   const news = next(roomB, "news");
   const bc = await admin("/admin/broadcast", { topic: "room:lobby", event: "news", payload: { v: 7 } });
