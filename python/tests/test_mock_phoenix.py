@@ -287,7 +287,7 @@ def test_channel_crash_sends_phx_error():
 
 
 def test_handle_in_exception_is_a_channel_crash(monkeypatch):
-    async def boom(self, event, msg):
+    def boom(self, event, msg):
         raise ValueError("bug")
 
     monkeypatch.setattr(RoomChannel, "handle_in", boom)

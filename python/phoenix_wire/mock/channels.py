@@ -36,7 +36,7 @@ class DeviceChannel(ChannelHandler):
         for item in self.socket.server.config["device"]["on_join"]:
             self.push(item["event"], item.get("payload", {}))
 
-    async def handle_in(self, event: str, msg: Any) -> None:
+    def handle_in(self, event: str, msg: Any) -> None:
         state = self.socket.info.setdefault("device", {})
         if event in DEVICE_EVENTS:
             state[event] = msg.payload
@@ -51,7 +51,7 @@ class ConsoleChannel(ChannelHandler):
         self.socket.info.setdefault("console", {"output": ""})
         return "ok", {}
 
-    async def handle_in(self, event: str, msg: Any) -> None:
+    def handle_in(self, event: str, msg: Any) -> None:
         if event == "up" and isinstance(msg.payload, dict):
             console = self.socket.info.setdefault("console", {"output": ""})
             data = msg.payload.get("data")
@@ -71,7 +71,7 @@ class RoomChannel(ChannelHandler):
             return "error", {"reason": "unauthorized"}
         return "ok", {}
 
-    async def handle_in(self, event: str, msg: Any) -> None:
+    def handle_in(self, event: str, msg: Any) -> None:
         payload = msg.payload
         if event == "echo":
             self.reply(msg, "ok", payload)
@@ -89,7 +89,7 @@ class MicrocontrollerChannel(ChannelHandler):
             return "error", {"reason": "unauthorized"}
         return "ok", {}
 
-    async def handle_in(self, event: str, msg: Any) -> None:
+    def handle_in(self, event: str, msg: Any) -> None:
         if event == "upload_readings":
             payload = msg.payload
             if not isinstance(payload, dict):

@@ -52,8 +52,11 @@ class ChannelHandler:
     def after_join(self) -> None:
         """Runs once the join reply is written (pushes go out after it)."""
 
-    async def handle_in(self, event: str, msg: Any) -> None:
-        """A client event on this topic; answer with ``self.reply`` or not at all."""
+    def handle_in(self, event: str, msg: Any) -> Any:
+        """A client event on this topic; answer with ``self.reply`` or not at all.
+
+        Plain functions keep the hot path free of coroutines; a handler that needs
+        to wait may return an awaitable, which the connection then awaits."""
 
     def terminate(self, reason: str) -> None:
         """The channel is gone (leave, duplicate join, crash, disconnect)."""
@@ -209,7 +212,7 @@ class PhoenixSocket:
         self.history.add("in", msg.topic, msg.event, lambda: msg.payload)
         return self.handle(msg)
 
-    async def handle(self, msg: Any) -> None:
+    def handle(self, msg: Any) -> Any:
         topic, event = msg.topic, msg.event
         if topic == "phoenix" and event == "heartbeat":
             self.reply(None, msg.ref, "phoenix", "ok", {})
@@ -234,7 +237,18 @@ class PhoenixSocket:
             self.push_frame(ch.join_ref, ch.join_ref, topic, "phx_close", {})
             return
         try:
-            await ch.handler.handle_in(event, msg)
+            result = ch.handler.handle_in(event, msg)
+        except Exception:
+            log.exception("%s %s: channel %s crashed", self.kind, self.id, topic)
+            self.crash(topic)
+            return None
+        if result is not None:
+            return self._await_handler(topic, result)
+        return None
+
+    async def _await_handler(self, topic: str, result: Any) -> None:
+        try:
+            await result
         except Exception:
             log.exception("%s %s: channel %s crashed", self.kind, self.id, topic)
             self.crash(topic)
