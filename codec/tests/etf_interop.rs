@@ -364,7 +364,7 @@ fn join<'a>(it: impl Iterator<Item = &'a u8>) -> String {
 fn our_terms_decode_in_otp_as_their_source_text() {
     let dir = TempDir::new("rev");
     let path = dir.file("pairs.bin");
-    let mut rng = Rng(0x5eed_0f_e7f);
+    let mut rng = Rng(0x0005_eed0_fe7f);
     let mut items = Vec::new();
     for i in 0..2000 {
         let mut out = Vec::new();

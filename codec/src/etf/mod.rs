@@ -42,8 +42,12 @@ mod encode;
 #[cfg(feature = "inflate")]
 mod inflate;
 mod policy;
+#[cfg(feature = "serde")]
+mod serde;
 mod term;
 
+#[cfg(feature = "serde")]
+pub use self::serde::{from_slice, from_slice_with, from_term, to_vec, to_writer};
 pub use encode::{encode, EncodeOptions, Encoder};
 #[cfg(feature = "inflate")]
 pub use inflate::decode_compressed;

@@ -448,6 +448,16 @@ impl<'a> List<'a> {
         it.tail()
     }
 
+    /// Where the elements start in memory (for error offsets).
+    #[cfg(feature = "serde")]
+    pub(crate) fn data_addr(&self) -> Option<usize> {
+        match self.state {
+            State::Cons { pos, .. } => Some(self.b.as_ptr() as usize + pos),
+            State::Chars(s) => Some(s.as_ptr() as usize),
+            _ => None,
+        }
+    }
+
     /// Whether the list ends in `[]`. Walks the list.
     pub fn is_proper(&self) -> bool {
         self.tail().is_none()
@@ -553,6 +563,12 @@ impl<'a> Tuple<'a> {
     pub fn get(&self, index: usize) -> Option<Term<'a>> {
         self.iter().nth(index)
     }
+
+    /// Where the elements start in memory (for error offsets).
+    #[cfg(feature = "serde")]
+    pub(crate) fn data_addr(&self) -> usize {
+        self.b.as_ptr() as usize + self.pos
+    }
 }
 
 impl<'a> IntoIterator for Tuple<'a> {
@@ -641,6 +657,12 @@ impl<'a> Map<'a> {
     /// The value under a key equal to `key`.
     pub fn get_term(&self, key: &Term<'_>) -> Option<Term<'a>> {
         self.find(|k| k == key)
+    }
+
+    /// Where the pairs start in memory (for error offsets).
+    #[cfg(feature = "serde")]
+    pub(crate) fn data_addr(&self) -> usize {
+        self.b.as_ptr() as usize + self.pos
     }
 
     fn find(&self, mut pred: impl FnMut(&Term<'a>) -> bool) -> Option<Term<'a>> {
