@@ -82,7 +82,8 @@ def test_other_controllers_topic_is_refused():
     run(go())
 
 
-@pytest.mark.parametrize("headers", [{"X-API-Key": "bad-key"}, {}, {"X-API-Key": ""}])
+@pytest.mark.parametrize("headers", [{"X-API-Key": "bad-key"}, {}, {"X-API-Key": ""},
+                                     [("X-API-Key", KEY), ("X-API-Key", "bad-key")]])
 def test_bad_or_missing_key_is_401_at_upgrade(headers):
     async def go():
         async with serve() as s:

@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - depends on the build
     etf = None  # type: ignore[assignment]
 
 from .hub import History
-from .transport import Request, Response, TextMessage, WebSocket, upgrade, write_response
+from .transport import Request, Response, TextMessage, WebSocket, single_header, upgrade, write_response
 
 log = logging.getLogger("phoenix_wire.mock")
 
@@ -178,7 +178,7 @@ async def serve(server: Any, req: Request, reader: asyncio.StreamReader, writer:
     if etf is None:
         await write_response(writer, Response(503, b"Fedecks needs phoenix_wire.etf\n"))
         return
-    auth = parse_auth(req.headers.get("x-fedecks-auth"), fcfg["atoms"])
+    auth = parse_auth(single_header(req, "x-fedecks-auth"), fcfg["atoms"])
     reason = auth if isinstance(auth, str) else authenticate(fcfg, server.fedecks_secret, auth)
     if reason is not None:
         log.info("fedecks upgrade from %s refused: %s", req.peer, reason)

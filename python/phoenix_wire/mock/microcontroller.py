@@ -18,7 +18,7 @@ from typing import Any
 from .auth import AuthError, check_key
 from .channels import MICROCONTROLLER_ROUTES
 from .phoenix import PhoenixSocket, vsn_major
-from .transport import Request, upgrade
+from .transport import Request, single_header, upgrade
 
 log = logging.getLogger("phoenix_wire.mock")
 
@@ -28,7 +28,7 @@ async def serve(server: Any, req: Request, reader: asyncio.StreamReader, writer:
     reject = None
     identity = None
     vsn = req.query.get("vsn", "1.0.0")
-    api_key = req.headers.get("X-API-Key")
+    api_key = single_header(req, "X-API-Key")
     if vsn_major(vsn) not in (1, 2):
         reject = (403, f"unsupported vsn {vsn!r}")
     elif not api_key:

@@ -34,6 +34,9 @@ from .transport import TextMessage, WebSocket
 
 log = logging.getLogger("phoenix_wire.mock")
 
+# Frames larger than this are listed by the admin API without their payload.
+HISTORY_PAYLOAD_MAX = 64 * 1024
+
 # What a router returns for a topic: a factory making the channel handler, or None.
 Router = Callable[[str], Optional[Callable[["PhoenixSocket", str], "ChannelHandler"]]]
 
@@ -209,7 +212,10 @@ class PhoenixSocket:
             self.ws.close(1007, reason)
             return None
         self.received += 1
-        self.history.add("in", msg.topic, msg.event, lambda: msg.payload)
+        if len(data) <= HISTORY_PAYLOAD_MAX:
+            self.history.add("in", msg.topic, msg.event, lambda: msg.payload)
+        else:  # big frames are not kept alive by the history
+            self.history.add("in", msg.topic, msg.event, {"$omitted_bytes": len(data)})
         return self.handle(msg)
 
     def handle(self, msg: Any) -> Any:

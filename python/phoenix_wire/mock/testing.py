@@ -44,7 +44,7 @@ async def serve(config: Optional[Dict[str, Any]] = None, **endpoint: Any) -> Asy
 class PhoenixClient:
     """A minimal Phoenix client over ``websockets``: sends frames, reads decoded ones."""
 
-    def __init__(self, url: str, *, vsn: Optional[str] = None, headers: Optional[Dict[str, str]] = None,
+    def __init__(self, url: str, *, vsn: Optional[str] = None, headers: Any = None,
                  timeout: float = 3.0) -> None:
         self.url = url
         if vsn is None:

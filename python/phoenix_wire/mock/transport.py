@@ -154,6 +154,13 @@ async def read_request(reader: asyncio.StreamReader, peer: str = "") -> Optional
     return req
 
 
+def single_header(req: Request, name: str) -> Optional[str]:
+    """The value of a header sent exactly once; None when missing or repeated
+    (a repeated credential header is refused rather than guessed at)."""
+    values = req.headers.get_all(name)
+    return values[0] if len(values) == 1 else None
+
+
 def is_upgrade(req: Request) -> bool:
     """Whether the request asks for a websocket upgrade."""
     return req.headers.get("Upgrade", "").lower() == "websocket"
