@@ -84,6 +84,9 @@ class Device:
         self.ready = False  # connected and set up
         self.closing = False  # the simulator is closing the socket itself
         self.closed = False
+        self.ticks = 0  # ticks sent so far
+        self.interval = 0.0  # seconds between ticks, set by the runner
+        self.keepalive_interval = 0.0
 
     # ---- profile hooks --------------------------------------------------------------
     def url(self) -> str:

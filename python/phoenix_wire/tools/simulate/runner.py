@@ -1,8 +1,9 @@
 """Runs a fleet of simulated devices against one server URL, bounded in time.
 
 Every device is one asyncio task on one loop: connect (at most
-`connect_concurrency` handshakes at a time), set up, send on its schedule
-until the deadline, wait up to `timeout` for outstanding answers, close.
+`connect_concurrency` handshakes at a time), set up, then one scheduler
+sends every device's ticks and keepalives until the deadline, waits up to
+`timeout` for outstanding answers, and the devices close.
 The whole run is also capped as a unit, so nothing can outlive
 ``duration + 2 * timeout + close`` however the server behaves.
 """
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import heapq
+import itertools
 import math
 import random
 import resource
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, TextIO
+from typing import Any, Dict, List, Optional, TextIO, Tuple
 
 from websockets.exceptions import InvalidHandshake
 
@@ -32,6 +35,10 @@ __all__ = ["Options", "Fleet", "simulate", "raise_open_files_limit"]
 
 _now = time.monotonic
 CLOSE_TIMEOUT = 2.0
+# The scheduler sleeps at most this long, so a device that gets ready while
+# it sleeps starts sending within this many seconds of its planned time.
+SCHEDULER_SLICE = 0.02
+TICK, KEEPALIVE = 0, 1
 
 
 @dataclass
@@ -100,10 +107,18 @@ class Fleet:
         self.url = self.devices[0].url().replace(self.devices[0].name, "sim-NNNNN") if self.devices else ""
 
     async def run(self) -> None:
-        sem = asyncio.Semaphore(max(1, self.opts.connect_concurrency))
-        tasks = [asyncio.ensure_future(self._device(d, sem)) for d in self.devices]
-        if not tasks:
+        if not self.devices:
             return
+        sem = asyncio.Semaphore(max(1, self.opts.connect_concurrency))
+        self._finished = asyncio.Event()
+        # One scheduler sends for every device: a heap of (due time, seq,
+        # device, what). A task per device sleeping between its ticks costs
+        # a timer, a future and a task switch per message; here one sleep
+        # serves every device that is due in the same few milliseconds.
+        self._heap: List[Tuple[float, int, Device, int]] = []
+        self._seq = itertools.count()
+        scheduler = asyncio.ensure_future(self._schedule())
+        tasks = [asyncio.ensure_future(self._device(d, sem)) for d in self.devices]
         cap = self.opts.duration + 2 * self.opts.timeout + CLOSE_TIMEOUT + 5.0
         _, stuck = await asyncio.wait(tasks, timeout=cap)
         for task in stuck:
@@ -111,6 +126,8 @@ class Fleet:
         if stuck:
             self.stats.on_error("stuck_device_cancelled")
             await asyncio.wait(stuck, timeout=CLOSE_TIMEOUT)
+        scheduler.cancel()
+        await asyncio.wait([scheduler], timeout=CLOSE_TIMEOUT)
 
     async def _device(self, dev: Device, sem: asyncio.Semaphore) -> None:
         opts = self.opts
@@ -147,8 +164,8 @@ class Fleet:
             await dev.setup()
             connected = dev.ready = True
             stats.on_connected(_now())
-            await self._loop(dev)
-            await self._drain(dev)
+            self._start(dev)
+            await self._finished.wait()
         except SetupError as exc:
             # A socket the server closed was counted by on_close already.
             if not (dev.closed and exc.kind == "closed_during_setup"):
@@ -163,48 +180,61 @@ class Fleet:
             if dev.ws is not None:
                 await dev.ws.close(CLOSE_TIMEOUT)
 
-    async def _loop(self, dev: Device) -> None:
+    def _start(self, dev: Device) -> None:
+        """Puts a ready device's first tick and keepalive on the schedule."""
         opts = self.opts
-        interval = 1.0 / opts.rate if opts.rate > 0 else math.inf
+        dev.interval = 1.0 / opts.rate if opts.rate > 0 else math.inf
         keepalive = opts.keepalive if opts.keepalive is not None else dev.keepalive_default
-        keepalive = keepalive if keepalive and keepalive > 0 else math.inf
+        dev.keepalive_interval = keepalive if keepalive and keepalive > 0 else math.inf
         now = _now()
         # Random phases spread the fleet's messages evenly over time instead
         # of sending them in lockstep bursts.
-        next_tick = now + self.random.uniform(0, interval) if interval != math.inf else math.inf
-        next_keepalive = now + self.random.uniform(0, keepalive) if keepalive != math.inf else math.inf
-        n = 0
-        while not dev.closed:
-            at = min(next_tick, next_keepalive)
-            if at >= self.deadline:
-                break
-            delay = at - _now()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if dev.closed:
-                break
-            now = _now()
-            dev.expire(now, opts.timeout)
-            if next_keepalive <= now:
-                dev.keepalive()
-                next_keepalive += keepalive
-            if next_tick <= now:
-                dev.tick(n)
-                n += 1
-                next_tick += interval
-                if next_tick < now - 1.0:
-                    # Over a second behind: the simulator (or the loop) is
-                    # saturated. Skip ahead rather than burst, and say so.
-                    self.stats.lagged += 1
-                    next_tick = now
-        if self.stats.send_ended is None:
-            self.stats.send_ended = self.deadline
+        for what, interval in ((TICK, dev.interval), (KEEPALIVE, dev.keepalive_interval)):
+            if interval != math.inf:
+                at = now + self.random.uniform(0, interval)
+                if at < self.deadline:
+                    heapq.heappush(self._heap, (at, next(self._seq), dev, what))
 
-    async def _drain(self, dev: Device) -> None:
-        end = _now() + self.opts.timeout
-        while dev.outstanding() and not dev.closed and _now() < end:
-            await asyncio.sleep(0.05)
-        dev.expire(math.inf, 0.0)
+    async def _schedule(self) -> None:
+        heap, stats, timeout = self._heap, self.stats, self.opts.timeout
+        try:
+            while True:
+                now = _now()
+                if now >= self.deadline:
+                    break
+                while heap and heap[0][0] <= now:
+                    at, _, dev, what = heapq.heappop(heap)
+                    if dev.closed:
+                        continue
+                    try:
+                        dev.expire(now, timeout)
+                        if what == TICK:
+                            dev.tick(dev.ticks)
+                            dev.ticks += 1
+                            at += dev.interval
+                            if at < now - 1.0:
+                                # Over a second behind: the simulator is
+                                # saturated. Skip ahead rather than burst.
+                                stats.lagged += 1
+                                at = now
+                        else:
+                            dev.keepalive()
+                            at += dev.keepalive_interval
+                    except ConnectionError:
+                        continue  # closed under us; on_close counted it
+                    if at < self.deadline:
+                        heapq.heappush(heap, (at, next(self._seq), dev, what))
+                delay = heap[0][0] - _now() if heap else SCHEDULER_SLICE
+                await asyncio.sleep(min(max(delay, 0.0), SCHEDULER_SLICE))
+            stats.send_ended = self.deadline
+            # Answers still on their way get up to `timeout` to arrive.
+            end = _now() + timeout
+            while _now() < end and any(d.outstanding() and not d.closed for d in self.devices):
+                await asyncio.sleep(0.05)
+            for dev in self.devices:
+                dev.expire(math.inf, 0.0)
+        finally:
+            self._finished.set()
 
 
 async def simulate(opts: Options, *, progress: Optional[TextIO] = None, force_progress: bool = False) -> Dict[str, Any]:
