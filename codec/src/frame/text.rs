@@ -29,6 +29,9 @@ pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
     decode(bytes, vsn, json::DEFAULT_MAX_DEPTH)
 }
 
+// Inlined into both entry points so the frame is built in the caller's
+// slot and the reader's cursor stays in a register.
+#[inline]
 pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
     let text = match core::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -54,7 +57,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    #[inline]
+    #[inline(always)]
     fn slice(&self, start: usize, end: usize) -> &'a str {
         self.text.get(start..end).unwrap_or("")
     }
@@ -68,7 +71,7 @@ impl<'a> Reader<'a> {
         Err(Error::new(ErrorKind::InvalidType(field), at))
     }
 
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, field: Field) -> Result<JsonStr<'a>> {
         match self.s.peek_non_ws() {
             Some(b'"') => {
@@ -79,7 +82,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn reference(&mut self, field: Field) -> Result<Ref<'a>> {
         match self.s.peek_non_ws() {
             Some(b'"') => {
@@ -87,7 +90,7 @@ impl<'a> Reader<'a> {
                 Ok(Ref::Str(JsonStr::from_raw(self.slice(start, end), escaped)))
             }
             Some(b'n') => {
-                self.s.value(0)?;
+                self.s.literal(b"null")?;
                 Ok(Ref::Null)
             }
             Some(b'-' | b'0'..=b'9') => {
@@ -102,7 +105,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn payload(&mut self) -> Result<RawJson<'a>> {
         self.s.peek_non_ws();
         let start = self.s.pos;
@@ -111,7 +114,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes the `,` between the first five elements of a V2 array.
-    #[inline]
+    #[inline(always)]
     fn separator(&mut self) -> Result<()> {
         match self.s.peek_non_ws() {
             Some(b',') => {
@@ -124,6 +127,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn v2(&mut self) -> Result<Frame<'a>> {
         match self.s.peek_non_ws() {
             Some(b'[') => self.s.pos += 1,

@@ -76,6 +76,13 @@ impl<'a> Scanner<'a> {
         Ok(integer)
     }
 
+    /// Scans the literal `word` (`true`, `false`, `null`) at `self.pos`.
+    #[inline(always)]
+    pub fn literal(&mut self, word: &'static [u8]) -> Result<()> {
+        self.pos = literal_end(self.bytes, self.pos, word)?;
+        Ok(())
+    }
+
     /// Scans one scalar (not a container) starting at the current byte.
     #[inline(always)]
     fn scalar(&mut self, b: u8) -> Result<()> {
@@ -152,18 +159,7 @@ fn skip_ws_run(bytes: &[u8], mut i: usize) -> usize {
 fn string_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
     let mut escaped = false;
     loop {
-        // Eight bytes at a time until a quote, backslash or control byte.
-        while let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let x = u64::from_le_bytes(word);
-            let hits = has_byte(x, b'"') | has_byte(x, b'\\') | has_less(x, 0x20);
-            if hits != 0 {
-                i += (hits.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
+        i = stop_byte(bytes, i);
         let Some(&b) = bytes.get(i) else {
             return err(ErrorKind::UnexpectedEof, i);
         };
@@ -173,10 +169,81 @@ fn string_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
                 escaped = true;
                 i = escape(bytes, i)?;
             }
-            0..=0x1f => return err(ErrorKind::ControlCharacter, i),
-            _ => i += 1,
+            _ => return err(ErrorKind::ControlCharacter, i),
         }
     }
+}
+
+/// Flags (high bit of each byte) the quotes, backslashes and control bytes
+/// of a little-endian word; the lowest flag marks the first such byte.
+#[inline(always)]
+const fn stops(x: u64) -> u64 {
+    has_byte(x, b'"') | has_byte(x, b'\\') | has_less(x, 0x20)
+}
+
+/// The eight bytes at `i` as a little-endian word, if there are eight.
+#[inline(always)]
+fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
+    let chunk = bytes.get(i..)?.get(..8)?;
+    Some(u64::from_le_bytes(chunk.try_into().ok()?))
+}
+
+/// The index of the first quote, backslash or control byte at or after `i`,
+/// or `bytes.len()`: where a string ends when reading, and the first byte
+/// that needs an escape when writing. Most strings are short, so one word is
+/// tried first; longer runs go sixteen bytes per step, with one bounds check
+/// per step.
+#[inline(always)]
+pub(crate) fn stop_byte(bytes: &[u8], mut i: usize) -> usize {
+    if let Some(x) = word_at(bytes, i) {
+        let hits = stops(x);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+        while let Some(chunk) = bytes.get(i..).and_then(|r| r.get(..16)) {
+            let Ok(pair) = <[u8; 16]>::try_from(chunk) else {
+                break;
+            };
+            let v = u128::from_le_bytes(pair);
+            let (lo, hi) = (stops(v as u64), stops((v >> 64) as u64));
+            if lo | hi != 0 {
+                let at = if lo != 0 {
+                    lo.trailing_zeros() / 8
+                } else {
+                    8 + hi.trailing_zeros() / 8
+                };
+                return i + at as usize;
+            }
+            i += 16;
+        }
+        if let Some(x) = word_at(bytes, i) {
+            let hits = stops(x);
+            if hits != 0 {
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 8;
+        }
+    }
+    // The tail of the input, or a short string being written: four bytes
+    // at once, then one by one.
+    if let Some(chunk) = bytes.get(i..).and_then(|r| r.get(..4)) {
+        if let Ok(quad) = <[u8; 4]>::try_from(chunk) {
+            let x = u32::from_le_bytes(quad) as u64 | 0x4141_4141_0000_0000;
+            let hits = stops(x);
+            if hits != 0 {
+                return i + (hits.trailing_zeros() / 8) as usize;
+            }
+            i += 4;
+        }
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Scans a number starting at `i`; returns its end and whether it is an
