@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::frame::{Frame, Payload, Ref, Vsn};
 use crate::json::{self, parse_i64, JsonStr, RawJson, Scanner};
-use crate::sink::Sink;
+use crate::sink::{Sink, SliceSink};
 
 /// Decodes a text frame (V1 object or V2 array, as negotiated), borrowing
 /// every string and the payload from `bytes`.
@@ -245,6 +245,7 @@ fn envelope_field(key: JsonStr<'_>) -> Option<Field> {
 
 // ----- encoding -----
 
+#[inline(always)]
 fn write_ref<S: Sink + ?Sized>(out: &mut S, r: Ref<'_>) -> Result<()> {
     match r {
         Ref::Null => out.put(b"null"),
@@ -286,6 +287,44 @@ fn trim_ws(b: &[u8]) -> &[u8] {
     b.get(start..end).unwrap_or(&[])
 }
 
+/// Room on the stack for a V2 envelope (refs, topic and event of everyday
+/// frames fit many times over) and, when it is small, the payload too.
+const V2_STACK_CAP: usize = 128;
+
+/// Writes a V2 frame with a raw JSON payload. Small frames are assembled on
+/// the stack and reach the sink in one piece; otherwise the envelope does,
+/// then the payload. A full sink may be left holding part of the frame.
+#[inline(always)]
+fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
+    let mut buf = [0u8; V2_STACK_CAP];
+    let mut stack = SliceSink::new(&mut buf);
+    if write_v2_head(&mut stack, f).is_err() {
+        write_v2_head(out, f)?;
+    } else {
+        let head = stack.len();
+        if stack.put(payload).is_ok() && stack.put_u8(b']').is_ok() {
+            return out.put(stack.written());
+        }
+        out.put(stack.written().get(..head).unwrap_or(&[]))?;
+    }
+    out.put(payload)?;
+    out.put_u8(b']')
+}
+
+/// Writes `[join_ref,ref,topic,event,` of a V2 frame.
+#[inline(always)]
+fn write_v2_head<S: Sink + ?Sized>(out: &mut S, f: &Frame<'_>) -> Result<()> {
+    out.put_u8(b'[')?;
+    write_ref(out, f.join_ref)?;
+    out.put_u8(b',')?;
+    write_ref(out, f.ref_)?;
+    out.put_u8(b',')?;
+    json::write_json_str(out, f.topic)?;
+    out.put_u8(b',')?;
+    json::write_json_str(out, f.event)?;
+    out.put_u8(b',')
+}
+
 /// Writes the envelope of `f` with `payload` writing the payload in place.
 pub(crate) fn write_text<S, P>(f: &Frame<'_>, vsn: Vsn, out: &mut S, payload: P) -> Result<()>
 where
@@ -294,15 +333,14 @@ where
 {
     match vsn {
         Vsn::V2 => {
-            out.put_u8(b'[')?;
-            write_ref(out, f.join_ref)?;
-            out.put_u8(b',')?;
-            write_ref(out, f.ref_)?;
-            out.put_u8(b',')?;
-            json::write_json_str(out, f.topic)?;
-            out.put_u8(b',')?;
-            json::write_json_str(out, f.event)?;
-            out.put_u8(b',')?;
+            // The envelope is short: assembled on the stack, it reaches the
+            // sink in one piece instead of ten. Longer ones go straight in.
+            let mut buf = [0u8; V2_STACK_CAP];
+            let mut head = SliceSink::new(&mut buf);
+            match write_v2_head(&mut head, f) {
+                Ok(()) => out.put(head.written())?,
+                Err(_) => write_v2_head(out, f)?,
+            }
             payload(out)?;
             out.put_u8(b']')
         }
@@ -352,6 +390,9 @@ impl Frame<'_> {
     /// # Ok::<(), phoenix_wire::Error>(())
     /// ```
     pub fn encode_text<S: Sink + ?Sized>(&self, vsn: Vsn, out: &mut S) -> Result<()> {
+        if let (Vsn::V2, Payload::Json(p)) = (vsn, self.payload) {
+            return write_v2_json(self, p.raw().as_bytes(), out);
+        }
         check_payload(&self.payload)?;
         write_text(self, vsn, out, |out| write_payload(out, &self.payload))
     }

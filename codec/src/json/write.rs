@@ -1,6 +1,7 @@
 //! Writing JSON strings the way Phoenix's encoder (Jason) does.
 
 use crate::error::Result;
+use crate::json::scan::stop_byte;
 use crate::json::JsonStr;
 use crate::sink::Sink;
 
@@ -33,6 +34,7 @@ fn escape_for(b: u8) -> Option<&'static [u8]> {
 /// write_str(&mut out, "a\"b\n\u{1}é").unwrap();
 /// assert_eq!(out, r#""a\"b\n\u0001é""#.as_bytes());
 /// ```
+#[inline(always)]
 pub fn write_str<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
     out.put_u8(b'"')?;
     write_str_content(out, s)?;
@@ -40,10 +42,24 @@ pub fn write_str<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
 }
 
 /// Writes the escaped content of `s` without quotes.
+#[inline(always)]
 fn write_str_content<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Most strings need no escape: find that out a word at a time and
+    // write them in one piece.
+    let first = stop_byte(bytes, 0);
+    if first == bytes.len() {
+        return out.put(bytes);
+    }
+    write_escaped(out, bytes, first)
+}
+
+/// Writes `bytes` escaping every byte that needs it, the first at `first`.
+#[inline(never)]
+fn write_escaped<S: Sink + ?Sized>(out: &mut S, bytes: &[u8], first: usize) -> Result<()> {
+    out.put(bytes.get(..first).unwrap_or(&[]))?;
+    let mut start = first;
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let Some(esc) = escape_for(b) else { continue };
         out.put(&bytes[start..i])?;
         if esc.is_empty() {
@@ -65,6 +81,7 @@ fn write_str_content<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
 
 /// Writes a [`JsonStr`] as a quoted JSON string. An escaped string was
 /// validated when it was read, so its raw text is copied as is.
+#[inline(always)]
 pub fn write_json_str<S: Sink + ?Sized>(out: &mut S, s: JsonStr<'_>) -> Result<()> {
     if s.is_escaped() {
         out.put_u8(b'"')?;
