@@ -38,6 +38,8 @@
 )]
 
 mod decode;
+#[cfg(feature = "eetf")]
+mod eetf;
 mod encode;
 #[cfg(feature = "inflate")]
 mod inflate;
