@@ -34,6 +34,8 @@ _wslog.setLevel(logging.WARNING)
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
+# A client that lets this much pile up unread (e.g. under a broadcast storm) is dropped.
+MAX_BUFFERED = 16 * 1024 * 1024
 
 _REASONS = {
     200: "OK",
@@ -183,8 +185,8 @@ Message = Union[str, bytes]
 class WebSocket:
     """A server websocket over a Sans-I/O protocol and an asyncio stream pair.
 
-    Sending is synchronous (it queues bytes on the transport), so any task can push
-    to any connection; the reading side runs in :meth:`run`.
+    Sending is synchronous (it queues bytes on the transport), so any task or
+    callback can push to any connection; :meth:`run` serves the reading side.
     """
 
     def __init__(
@@ -210,6 +212,9 @@ class WebSocket:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._last_rx = 0.0
         self._on_idle: Callable[[], None] = lambda: None
+        self._on_message: Callable[[Message], Any] = lambda m: None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._done: Optional[asyncio.Future] = None
 
     @property
     def open(self) -> bool:
@@ -288,50 +293,75 @@ class WebSocket:
         on_message: Callable[[Message], Optional[Awaitable[None]]],
         on_idle: Callable[[], None],
     ) -> None:
-        """Read until the connection ends; every complete message goes to ``on_message``.
+        """Serve until the connection ends; every complete message goes to ``on_message``.
 
         Text messages arrive as :class:`TextMessage` (UTF-8 bytes, validated by the
-        codec that decodes them), binary ones as ``bytes``. ``on_idle`` runs when no
-        data arrived for ``idle_timeout`` seconds; a closing handshake that the client
-        does not finish within ``close_timeout`` seconds ends the connection.
+        codec that decodes them), binary ones as ``bytes``. ``on_message`` runs
+        synchronously, in order, straight from the transport's ``data_received``
+        (no task, future or stream buffer per message: the mock's hot path); an
+        awaitable it returns runs as a task of its own. ``on_idle`` runs when no data
+        arrived for ``idle_timeout`` seconds; a closing handshake that the client does
+        not finish within ``close_timeout`` seconds ends the connection.
         """
         loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._on_message = on_message
         self._on_idle = on_idle
+        self._done = loop.create_future()
         self._last_rx = loop.time()
         self._timer = loop.call_at(self._last_rx + self.idle_timeout, self._watchdog)
+        transport = self.writer.transport
+        # The stream reader that read the request head may hold bytes of a client
+        # that did not wait for the 101, or an EOF: they are handed over first.
+        leftover = bytes(getattr(self.reader, "_buffer", b""))
+        eof = bool(getattr(self.reader, "_eof", False))
         try:
-            while self.protocol.state is not State.CLOSED:
-                try:
-                    data = await self.reader.read(65536)
-                except (ConnectionError, OSError):
-                    break
-                if not data:
-                    self.protocol.receive_eof()
-                    self._flush()
-                    break
-                self._last_rx = loop.time()
-                self.protocol.receive_data(data)
-                for event in self.protocol.events_received():
-                    msg = self._assemble(event)
-                    # Messages that arrived before the client's close frame still
-                    # count; after our own close (a bad frame) nothing more is read.
-                    if msg is not None and not self._closed_by_us:
-                        result = on_message(msg)
-                        if result is not None:
-                            await result
-                self._flush()
-                if self.protocol.close_expected() and self._closing_deadline is None:
-                    self._closing_deadline = loop.time() + self.close_timeout
-                    self._timer.cancel()
-                    self._timer = loop.call_at(self._closing_deadline, self._watchdog)
-                if self.writer.transport.get_write_buffer_size() > 65536:
-                    try:
-                        await self.writer.drain()
-                    except (ConnectionError, OSError):
-                        break
+            if transport.is_closing():
+                return
+            transport.set_protocol(_Feed(self))
+            if leftover:
+                self._data_received(leftover)
+            if eof:
+                self._eof_received()
+            await self._done
         finally:
             self._timer.cancel()
             self.writer.close()
+
+    def _finish(self) -> None:
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def _data_received(self, data: bytes) -> None:
+        self._last_rx = self._loop.time()
+        self.protocol.receive_data(data)
+        for event in self.protocol.events_received():
+            msg = self._assemble(event)
+            # Messages that arrived before the client's close frame still count;
+            # after our own close (a bad frame) nothing more is handled.
+            if msg is None or self._closed_by_us:
+                continue
+            try:
+                result = self._on_message(msg)
+            except Exception:
+                log.exception("message handler failed; closing the connection")
+                self.close(1011, "internal error")
+                continue
+            if result is not None:
+                asyncio.ensure_future(result)
+        self._flush()
+        if self.protocol.close_expected() and self._closing_deadline is None:
+            self._closing_deadline = self._loop.time() + self.close_timeout
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(self._closing_deadline, self._watchdog)
+        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            log.warning("client reads too slowly (%d bytes queued); dropping it", MAX_BUFFERED)
+            self.writer.transport.abort()
+
+    def _eof_received(self) -> None:
+        self.protocol.receive_eof()
+        self._flush()
 
     def _assemble(self, frame: Any) -> Optional[Message]:
         opcode = frame.opcode
@@ -351,6 +381,23 @@ class WebSocket:
                 return TextMessage(data)
             return data
         return None  # ping/pong/close are handled by the protocol
+
+
+class _Feed(asyncio.Protocol):
+    """The transport's protocol once the websocket is open: hands events to the socket."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    def data_received(self, data: bytes) -> None:
+        self.ws._data_received(data)
+
+    def eof_received(self) -> bool:
+        self.ws._eof_received()
+        return False  # let the transport close; connection_lost follows
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.ws._finish()
 
 
 class TextMessage(bytes):
