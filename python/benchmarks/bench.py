@@ -1,0 +1,183 @@
+"""phoenix_wire against the JSON libraries a Python user would reach for.
+
+Inputs are the Rust benches' (benches/src/lib.rs): the JS client's heartbeat,
+a typical chat push, a NervesHub device join and a 64 KiB telemetry push,
+each a V2 text frame handed over as `str` (what websocket libraries give for
+text frames), plus a client's binary push. Each number is the best of
+several timed batches, in nanoseconds per call; a ratio is peer time / our
+time, so > 1 means phoenix_wire is faster.
+
+    python python/benchmarks/bench.py [--quick]
+"""
+
+import gc
+import json
+import platform
+import sys
+import time
+
+import orjson
+
+import phoenix_wire as pw
+
+HEARTBEAT = '[null,"2","phoenix","heartbeat",{}]'
+PUSH = (
+    '["3","17","room:lobby","new_msg",{"body":"Deploying the new build to the staging fleet now",'
+    '"user":"alice","sent_at":1732170000123}]'
+)
+JOIN = (
+    '["1","1","device","phx_join",{"console_version":"2.0.0","currently_downloading_uuid":null,'
+    '"device_api_version":"2.3.0","fwup_version":"1.13.0","meta":{"firmware_auto_revert_detected":false,'
+    '"firmware_validated":true},"nerves_fw_architecture":"arm","nerves_fw_author":"The Nerves Team",'
+    '"nerves_fw_description":"Weather station firmware for the rooftop sensors",'
+    '"nerves_fw_misc":"build=1842;channel=stable","nerves_fw_platform":"rpi4",'
+    '"nerves_fw_product":"weather_station","nerves_fw_uuid":"3c9f1f4e-8a4b-5d2e-9f61-0c7e2b8d4a15",'
+    '"nerves_fw_vcs_identifier":"9f4c2a7e1b3d5f60718293a4b5c6d7e8f9012345",'
+    '"nerves_fw_version":"1.4.2-rc.1+20261121","nerves_hub_link_version":"2.7.1",'
+    '"network_interface":"wlan0","uptime_seconds":86400,"serial_number":"WS-0042-7731"}]'
+)
+BIG_PAYLOAD_LEN = 64 * 1024
+
+
+class Lcg:
+    """The Rust benches' generator, bit for bit."""
+
+    def __init__(self, seed):
+        self.state = seed
+
+    def next(self):
+        self.state = (self.state * 6364136223846793005 + 1442695040888963407) % 2**64
+        return self.state >> 33
+
+
+PLACES = ["north roof", "Zürich café", 'boiler room \\"B\\"', "Göteborg läger", "east\\twing", "São Paulo depósito"]
+KINDS = ["temperature", "humidity", "pressure", "co2"]
+
+
+def record(i, rng):
+    place = PLACES[rng.next() % len(PLACES)]
+    kind = KINDS[rng.next() % len(KINDS)]
+    whole = rng.next() % 2000
+    frac = rng.next() % 1000
+    sign = "-" if rng.next() % 4 == 0 else ""
+    ok = "true" if rng.next() % 8 != 0 else "false"
+    exp = rng.next() % 9
+    # Same argument order as the Rust format! call.
+    id_ = rng.next() % 100_000
+    floor = rng.next() % 12
+    v = rng.next() % 5
+    a = rng.next() % 1000
+    b = rng.next() % 100_000
+    c = rng.next() % 10
+    return (
+        f'{{"id":{i},"sensor":"s-{id_:05}","kind":"{kind}","location":{{"name":"{place}",'
+        f'"lat":{sign}{whole}.{frac:03},"lon":{frac}.{whole},"floor":{floor}}},'
+        f'"value":{sign}{whole}.{frac:03}e-{exp},"ok":{ok},"tags":["fleet","v{v}",null],'
+        f'"samples":[{a},{b},{c}]}}'
+    ).encode()
+
+
+def big_frame():
+    frame = bytearray(b'["4","42","telemetry:fleet","readings",{"readings":[')
+    start = len(frame) - len(b'{"readings":[')
+    rng = Lcg(0x5EED_CAFE)
+    tail = b'],"note":""}'
+    i = 0
+    while True:
+        rec = record(i, rng)
+        used = len(frame) - start
+        sep = 1 if i > 0 else 0
+        if used + sep + len(rec) + len(tail) > BIG_PAYLOAD_LEN:
+            break
+        if i > 0:
+            frame += b","
+        frame += rec
+        i += 1
+    frame += b'],"note":"'
+    pad = BIG_PAYLOAD_LEN - (len(frame) - start) - len(b'"}')
+    frame += bytes(b"fleet ok "[k % 9] for k in range(pad))
+    frame += b'"}'
+    assert len(frame) - start == BIG_PAYLOAD_LEN
+    frame += b"]"
+    return frame.decode()
+
+
+def binary_push():
+    jr, rf, topic, event = "3", "17", "device:ws-0042", "firmware_chunk"
+    head = bytes([0, len(jr), len(rf), len(topic), len(event)])
+    return head + (jr + rf + topic + event).encode() + bytes(((k * 97) ^ 0x5A) & 0xFF for k in range(128))
+
+
+def best_ns(fn, arg, budget):
+    """Best per-call time over several batches of about `budget` seconds."""
+    n = 1
+    while True:
+        t = time.perf_counter()
+        for _ in range(n):
+            fn(arg)
+        dt = time.perf_counter() - t
+        if dt > budget / 10:
+            break
+        n *= 4
+    n = max(1, int(n * (budget / 5) / dt))
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(5):
+            t = time.perf_counter_ns()
+            for _ in range(n):
+                fn(arg)
+            best = min(best, (time.perf_counter_ns() - t) / n)
+    finally:
+        gc.enable()
+    return best
+
+
+def main():
+    budget = 0.1 if "--quick" in sys.argv else 0.5
+    inputs = [("heartbeat", HEARTBEAT), ("push", PUSH), ("join", JOIN), ("64k", big_frame())]
+    print(f"Python {platform.python_version()} on {platform.machine()}, orjson {orjson.__version__}")
+    print(f"{'input':<10} {'case':<32} {'phoenix_wire':>13} {'orjson':>11} {'json':>11} {'vs orjson':>10} {'vs json':>8}")
+
+    def row(name, case, ours, peer_orjson, peer_json):
+        o = best_ns(*ours, budget)
+        p = best_ns(*peer_orjson, budget)
+        j = best_ns(*peer_json, budget)
+        print(f"{name:<10} {case:<32} {o:>10.0f} ns {p:>8.0f} ns {j:>8.0f} ns {p / o:>9.2f}x {j / o:>7.2f}x")
+
+    for name, frame in inputs:
+        jr, ref, topic, event, payload = json.loads(frame)
+        as_list = [jr, ref, topic, event, payload]
+        row(name, "decode, payload untouched", (pw.decode, frame), (orjson.loads, frame), (json.loads, frame))
+        row(
+            name,
+            "decode + topic/event/ref",
+            (lambda s: (lambda m: (m.topic, m.event, m.ref))(pw.decode(s)), frame),
+            (orjson.loads, frame),
+            (json.loads, frame),
+        )
+        row(name, "decode + .payload", (lambda s: pw.decode(s).payload, frame), (orjson.loads, frame), (json.loads, frame))
+        row(
+            name,
+            "encode (objects)",
+            (lambda p: pw.encode(jr, ref, topic, event, p), payload),
+            (lambda p: orjson.dumps([jr, ref, topic, event, p]), payload),
+            (lambda p: json.dumps([jr, ref, topic, event, p], separators=(",", ":"), ensure_ascii=False), payload),
+        )
+        raw = orjson.dumps(payload)
+        row(
+            name,
+            "encode (pre-encoded bytes)",
+            (lambda p: pw.encode(jr, ref, topic, event, p), raw),
+            (lambda p: orjson.dumps([jr, ref, topic, event, payload]), raw),
+            (lambda p: json.dumps([jr, ref, topic, event, payload], separators=(",", ":"), ensure_ascii=False), raw),
+        )
+    push = binary_push()
+    o = best_ns(lambda b: pw.decode(b, direction="to_server"), push, budget)
+    e = best_ns(lambda p: pw.encode_binary("3", "17", "device:ws-0042", "firmware_chunk", p), push[37:], budget)
+    print(f"{'binary':<10} {'decode 165-byte client push':<32} {o:>10.0f} ns")
+    print(f"{'binary':<10} {'encode 165-byte client push':<32} {e:>10.0f} ns")
+
+
+if __name__ == "__main__":
+    main()
