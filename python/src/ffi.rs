@@ -21,21 +21,22 @@ extern "C" {
 /// UTF-8 form inside the string, and for ASCII strings it is the data itself).
 ///
 /// Fails (with Python's `UnicodeEncodeError`) on lone surrogates.
+#[inline]
 pub fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: `s` is a live `str`; the returned buffer belongs to it and is
     // neither moved nor freed while it lives (strings are immutable), and
-    // `'a` is bounded by the borrow of `s`.
-    let bytes = unsafe {
+    // `'a` is bounded by the borrow of `s`. CPython encodes it from code
+    // points and refuses lone surrogates, so it is valid UTF-8; checking it
+    // again cost a fifth of `encode`'s time in callgrind.
+    unsafe {
         let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
         if p.is_null() {
             return Err(PyErr::fetch(s.py()));
         }
-        core::slice::from_raw_parts(p.cast::<u8>(), len as usize)
-    };
-    // CPython produced this from code points, so it is UTF-8; checking keeps
-    // the glue free of `from_utf8_unchecked` at the cost of one fast pass.
-    core::str::from_utf8(bytes).map_err(|_| pyo3::exceptions::PyUnicodeError::new_err("bad UTF-8"))
+        let bytes = core::slice::from_raw_parts(p.cast::<u8>(), len as usize);
+        Ok(core::str::from_utf8_unchecked(bytes))
+    }
 }
 
 /// Extends the lifetime of bytes borrowed from a Python `bytes` or `str`

@@ -110,6 +110,27 @@ fn payload_to_py<'py>(py: Python<'py>, p: &Payload<'_>) -> PyResult<Bound<'py, P
     }
 }
 
+/// The value in `cell`, made by `make` on first use.
+///
+/// `PyOnceLock::get_or_try_init` detaches from the interpreter while it
+/// waits, which costs a GIL release and re-acquire on every first access;
+/// the conversion never releases the GIL, so a plain get-then-set is enough.
+fn cached<'py>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<PyAny>>,
+    make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(v) = cell.get(py) {
+        return Ok(v.bind(py).clone());
+    }
+    let v = make()?;
+    match cell.set(py, v.clone().unbind()) {
+        Ok(()) => Ok(v),
+        // Set meanwhile by another thread: keep one object for everyone.
+        Err(_) => Ok(cell.get(py).map_or(v, |w| w.bind(py).clone())),
+    }
+}
+
 #[pymethods]
 impl Message {
     /// The ref of the join this message belongs to: `str`, `int` or None.
@@ -142,10 +163,9 @@ impl Message {
     /// the response bytes).
     #[getter]
     fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.payload.get_or_try_init(py, || {
-            payload_to_py(py, &self.view.frame().payload).map(Bound::unbind)
-        })?;
-        Ok(v.bind(py).clone())
+        cached(py, &self.payload, || {
+            payload_to_py(py, &self.view.frame().payload)
+        })
     }
 
     /// The payload exactly as it was on the wire: raw JSON text or the

@@ -25,6 +25,7 @@ use crate::ffi;
 
 /// Appends the JSON text of `obj` to `out`.
 pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    out.reserve(256);
     Writer { out }.value(obj, json::DEFAULT_MAX_DEPTH)
 }
 

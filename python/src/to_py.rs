@@ -1,30 +1,41 @@
 //! Validated JSON (the codec's [`RawJson`]) to Python objects.
 //!
-//! The codec has already validated the text, so this only walks it with the
-//! codec's lazy navigation and builds objects: `dict`, `list`, `str`, `int`
-//! (any size), `float`, `bool`, `None`, as `json.loads` would. Short object
-//! keys repeat across messages, so their `str` objects are cached (like
-//! orjson's key cache): a hit costs a hash and a compare instead of an
+//! The codec has validated the text (strict RFC 8259, nesting bounded) when
+//! it decoded the frame, so this is a single forward pass that only builds
+//! objects, as `json.loads` would: `dict`, `list`, `str`, `int` (any size),
+//! `float`, `bool`, `None`. It does not use `RawJson`'s lazy iterators
+//! because those find the end of every member before handing it out, so a
+//! value nested `d` levels deep would be scanned `d` times; here every byte
+//! is read once. Strings with escapes are decoded by the codec's
+//! [`JsonStr`].
+//!
+//! Short object keys repeat across messages, so their `str` objects are
+//! cached (as orjson does): a hit costs a hash and a compare instead of an
 //! allocation, a UTF-8 decode and a fresh hash computed by the `dict`.
 
 use std::cell::RefCell;
 
-use phoenix_wire::json::{JsonStr, Kind, RawJson};
+use phoenix_wire::json::{JsonStr, RawJson};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
 use crate::ffi;
 
 /// Converts a validated JSON value to Python objects.
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    KEYS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut keys) => Converter {
+    KEYS.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok();
+        let mut p = Parser {
             py,
-            keys: Some(&mut keys),
-        }
-        .value(v),
-        // Only reachable if a conversion re-entered itself; go uncached.
-        Err(_) => Converter { py, keys: None }.value(v),
+            text: v.raw(),
+            s: v.raw().as_bytes(),
+            pos: 0,
+            // Only unavailable if a conversion re-entered itself; go uncached.
+            keys: guard.as_deref_mut(),
+            stack: Vec::new(),
+        };
+        p.value(0)
     })
 }
 
@@ -36,42 +47,213 @@ pub fn json_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     }
 }
 
-struct Converter<'py, 'k> {
+/// String values up to this many bytes go through the key cache as well:
+/// statuses, kinds and units repeat as often as keys do, while long values
+/// are mostly unique and would only evict keys.
+const MAX_CACHED_VALUE: usize = 16;
+
+/// The codec's own limit is far lower; this only keeps recursion bounded
+/// should a caller ever hand over unvalidated text.
+const MAX_DEPTH: usize = phoenix_wire::json::MAX_DEPTH_LIMIT;
+
+struct Parser<'a, 'py, 'k> {
     py: Python<'py>,
+    /// The validated JSON text, and the same as bytes for scanning.
+    text: &'a str,
+    s: &'a [u8],
+    pos: usize,
     keys: Option<&'k mut KeyCache>,
+    /// Elements of the arrays being built, innermost last: one buffer for
+    /// the whole conversion instead of one per array.
+    stack: Vec<Bound<'py, PyAny>>,
 }
 
-impl<'py> Converter<'py, '_> {
-    fn value(&mut self, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.py;
-        match v.kind() {
-            Kind::Null => Ok(py.None().into_bound(py)),
-            Kind::Bool => Ok(pyo3::types::PyBool::new(py, v.raw() == "true")
-                .to_owned()
-                .into_any()),
-            Kind::String => Ok(match v.as_string() {
-                Some(s) => json_str(py, s),
-                None => PyString::new(py, "").into_any(),
-            }),
-            Kind::Number => number(py, v.raw()),
-            Kind::Array => {
-                let items = match v.array() {
-                    Some(it) => it.map(|e| self.value(e)).collect::<PyResult<Vec<_>>>()?,
-                    None => Vec::new(),
-                };
-                Ok(PyList::new(py, items)?.into_any())
+#[cold]
+fn invalid(at: usize) -> PyErr {
+    PyValueError::new_err(format!("invalid JSON at byte {at}"))
+}
+
+impl<'a, 'py> Parser<'a, 'py, '_> {
+    #[inline]
+    fn peek(&mut self) -> u8 {
+        while let Some(&b) = self.s.get(self.pos) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return b;
             }
-            Kind::Object => {
-                let d = PyDict::new(py);
-                if let Some(members) = v.object() {
-                    for (k, val) in members {
-                        let key = self.key(k);
-                        d.set_item(key, self.value(val)?)?;
+            self.pos += 1;
+        }
+        0
+    }
+
+    fn value(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        match self.peek() {
+            b'"' => {
+                let s = self.string()?;
+                Ok(self.str_value(s))
+            }
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b't' => {
+                self.pos += 4;
+                Ok(PyBool::new(py, true).to_owned().into_any())
+            }
+            b'f' => {
+                self.pos += 5;
+                Ok(PyBool::new(py, false).to_owned().into_any())
+            }
+            b'n' => {
+                self.pos += 4;
+                Ok(py.None().into_bound(py))
+            }
+            _ => self.number(),
+        }
+    }
+
+    /// The string at `pos` (which is its opening quote).
+    #[inline]
+    fn string(&mut self) -> PyResult<JsonStr<'a>> {
+        let start = self.pos + 1;
+        let (end, escaped) = self.closing_quote(start).ok_or_else(|| invalid(self.pos))?;
+        self.pos = end + 1;
+        // Quotes are ASCII, so both ends are character boundaries.
+        let raw = self.text.get(start..end).ok_or_else(|| invalid(start))?;
+        if escaped {
+            JsonStr::from_json(raw).map_err(|_| invalid(start))
+        } else {
+            Ok(JsonStr::new(raw))
+        }
+    }
+
+    /// The index of the quote that ends the string whose content starts at
+    /// `i`, and whether the string holds escapes.
+    #[inline]
+    fn closing_quote(&self, mut i: usize) -> Option<(usize, bool)> {
+        let mut escaped = false;
+        loop {
+            // Eight bytes at a time while they last, then one at a time.
+            let hit = match self.s.get(i..i + 8) {
+                Some(chunk) => {
+                    let word = u64::from_le_bytes(chunk.try_into().ok()?);
+                    let mask = has_byte(word, b'"') | has_byte(word, b'\\');
+                    if mask == 0 {
+                        i += 8;
+                        continue;
                     }
+                    i + (mask.trailing_zeros() / 8) as usize
                 }
-                Ok(d.into_any())
+                None => {
+                    i + self
+                        .s
+                        .get(i..)?
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\')?
+                }
+            };
+            if *self.s.get(hit)? == b'"' {
+                return Some((hit, escaped));
+            }
+            // Skip the escaped byte too: `\"` must not end the string.
+            escaped = true;
+            i = hit + 2;
+        }
+    }
+
+    /// A `str` for a string value: short plain ones come from the cache.
+    #[inline]
+    fn str_value(&mut self, s: JsonStr<'_>) -> Bound<'py, PyAny> {
+        match (s.as_str(), self.keys.as_deref_mut()) {
+            (Some(plain), Some(cache)) if plain.len() <= MAX_CACHED_VALUE => {
+                cache.get(self.py, plain)
+            }
+            _ => json_str(self.py, s),
+        }
+    }
+
+    fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        let start = self.pos;
+        let mut integer = true;
+        while let Some(&b) = self.s.get(self.pos) {
+            match b {
+                b'0'..=b'9' | b'-' | b'+' => {}
+                b'.' | b'e' | b'E' => integer = false,
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        let text = self.text.get(start..self.pos).unwrap_or("");
+        if text.is_empty() {
+            return Err(invalid(start));
+        }
+        if integer {
+            return match text.parse::<i64>() {
+                Ok(i) => Ok(i.into_pyobject(self.py)?.into_any()),
+                Err(_) => ffi::new_big_int(self.py, text),
+            };
+        }
+        // Correctly rounded, overflowing to infinity like `json.loads`.
+        let f: f64 = text.parse().map_err(|_| invalid(start))?;
+        Ok(PyFloat::new(self.py, f).into_any())
+    }
+
+    fn array(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(self.pos));
+        }
+        self.pos += 1;
+        let base = self.stack.len();
+        if self.peek() == b']' {
+            self.pos += 1;
+            return Ok(PyList::empty(self.py).into_any());
+        }
+        loop {
+            let v = self.value(depth)?;
+            self.stack.push(v);
+            match self.peek() {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(invalid(self.pos)),
             }
         }
+        let list = PyList::new(self.py, self.stack.drain(base..))?;
+        Ok(list.into_any())
+    }
+
+    fn object(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return Err(invalid(self.pos));
+        }
+        self.pos += 1;
+        let dict = PyDict::new(self.py);
+        if self.peek() == b'}' {
+            self.pos += 1;
+            return Ok(dict.into_any());
+        }
+        loop {
+            if self.peek() != b'"' {
+                return Err(invalid(self.pos));
+            }
+            let k = self.string()?;
+            let key = self.key(k);
+            if self.peek() != b':' {
+                return Err(invalid(self.pos));
+            }
+            self.pos += 1;
+            let v = self.value(depth)?;
+            dict.set_item(key, v)?;
+            match self.peek() {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(invalid(self.pos)),
+            }
+        }
+        Ok(dict.into_any())
     }
 
     #[inline]
@@ -85,26 +267,20 @@ impl<'py> Converter<'py, '_> {
     }
 }
 
-/// A JSON number: `int` when it is an integer token (of any size), else
-/// `float` (overflowing to infinity like `json.loads`).
-fn number<'py>(py: Python<'py>, raw: &str) -> PyResult<Bound<'py, PyAny>> {
-    if !raw.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-        return match raw.parse::<i64>() {
-            Ok(i) => Ok(i.into_pyobject(py)?.into_any()),
-            Err(_) => ffi::new_big_int(py, raw),
-        };
-    }
-    let f: f64 = raw.parse().unwrap_or(f64::NAN);
-    Ok(PyFloat::new(py, f).into_any())
-}
-
 thread_local! {
     static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::new());
 }
 
+/// One cache slot: a key's UTF-8 bytes (inline, no allocation) and its `str`.
+struct Entry {
+    len: usize,
+    bytes: [u8; KeyCache::MAX_LEN],
+    s: Py<PyString>,
+}
+
 /// A direct-mapped cache of `str` objects for short keys without escapes.
 struct KeyCache {
-    slots: Vec<Option<Py<PyString>>>,
+    slots: Vec<Option<Entry>>,
 }
 
 impl KeyCache {
@@ -119,27 +295,50 @@ impl KeyCache {
 
     #[inline]
     fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
-        let slot = hash(key.as_bytes()) as usize % Self::SLOTS;
-        if let Some(Some(cached)) = self.slots.get(slot) {
-            let cached = cached.bind(py);
-            if ffi::str_utf8(cached).ok() == Some(key) {
-                return cached.clone().into_any();
+        let text = key;
+        let key = text.as_bytes();
+        let slot = hash(key) as usize % Self::SLOTS;
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return PyString::new(py, text).into_any();
+        };
+        if let Some(e) = entry {
+            if e.bytes.get(..e.len) == Some(key) {
+                return e.s.bind(py).clone().into_any();
             }
         }
-        let fresh = PyString::new(py, key);
-        if let Some(s) = self.slots.get_mut(slot) {
-            *s = Some(fresh.clone().unbind());
+        let fresh = PyString::new(py, text);
+        let mut bytes = [0u8; Self::MAX_LEN];
+        if let Some(dst) = bytes.get_mut(..key.len()) {
+            dst.copy_from_slice(key);
+            *entry = Some(Entry {
+                len: key.len(),
+                bytes,
+                s: fresh.clone().unbind(),
+            });
         }
         fresh.into_any()
     }
 }
 
-/// FNV-1a: keys are short, so a simple byte-at-a-time hash is enough.
+/// A high bit set in every byte of `word` that equals `b` (the lowest
+/// such byte is always flagged exactly; higher ones may be approximate,
+/// which is all `trailing_zeros` needs).
+#[inline]
+fn has_byte(word: u64, b: u8) -> u64 {
+    let x = word ^ (0x0101_0101_0101_0101 * u64::from(b));
+    x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080
+}
+
+/// A cache-slot hash from the length and the first and last eight bytes:
+/// constant time, and keys that differ only in the middle are rare enough
+/// that a collision just costs a miss.
 #[inline]
 fn hash(bytes: &[u8]) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in bytes {
-        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-    }
-    h
+    let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        // Under eight bytes: all of them, one at a time.
+        _ => (bytes.iter().fold(0, |w, &x| (w << 8) | u64::from(x)), 0),
+    };
+    let h = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 40) as u32
 }
