@@ -18,7 +18,7 @@ as Phoenix's Jason would write them) or pre-encoded JSON ``bytes``::
     >>> phoenix_wire.reply(None, "2", "phoenix", "ok", {})
     '[null,"2","phoenix","phx_reply",{"response":{},"status":"ok"}]'
     >>> phoenix_wire.encode_binary("0", "1", "t", "e", b"\\x01")
-    b"\\x00\\x01\\x01\\x01\\x0101te\\x01"
+    b'\\x00\\x01\\x01\\x01\\x0101te\\x01'
 
 Bad input raises :class:`DecodeError` (a ``ValueError`` with ``.kind`` and
 ``.offset``); values that cannot be encoded raise :class:`EncodeError`.

@@ -323,3 +323,32 @@ def random_json(rng, depth, floats=True):
         "".join(rng.choice(ALPHABET) for _ in range(rng.randrange(6))): random_json(rng, depth - 1, floats)
         for _ in range(rng.randrange(5))
     }
+
+
+# ----- packaging -----
+
+
+def test_stubs_and_py_typed_ship_and_match_the_module():
+    import ast
+    import pathlib
+
+    from phoenix_wire import _native
+
+    pkg = pathlib.Path(pw.__file__).parent
+    assert (pkg / "py.typed").is_file()
+    tree = ast.parse((pkg / "_native.pyi").read_text())
+    stubbed = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    stubbed |= {t.id for n in tree.body if isinstance(n, ast.AnnAssign) for t in [n.target]}
+    runtime = {n for n in dir(_native) if not n.startswith("_")}
+    assert runtime <= stubbed | {"Ref", "Json", "Vsn", "Direction"}
+    assert runtime == set(pw.__all__) & runtime
+    for name in ("decode", "decode_text", "encode", "encode_binary", "reply", "reply_binary", "broadcast", "Message"):
+        assert name in stubbed and getattr(pw, name).__doc__
+    assert pw.DecodeError.__doc__ and pw.EncodeError.__doc__ and pw.__doc__
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    failures, tried = doctest.testmod(pw, verbose=False)
+    assert tried >= 3 and failures == 0
