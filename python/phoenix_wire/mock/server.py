@@ -179,7 +179,8 @@ class MockServer:
             f"  Phoenix socket    {ws}{SOCKET_PATH}?vsn=2.0.0   (topics: device, console, room:*)",
             f"  Microcontrollers  {ws}{MICROCONTROLLER_PATH}   (header X-API-Key)",
             f"  Fedecks           {ws}{FEDECKS_PATH}   (header x-fedecks-auth)",
-            f"  Admin API         {http}/admin/devices",
+            "  Device ids        add &identifier=<id> to the socket URL (else socket-N)",
+            f"  Admin API         {http}/admin/devices   (GET /admin lists the endpoints)",
             f"  Auth service      {self.auth_url}" + ("" if auth["enabled"] else "   (external)"),
         ]
         if auth["keys"] == DEFAULTS["auth"]["keys"]:
