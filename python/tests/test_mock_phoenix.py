@@ -48,6 +48,47 @@ def test_heartbeat_v1_integer_ref_echoed_without_join_ref():
     run(go())
 
 
+def test_v1_reply_is_written_in_jasons_key_order():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V1) as c:
+            await c.send('{"ref":0,"payload":{},"event":"heartbeat","topic":"phoenix","join_ref":null}')
+            assert await c.recv_raw() == (
+                '{"event":"phx_reply","payload":{"response":{},"status":"ok"},"ref":0,"topic":"phoenix"}')
+
+    run(go())
+
+
+def test_fragmented_message_is_reassembled():
+    async def go():
+        async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
+            await c.ws.send(['[null,"f1","pho', 'enix","heart', 'beat",{}]'])  # three frames
+            m = await c.recv()
+            assert (m.ref, m.status) == ("f1", "ok")
+
+    run(go())
+
+
+def test_frames_sent_before_the_101_are_not_lost():
+    async def go():
+        async with serve() as s:
+            reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
+            frame = b'[null,"early","phoenix","heartbeat",{}]'
+            masked = bytes(b ^ k for b, k in zip(frame, b"\x01\x02\x03\x04" * 20))
+            writer.write(b"GET /socket/websocket?vsn=2.0.0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         b"Sec-WebSocket-Version: 13\r\n\r\n"
+                         + bytes([0x81, 0x80 | len(frame)]) + b"\x01\x02\x03\x04" + masked)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+            assert head.startswith(b"HTTP/1.1 101")
+            first = await asyncio.wait_for(reader.readexactly(2), 3)
+            assert first[0] == 0x81
+            body = await asyncio.wait_for(reader.readexactly(first[1]), 3)
+            assert body == b'[null,"early","phoenix","phx_reply",{"response":{},"status":"ok"}]'
+            writer.close()
+
+    run(go())
+
+
 def test_heartbeat_is_handled_before_channel_lookup():
     async def go():
         async with serve() as s, PhoenixClient(s.ws_url + V2) as c:
