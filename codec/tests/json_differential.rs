@@ -20,7 +20,10 @@
 //! (the envelope is one of the 127 levels, so our decoder gets a payload
 //! limit of 126), elements 0 and 1 are `null`, a string or an integer in
 //! `i64` range (`-0` included: serde_json reads it as the float -0.0, Phoenix
-//! as the integer 0), and elements 2 and 3 are strings.
+//! as the integer 0), and elements 2 and 3 are strings. A V1 text frame
+//! decodes exactly when it passes the oracle, is an object, and its members
+//! (read in order, duplicates kept, keys unescaped by serde_json) follow
+//! Phoenix's V1 rules (see `serde_accepts_v1`).
 
 use phoenix_wire::frame::{Decoder, Payload, Ref};
 use phoenix_wire::json;
@@ -98,6 +101,101 @@ fn serde_accepts_v2(data: &[u8]) -> bool {
         && serde_ref(elems[1].get())
         && serde_json::from_str::<String>(elems[2].get()).is_ok()
         && serde_json::from_str::<String>(elems[3].get()).is_ok()
+}
+
+/// The members of a JSON object in order, duplicates kept.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Phoenix's V1 rules on serde_json's reading: an object; `topic`, `event`,
+/// `payload` and `ref` present, `join_ref` optional, none of them twice
+/// (keys compared after unescaping), other keys ignored; topic and event
+/// strings, refs by the ref rules.
+fn serde_accepts_v1(data: &[u8]) -> bool {
+    if !serde_accepts(data) {
+        return false;
+    }
+    let Ok(Members(members)) = serde_json::from_slice::<Members>(data) else {
+        return false;
+    };
+    let mut seen = [0usize; 5];
+    for (key, value) in &members {
+        let Some(i) = ENVELOPE.iter().position(|k| k == key) else {
+            continue;
+        };
+        seen[i] += 1;
+        let raw = value.get();
+        let ok = match i {
+            0 | 1 => serde_json::from_str::<String>(raw).is_ok(),
+            2 => true,
+            _ => serde_ref(raw),
+        };
+        if !ok || seen[i] > 1 {
+            return false;
+        }
+    }
+    seen[..4].iter().all(|&n| n == 1)
+}
+
+const ENVELOPE: [&str; 5] = ["topic", "event", "payload", "ref", "join_ref"];
+
+fn check_v1(data: &[u8]) -> Result<(), TestCaseError> {
+    let ours = Decoder::new().max_depth(126).decode_text(data, Vsn::V1);
+    let theirs = serde_accepts_v1(data);
+    prop_assert_eq!(
+        ours.is_ok(),
+        theirs,
+        "ours {:?}, serde_json {} on {:?}",
+        ours,
+        theirs,
+        String::from_utf8_lossy(data)
+    );
+    match ours {
+        Ok(f) => {
+            let Members(members) = serde_json::from_slice(data).unwrap();
+            let get = |k: &str| members.iter().find(|(key, _)| key == k).map(|m| m.1.get());
+            prop_assert_eq!(
+                f.topic.to_cow(),
+                serde_json::from_str::<String>(get("topic").unwrap()).unwrap()
+            );
+            prop_assert_eq!(
+                f.event.to_cow(),
+                serde_json::from_str::<String>(get("event").unwrap()).unwrap()
+            );
+            let Payload::Json(p) = f.payload else {
+                return Err(TestCaseError::fail("a text frame without a JSON payload"));
+            };
+            prop_assert_eq!(p.raw(), get("payload").unwrap());
+            prop_assert_eq!(
+                f.join_ref.is_null(),
+                get("join_ref").map_or(true, |r| r == "null")
+            );
+        }
+        Err(e) => prop_assert!(e.offset() <= data.len(), "{e} past {} bytes", data.len()),
+    }
+    Ok(())
 }
 
 fn check_json(data: &[u8]) -> Result<(), TestCaseError> {
@@ -340,20 +438,79 @@ fn header_elem() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A ref: mostly null, a string or an integer, so that most frames decode.
+fn ref_elem() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => Just("null".to_owned()),
+        3 => string(),
+        2 => any::<i64>().prop_map(|v| v.to_string()),
+        2 => header_elem(),
+    ]
+    .boxed()
+}
+
+/// A topic or event: mostly a string.
+fn name_elem() -> BoxedStrategy<String> {
+    prop_oneof![6 => string(), 1 => header_elem()].boxed()
+}
+
 fn v2_frame() -> impl Strategy<Value = String> {
     (
-        prop::collection::vec((ws(), header_elem(), ws()), 4),
+        (ref_elem(), ref_elem(), name_elem(), name_elem()),
+        prop::collection::vec((ws(), ws()), 4),
         (ws(), prop_oneof![7 => json(), 1 => deep()], ws()),
         prop::collection::vec((ws(), json(), ws()), 0..3),
         ws(),
         ws(),
     )
-        .prop_map(|(headers, (a, payload, b), extras, lead, trail)| {
-            let mut elems: Vec<String> = headers.into_iter().map(|(a, v, b)| a + &v + &b).collect();
-            elems.push(a + &payload + &b);
-            elems.extend(extras.into_iter().map(|(a, v, b)| a + &v + &b));
-            format!("{lead}[{}]{trail}", elems.join(","))
+        .prop_map(
+            |((j, r, t, e), spaces, (a, payload, b), extras, lead, trail)| {
+                let mut elems: Vec<String> = [j, r, t, e]
+                    .into_iter()
+                    .zip(spaces)
+                    .map(|(v, (a, b))| a + &v + &b)
+                    .collect();
+                elems.push(a + &payload + &b);
+                elems.extend(extras.into_iter().map(|(a, v, b)| a + &v + &b));
+                format!("{lead}[{}]{trail}", elems.join(","))
+            },
+        )
+}
+
+/// A V1 object: each envelope key mostly once, sometimes missing or twice,
+/// sometimes with an escaped first letter; unknown keys; any order.
+fn v1_frame() -> impl Strategy<Value = String> {
+    let count = || prop_oneof![1 => Just(0usize), 16 => Just(1), 1 => Just(2)];
+    let member = |i: usize| {
+        let value = match i {
+            2 => prop_oneof![7 => json(), 1 => deep()].boxed(),
+            0 | 1 => name_elem(),
+            _ => ref_elem(),
+        };
+        (any::<bool>(), ws(), ws(), value).prop_map(move |(escape, a, b, v)| {
+            let key = ENVELOPE[i];
+            let key = if escape {
+                format!("\\u{:04x}{}", key.as_bytes()[0], &key[1..])
+            } else {
+                key.to_owned()
+            };
+            format!("{a}\"{key}\"{b}:{v}")
         })
+    };
+    let envelope: Vec<_> = (0..5).map(|i| (count(), member(i))).collect();
+    let unknown = prop::collection::vec(
+        (string(), json()).prop_map(|(k, v)| format!("{k}:{v}")),
+        0..3,
+    );
+    (envelope, unknown, ws())
+        .prop_flat_map(|(envelope, unknown, trail)| {
+            let mut members = unknown;
+            for (n, member) in envelope {
+                members.extend(std::iter::repeat(member).take(n));
+            }
+            (Just(members).prop_shuffle(), Just(trail))
+        })
+        .prop_map(|(members, trail)| format!("{{{}}}{trail}", members.join(",")))
 }
 
 fn cases(n: u32) -> Config {
@@ -370,9 +527,9 @@ proptest! {
 
     #[test]
     fn valid_documents_agree(doc in document()) {
-        // Generated documents are valid; both sides must say so.
-        prop_assert!(serde_accepts(doc.as_bytes()), "the generator made invalid JSON: {doc}");
         check_json(doc.as_bytes())?;
+        // Generated documents are valid, so both sides accepted.
+        prop_assert!(json::validate(doc.as_bytes(), 127).is_ok(), "invalid: {}", doc);
     }
 
     #[test]
@@ -403,6 +560,16 @@ proptest! {
     #[test]
     fn v2_frames_agree(frame in v2_frame()) {
         check_v2(frame.as_bytes())?;
+    }
+
+    #[test]
+    fn v1_frames_agree(frame in v1_frame()) {
+        check_v1(frame.as_bytes())?;
+    }
+
+    #[test]
+    fn mutated_v1_frames_agree(frame in v1_frame(), ms in prop::collection::vec(mutation(), 1..4)) {
+        check_v1(&mutate(frame.into_bytes(), &ms))?;
     }
 
     #[test]
