@@ -134,6 +134,14 @@ def test_admin_errors():
             assert status == 409 and "not joined" in body["error"]
             assert (await http("POST", base + "/broadcast", {"topic": 1}))[0] == 400
             assert (await http("POST", base + "/devices/nh-0001/push", {"event": "x", "binary": "%%%"}))[0] == 400
+            status, body = await http("POST", base + "/broadcast",
+                                      {"topic": "room:" + "x" * 300, "event": "e", "binary": "AA=="})
+            assert status == 200 and body == {"delivered": 0}  # no members: nothing to encode
+            async with PhoenixClient(s.ws_url + "/socket/websocket?vsn=2.0.0") as c:
+                await c.join("room:" + "x" * 300)
+                status, body = await http("POST", base + "/broadcast",
+                                          {"topic": "room:" + "x" * 300, "event": "e", "binary": "AA=="})
+                assert status == 400 and "too long" in body["error"]
             assert (await http("GET", base + "/broadcast"))[0] == 405
             assert (await http("DELETE", base + "/devices"))[0] == 405
             assert (await http("GET", base + "/nowhere"))[0] == 404

@@ -32,6 +32,8 @@ import hmac
 from typing import Any, Dict
 from urllib.parse import unquote
 
+import phoenix_wire as pw
+
 from .transport import Request, Response
 
 PATHS = [
@@ -70,7 +72,7 @@ def handle(server: Any, req: Request) -> Response:
         return _error(405, f"{req.method} not allowed")
     try:
         return _route(server, req.method, parts, body, req.query)
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, pw.EncodeError) as exc:  # bad fields, or a payload no frame can carry
         return _error(400, str(exc))
     except LookupError as exc:
         return _error(409, str(exc.args[0]) if exc.args else "conflict")
