@@ -457,7 +457,7 @@ def test_idle_timeout_closes_and_heartbeats_keep_alive():
                 assert (await busy.recv()).status == "ok"
                 await asyncio.sleep(0.2)
             code, reason = await closed_with(idle)
-            assert (code, reason) == (1000, "idle timeout")
+            assert (code, reason) == (1002, "idle timeout")
             await busy.send([None, "x", "phoenix", "heartbeat", {}])
             assert (await busy.recv()).status == "ok"
 
@@ -474,9 +474,9 @@ def test_client_that_never_finishes_closing_is_cut_off():
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
             assert head.startswith(b"HTTP/1.1 101")
             started = asyncio.get_running_loop().time()
-            # never answer: the server sends its close frame (1000 "idle timeout"), then drops us
+            # never answer: the server sends its close frame (1002 "idle timeout"), then drops us
             data = await asyncio.wait_for(reader.read(), 5)
-            assert data[:2] == b"\x88\x0e" and data[2:4] == (1000).to_bytes(2, "big")
+            assert data[:2] == b"\x88\x0e" and data[2:4] == (1002).to_bytes(2, "big")
             assert data[4:16] == b"idle timeout"
             assert asyncio.get_running_loop().time() - started < 3
             writer.close()

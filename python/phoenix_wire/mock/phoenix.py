@@ -16,7 +16,8 @@ Every frame is read and written by :mod:`phoenix_wire`. The rules (spec section 
 - ``phx_leave`` gets an ok reply, then ``[jr, jr, topic, "phx_close", {}]``.
 - A channel that crashes sends ``[jr, jr, topic, "phx_error", {"reason":
   "channel_crash"}]`` (Phoenix 1.8.10+) and is gone.
-- No frame for ``idle_timeout`` seconds closes the socket (1000, "idle timeout").
+- No frame for ``idle_timeout`` seconds closes the socket with 1002, as Bandit (Phoenix
+  1.8's default adapter) does, with the reason "idle timeout".
 - A frame the codec rejects closes only this connection: 1007 with the error kind
   and offset as the reason; a binary frame on a V1 socket closes with 1003.
 """
@@ -137,7 +138,7 @@ class PhoenixSocket:
 
     def on_idle(self) -> None:
         log.info("%s %s: idle timeout, closing", self.kind, self.id)
-        self.ws.close(1000, "idle timeout")
+        self.ws.close(1002, "idle timeout")  # what Bandit sends on a timeout
 
     def disconnect(self, reason: str) -> None:
         self.ws.close(1000, reason)
