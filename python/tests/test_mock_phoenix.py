@@ -498,3 +498,59 @@ def test_plain_get_on_socket_path_is_refused():
             assert status == 404
 
     run(go())
+
+
+# ---- robustness ------------------------------------------------------------------------------
+def test_random_frames_never_crash_the_server(caplog):
+    """Seeded random frames (valid, odd and corrupted) on the socket: every one gets an
+    answer, silence or a 1003/1007 close; never an internal error, and the server goes on."""
+    import logging
+    import random
+
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(5)
+    topics = ["room:r", "device", "console", "nowhere", "phoenix", "room:", ""]
+    events = ["phx_join", "phx_leave", "heartbeat", "echo", "shout", "fwup_progress", "up", "x"]
+    payloads = [{}, {"data": "d"}, {"value": 5}, [], [1, "a"], "m", 7, None, {"n": {"deep": [1, {}]}}]
+    refs = [None, "1", "2", 1, 0, -5, "ʀ"]
+
+    def frame():
+        kind = rng.random()
+        f = pw.encode(rng.choice(refs), rng.choice(refs), rng.choice(topics), rng.choice(events),
+                      rng.choice(payloads))
+        if kind < 0.6:
+            return f
+        if kind < 0.75:
+            return pw.encode_binary(rng.choice(["", "1"]), "9", rng.choice(topics[:4]), rng.choice(events),
+                                    bytes(rng.randrange(256) for _ in range(rng.randrange(8))))
+        data = bytearray(f.encode())
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        return bytes(data) if rng.random() < 0.5 else data.decode("utf-8", "replace")
+
+    async def go():
+        codes = []
+        async with serve() as s:
+            c = await PhoenixClient(s.ws_url + V2).__aenter__()
+            for i in range(400):
+                # each random frame is followed by a heartbeat: its reply (or the close)
+                # says the server is done with the frame
+                try:
+                    await c.send(frame())
+                    await c.send([None, f"hb{i}", "phoenix", "heartbeat", {}])
+                    while True:
+                        raw = await c.recv_raw(timeout=3)
+                        if isinstance(raw, str) and f'"hb{i}"' in raw:
+                            break
+                except ConnectionClosed as exc:
+                    codes.append(exc.rcvd.code if exc.rcvd else None)
+                    c = await PhoenixClient(s.ws_url + V2).__aenter__()
+            async with PhoenixClient(s.ws_url + V2) as fresh:
+                await fresh.send([None, "alive", "phoenix", "heartbeat", {}])
+                assert (await fresh.recv()).ref == "alive"
+        return codes
+
+    codes = run(go(), timeout=60)
+    assert codes, "no corrupted frame closed a connection: the generator is broken"
+    assert set(codes) <= {1003, 1007}, codes
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
