@@ -113,7 +113,11 @@ def _atom_name(x: Any) -> str | None:
     """The name of an atom object, or None if `x` is not an atom."""
     etf = _etf()
     if isinstance(x, etf.Atom):
-        return str(x.name) if hasattr(x, "name") else str(x)
+        name = getattr(x, "name", None)
+        if isinstance(name, str):
+            return str.__str__(name)
+        # Atom is a str subclass: its own text, whatever __str__ says.
+        return str.__str__(x) if isinstance(x, str) else str(x)
     return None
 
 
@@ -251,9 +255,21 @@ def _structure(x: Any) -> str | _Node:
         return x.text
     if isinstance(x, _Improper):
         return _Node("", [("", x.last), ("| ", x.tail)], "")
-    # Pids, ports and references (only decoded on request) print as the
-    # module shows them.
-    return str(x)
+    # Pids, ports and references (only decoded on request): Elixir's
+    # #PID<...> shape, with the node name where iex shows a node number.
+    return _identifier(x)
+
+
+def _identifier(x: Any) -> str:
+    kind = type(x).__name__
+    node = getattr(x, "node", None)
+    if kind == "Pid" and node is not None:
+        return f"#PID<{node}.{x.id}.{x.serial}>"
+    if kind == "Port" and node is not None:
+        return f"#Port<{node}.{x.id}>"
+    if kind == "Reference" and node is not None:
+        return f"#Reference<{node}.{'.'.join(map(str, x.ids))}>"
+    return repr(x)
 
 
 class _Raw:
@@ -381,7 +397,7 @@ def to_json(term: Any) -> Any:
         if plain and len(set(keys)) == len(keys):
             return {k: to_json(v) for k, v in zip(keys, term.values())}
         return {"$map": [[k, to_json(v)] for k, v in zip(keys, term.values())]}
-    return {"$repr": str(term)}
+    return {"$repr": _identifier(term)}
 
 
 def from_json(value: Any, path: str = "") -> Any:
@@ -389,10 +405,7 @@ def from_json(value: Any, path: str = "") -> Any:
 
     Raises :class:`TermJsonError` naming the JSON path of a malformed tag.
     """
-    etf = _etf()
-    if value is None:
-        return etf.Atom("nil")
-    if isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, list):
         return [from_json(e, f"{path}[{i}]") for i, e in enumerate(value)]
