@@ -4,7 +4,7 @@ import asyncio
 import logging
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import phoenix_wire as pw
 from phoenix_wire.mock.auth import AuthError, check_key
@@ -124,3 +124,16 @@ def test_keys_never_in_logs(caplog):
     server_log = server_text(caplog)
     assert "microcontroller" in server_log  # something was logged
     assert KEY not in server_log and "secret-wrong-key" not in server_log
+
+
+def test_microcontroller_idle_timeout_is_its_own():
+    async def go():
+        cfg = {"microcontroller": {"idle_timeout": 0.4}, "endpoint": {"idle_timeout": 30.0}}
+        async with serve(cfg) as s, PhoenixClient(s.ws_url + PATH, headers={"X-API-Key": KEY}) as c:
+            await c.recv()  # metadata
+            with pytest.raises(ConnectionClosed) as info:
+                for _ in range(5):
+                    await c.recv_raw(timeout=3)
+            assert (info.value.rcvd.code, info.value.rcvd.reason) == (1002, "idle timeout")
+
+    run(go())

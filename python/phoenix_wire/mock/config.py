@@ -51,6 +51,10 @@ user_id = 1
 location_id = 1
 controller_id = 2
 
+[microcontroller]
+# These devices heartbeat once a minute, so a 60 s timeout would race them.
+idle_timeout = 90.0
+
 [device]
 # Join reply of the NervesHub `device` topic.
 join_response = {}

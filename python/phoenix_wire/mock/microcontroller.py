@@ -47,7 +47,7 @@ async def serve(server: Any, req: Request, reader: asyncio.StreamReader, writer:
         reader,
         writer,
         max_size=cfg["endpoint"]["max_frame_size"],
-        idle_timeout=cfg["endpoint"]["idle_timeout"],
+        idle_timeout=cfg["microcontroller"]["idle_timeout"],
         close_timeout=cfg["endpoint"]["close_timeout"],
         reject=reject,
     )
