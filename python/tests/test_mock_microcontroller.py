@@ -62,7 +62,7 @@ def test_good_key_gets_metadata_then_joins_uploads_and_heartbeats():
             # control updates are pushed through the admin API
             control = {"control": [{"fan-1": 1}, {"valve-2": 0.5}]}
             status, body = await http("POST", s.http_url + "/admin/devices/microcontroller:1/push",
-                                      {"topic": "microcontroller:v1:1", "event": "control_update", "payload": control})
+                                      {"event": "control_update", "payload": control})  # its only topic
             assert status == 200, body
             push = await c.recv()
             assert (push.topic, push.event, push.payload, push.ref) == (

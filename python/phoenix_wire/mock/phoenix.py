@@ -325,7 +325,10 @@ class PhoenixSocket:
         """Push ``{"topic", "event", "payload"}`` (or ``"binary"``: base64) to this client."""
         import base64
 
-        topic = body.get("topic") or ("device" if "device" in self.channels else None)
+        topic = body.get("topic")
+        if topic is None:  # default: the device topic, or the only joined one
+            joined = list(self.channels)
+            topic = "device" if "device" in joined else (joined[0] if len(joined) == 1 else None)
         event = body.get("event")
         if not isinstance(topic, str) or not isinstance(event, str):
             raise ValueError("push needs string 'topic' and 'event'")
