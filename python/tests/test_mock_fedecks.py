@@ -208,3 +208,39 @@ def test_credentials_and_tokens_never_in_logs(caplog):
     assert "fedecks" in server_log
     for secret in ("demo-password", "hunter2-secret", token.decode(), SECRET):
         assert secret not in server_log
+
+
+def test_random_frames_go_to_the_raw_handler_and_the_session_goes_on(caplog):
+    """Seeded random and corrupted terms: each is answered, echoed or handed to the raw
+    handler; the session stays open and nothing is logged as an error."""
+    import random
+
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(11)
+    samples = [etf.dumps(t) for t in (
+        (etf.Atom("hello"), 1), [1, 2, 3], {b"k": [b"v", 2.5]}, b"bin", 2 ** 80, -3, (), [],
+        (etf.Atom("status"), b"x", [(1, 2)]),
+    )]
+
+    async def go():
+        async with serve(CONFIG) as s:
+            ws = await open_ws(s, login(device="fuzzed"))
+            for i in range(300):
+                data = bytearray(rng.choice(samples))
+                for _ in range(rng.randrange(0, 3)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                if rng.random() < 0.1:
+                    data = bytearray(rng.randrange(256) for _ in range(rng.randrange(1, 12)))
+                await ws.send(bytes(data))
+                await ws.send(etf.dumps(etf.Atom("ping")))
+                for _ in range(3):  # an echo may come first, then the pong
+                    if await recv(ws) == etf.dumps(etf.Atom("pong")):
+                        break
+                else:
+                    raise AssertionError(f"no pong after frame {i}: {bytes(data).hex()}")
+            status, body = await http("GET", s.http_url + "/admin/devices/fuzzed")
+            assert status == 200 and body["raw"] > 0
+            await ws.close()
+
+    run(go(), timeout=60)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text

@@ -268,8 +268,9 @@ class FedecksSession:
             return
         try:
             term = etf.loads(data, safe=True, atoms=self.atoms)
-        except DecodeError as exc:
-            self._raw(data, f"{exc.kind} at offset {exc.offset}")
+        except (DecodeError, ValueError) as exc:  # DecodeError is a ValueError
+            where = f"{getattr(exc, 'kind', type(exc).__name__)} at offset {getattr(exc, 'offset', '?')}"
+            self._raw(data, where)
             return
         if term == list(b"token_please"):
             self.send_token()
