@@ -296,8 +296,10 @@ const V2_STACK_CAP: usize = 128;
 /// then the payload. A full sink may be left holding part of the frame.
 #[inline(always)]
 fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
-    let mut buf = [0u8; V2_STACK_CAP];
-    let mut stack = SliceSink::new(&mut buf);
+    let mut stack = Stack {
+        buf: [0; V2_STACK_CAP],
+        len: 0,
+    };
     if write_v2_head(&mut stack, f).is_err() {
         write_v2_head(out, f)?;
     } else {
@@ -309,6 +311,67 @@ fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -
     }
     out.put(payload)?;
     out.put_u8(b']')
+}
+
+/// A stack buffer for short frames. The pieces of an envelope are a few
+/// bytes each: they are moved a word at a time instead of through memcpy.
+struct Stack {
+    buf: [u8; V2_STACK_CAP],
+    len: usize,
+}
+
+impl Stack {
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn written(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl Sink for Stack {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        let end = self.len + bytes.len();
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                copy_short(dst, bytes);
+                self.len = end;
+                Ok(())
+            }
+            None => Err(Error::new(ErrorKind::BufferFull, self.len)),
+        }
+    }
+}
+
+/// Copies `src` into `dst` (same length). Up to 16 bytes take two possibly
+/// overlapping loads and stores of 8, 4 or 1 bytes; longer ones use memcpy.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
+    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) -> Option<()> {
+        let n = src.len();
+        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
+        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
+        dst.get_mut(..N)?.copy_from_slice(&head);
+        dst.get_mut(n - N..)?.copy_from_slice(&tail);
+        Some(())
+    }
+    let done = match src.len() {
+        0..=3 => {
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+            Some(())
+        }
+        4..=7 => two::<4>(dst, src),
+        8..=16 => two::<8>(dst, src),
+        _ => None,
+    };
+    if done.is_none() && dst.len() == src.len() {
+        dst.copy_from_slice(src);
+    }
 }
 
 /// Writes `[join_ref,ref,topic,event,` of a V2 frame.
