@@ -19,7 +19,8 @@ send to answer; everything else only counts as sent.
   token with ``'token_please'``, then each tick sends
   ``{:reading, n, %{"temp" => t}}`` (echoed by the server) or, every 10th,
   ``:ping`` (answered ``:pong``). Terms have no refs, so answers are matched
-  in order. Keepalive is a websocket ping carrying the device id.
+  in order. Keepalive is a websocket ping carrying the device id (timed
+  as ``ws_ping``).
 """
 
 from __future__ import annotations
@@ -386,7 +387,7 @@ class FedecksDevice(Device):
         except Exception:  # the connection closed first; the reader counts that
             return
         now = _now()
-        self.stats.on_round_trip("ping", now - sent, now)
+        self.stats.on_round_trip("ws_ping", now - sent, now)
 
     def on_message(self, data: bytes, is_text: bool) -> None:
         if is_text:
