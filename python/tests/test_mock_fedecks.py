@@ -3,7 +3,8 @@
 import asyncio
 import base64
 import logging
-import struct
+import shutil
+import subprocess
 
 import pytest
 from websockets.asyncio.client import connect
@@ -29,6 +30,17 @@ def server_text(caplog):
 
 def run(coro, timeout=20):
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def erlang_token(reply):
+    """Have Erlang (a real peer) match the reply against {"token", T} (Elixir's
+    {'token', T}) and print T."""
+    erl = shutil.which("erl")
+    assert erl, "Erlang/OTP (erlang-nox) is needed for the Fedecks interop check"
+    script = (f'B = binary:decode_hex(<<"{reply.hex()}">>), {{"token", T}} = binary_to_term(B), '
+              'io:put_chars(T), halt().')
+    out = subprocess.run([erl, "-noshell", "-eval", script], capture_output=True, timeout=60, check=True)
+    return out.stdout
 
 
 def auth_header(**fields):
@@ -61,12 +73,11 @@ def test_login_token_please_and_reconnect_with_token():
             ws = await open_ws(s, login())
             await ws.send(b"\x83k\x00\x0ctoken_please")
             reply = await recv(ws)
-            prefix = b"\x83h\x02k\x00\x05tokenm"
-            assert reply.startswith(prefix)
-            (length,) = struct.unpack(">I", reply[len(prefix):len(prefix) + 4])
-            token = reply[len(prefix) + 4:]
-            assert len(token) == length > 0
+            charlist, token = etf.loads(reply)
+            assert charlist == list(b"token") and isinstance(token, bytes)
             assert fedecks.verify_token(SECRET.encode(), token) == "box-1"
+            # the real runtime reads it as Elixir's {'token', Token}
+            assert await asyncio.to_thread(erlang_token, reply) == token
             await ws.close()
             header = {"x-fedecks-auth": auth_header(**{"fedecks-device-id": "box-1", "fedecks-token": token})}
             ws2 = await open_ws(s, header)
