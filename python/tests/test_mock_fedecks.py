@@ -255,3 +255,22 @@ def test_random_frames_go_to_the_raw_handler_and_the_session_goes_on(caplog):
 
     run(go(), timeout=60)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_auth_header_written_by_erlang_is_accepted():
+    erl = shutil.which("erl")
+    assert erl, "Erlang/OTP (erlang-nox) is needed for the Fedecks interop check"
+    script = ('io:put_chars(base64:encode(term_to_binary(#{<<"fedecks-device-id">> => <<"erl-box">>, '
+              '<<"username">> => <<"demo">>, <<"password">> => <<"demo-password">>}))), halt().')
+    header = subprocess.run([erl, "-noshell", "-eval", script], capture_output=True, timeout=60,
+                            check=True).stdout.decode()
+
+    async def go():
+        async with serve(CONFIG) as s:
+            ws = await open_ws(s, {"x-fedecks-auth": header})
+            await ws.send(etf.dumps(etf.Atom("ping")))
+            assert etf.loads(await recv(ws), atoms=["pong"]) == etf.Atom("pong")
+            assert "erl-box" in s.hub.connections
+            await ws.close()
+
+    run(go())
