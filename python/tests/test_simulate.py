@@ -52,6 +52,14 @@ def test_build_url_adds_the_profile_path_and_keeps_what_is_given():
         build_url("http://127.0.0.1:4000", "/socket/websocket", {})
 
 
+def row(table, label):
+    """The value column of the summary table's row `label`."""
+    for line in table.splitlines():
+        if line.strip().startswith(label + "  "):
+            return line.strip()[len(label):].strip()
+    raise AssertionError(f"no row {label!r} in\n{table}")
+
+
 def test_summary_table_lists_every_figure():
     stats = Stats(3)
     now = time.monotonic()
@@ -62,9 +70,26 @@ def test_summary_table_lists_every_figure():
     stats.on_error("http_401")
     stats.on_error("http_401")
     text = render_summary(stats.summary(profile="nerves-hub", url="ws://x"))
-    for needle in ("connected          1", "failed             2", "messages sent      1",
-                   "round trip p99     4.00 ms", "http_401", "errors             2"):
-        assert needle in text, needle
+    for label, value in (("connected", "1"), ("failed", "2"), ("messages sent", "1"),
+                         ("round trip p99", "4.00 ms"), ("http_401", "2"), ("errors", "2")):
+        assert row(text, label) == value, label
+
+
+def test_setup_and_steady_round_trips_are_reported_apart():
+    stats = Stats(2)
+    t = time.monotonic()
+    stats.on_round_trip("join", 0.500, t)  # a join that queued behind the connect storm
+    stats.on_connected(t)
+    stats.on_round_trip("heartbeat", 0.200, t + 0.1)  # sent before the fleet was complete
+    stats.on_connected(t + 0.2)
+    stats.on_round_trip("heartbeat", 0.002, t + 0.3)
+    s = stats.summary()
+    assert s["round_trips"] == 3 and s["round_trips_by_kind"] == {"heartbeat": 2, "join": 1}
+    assert s["setup_rtt_ms"]["count"] == 1 and s["setup_rtt_ms"]["p99"] == 500.0
+    assert s["rtt_ms"]["count"] == 2 and s["rtt_ms"]["max"] == 200.0
+    assert s["rtt_ms_steady"]["count"] == 1 and s["rtt_ms_steady"]["p99"] == 2.0
+    table = render_summary(s)
+    assert row(table, "setup (join/token)").startswith("p50 500.00 / p95 500.00 / p99 500.00 ms")
 
 
 def test_progress_bar_draws_only_on_a_terminal():
@@ -283,4 +308,4 @@ def test_the_command_exits_one_and_prints_the_table_when_devices_fail():
 
     status, out = run(go())
     assert status == 1
-    assert "failed             2" in out and "http_401" in out
+    assert row(out, "failed") == "2" and row(out, "http_401") == "2"

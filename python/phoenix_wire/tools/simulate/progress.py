@@ -89,6 +89,12 @@ def _ms(v: Optional[float]) -> str:
     return "-" if v is None else f"{v:.2f} ms"
 
 
+def _dist(d: Dict[str, Any]) -> str:
+    if not d["count"]:
+        return "-"
+    return f"p50 {d['p50']:.2f} / p95 {d['p95']:.2f} / p99 {d['p99']:.2f} ms  ({d['count']} round trips)"
+
+
 def render_summary(summary: Dict[str, Any]) -> str:
     """The end-of-run table for people (``--json`` prints `summary` itself)."""
     rtt = summary["rtt_ms"]
@@ -111,6 +117,8 @@ def render_summary(summary: Dict[str, Any]) -> str:
         ("round trip p95", _ms(rtt["p95"])),
         ("round trip p99", _ms(rtt["p99"])),
         ("round trip max", _ms(rtt["max"])),
+        ("  all connected", _dist(summary["rtt_ms_steady"])),
+        ("  setup (join/token)", _dist(summary["setup_rtt_ms"])),
         ("elapsed", f"{summary['elapsed_s']:.2f} s  (simulator CPU {summary['simulator_cpu_pct']}% of one core)"),
     ]
     if summary.get("ticks_late"):
