@@ -6,9 +6,12 @@ Instead this module reads the request head itself (bounded: 16 KiB of head, 1 Mi
 body), answers plain HTTP requests directly, and hands websocket upgrades to
 websockets' Sans-I/O :class:`websockets.server.ServerProtocol`, which keeps doing all
 of RFC 6455: handshake validation, framing and masking, ping/pong, the closing
-handshake and the message size limit (1009). What is left here is the small I/O loop
-that Sans-I/O asks for: feed bytes in, write ``data_to_send()`` out, half-close on
-``SEND_EOF``, and reassemble fragmented messages.
+handshake and the message size limit (1009). What is left here is the small I/O
+glue that Sans-I/O asks for: feed bytes in, write ``data_to_send()`` out, half-close
+on ``SEND_EOF``, reassemble fragmented messages, and time out idle or half-closed
+connections. After the upgrade the transport's protocol is swapped for a small
+:class:`asyncio.Protocol` so that each message is handled straight from
+``data_received``, the cheapest path asyncio offers.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from websockets.server import ServerProtocol
 log = logging.getLogger("phoenix_wire.mock")
 
 # websockets logs request headers (X-API-Key, x-fedecks-auth) at DEBUG level. Its
-# logger is pinned to WARNING (it would log every connection at INFO) so that no log configuration can make it print them.
+# logger is pinned to WARNING, so that no log configuration can make it print them
+# (and so that it does not log every connection at INFO).
 _wslog = logging.getLogger("phoenix_wire.mock.wsproto")
 _wslog.setLevel(logging.WARNING)
 
