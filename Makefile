@@ -41,8 +41,9 @@ fuzz-%:
 	  -max_total_time=$(FUZZ_SECONDS) -dict=phoenix.dict -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 
 ## The Python module: a fresh venv (.venv/), `pip install ./python pytest orjson`
-## as a user would, the Phoenix JS client from npm, then pytest. The package is
-## reinstalled only when its sources changed (cargo keeps the build incremental).
+## as a user would (plus erlang-py and erlpack, the ETF peers of the interop tests),
+## the Phoenix JS client from npm, then pytest. The package is reinstalled only
+## when its sources changed (cargo keeps the build incremental).
 VENV ?= .venv
 PY_STAMP = $(VENV)/.phoenix-wire-installed
 PY_SOURCES = $(shell find codec/src python/src python/phoenix_wire -type f -not -name '*.pyc') \
@@ -65,7 +66,7 @@ $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
 $(PY_STAMP): $(PY_SOURCES) | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet ./python pytest orjson
+	$(VENV)/bin/pip install --quiet ./python pytest orjson erlang-py erlpack
 	touch $@
 
 $(JS_STAMP): python/tests/js/package.json

@@ -37,6 +37,7 @@ from ._native import (
     reply,
     reply_binary,
 )
+from . import etf
 
 __all__ = [
     "DEFAULT_VSN",
@@ -48,6 +49,7 @@ __all__ = [
     "decode_text",
     "encode",
     "encode_binary",
+    "etf",
     "reply",
     "reply_binary",
 ]

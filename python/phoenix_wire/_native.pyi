@@ -1,5 +1,6 @@
 """Type stubs for the Rust extension `phoenix_wire._native` (frames)."""
 
+from types import ModuleType
 from typing import Any, Literal, Optional, Union, final
 
 Ref = Union[str, int, None]
@@ -14,6 +15,9 @@ Vsn = str
 Direction = Literal["to_client", "to_server"]
 
 DEFAULT_VSN: str
+
+etf: ModuleType
+"""The Rust half of `phoenix_wire.etf` (use that module: it adds the types)."""
 
 class DecodeError(ValueError):
     """A frame could not be decoded.

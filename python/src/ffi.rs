@@ -53,6 +53,15 @@ pub unsafe fn extend(data: &[u8]) -> &'static [u8] {
 
 /// A new `int` from decimal digits of any length (an optional `-` first).
 pub fn new_big_int<'py>(py: Python<'py>, digits: &str) -> PyResult<Bound<'py, PyAny>> {
+    new_int_radix(py, digits, 10)
+}
+
+/// A new `int` from digits in `radix` (an optional `-` first).
+pub fn new_int_radix<'py>(
+    py: Python<'py>,
+    digits: &str,
+    radix: i32,
+) -> PyResult<Bound<'py, PyAny>> {
     // PyLong_FromString wants a NUL-terminated string.
     let mut buf = Vec::with_capacity(digits.len() + 1);
     buf.extend_from_slice(digits.as_bytes());
@@ -61,7 +70,7 @@ pub fn new_big_int<'py>(py: Python<'py>, digits: &str) -> PyResult<Bound<'py, Py
     unsafe {
         Bound::from_owned_ptr_or_err(
             py,
-            ffi::PyLong_FromString(buf.as_ptr().cast(), core::ptr::null_mut(), 10),
+            ffi::PyLong_FromString(buf.as_ptr().cast(), core::ptr::null_mut(), radix),
         )
     }
 }

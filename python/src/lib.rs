@@ -5,6 +5,7 @@
 //! validation, error kinds and offsets) is the codec's.
 
 mod errors;
+mod etf;
 mod ffi;
 mod message;
 mod to_json;
@@ -291,6 +292,7 @@ fn broadcast<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
+    etf::register(m)?;
     m.add_class::<Message>()?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(decode_text, m)?)?;
