@@ -23,6 +23,8 @@ use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio::time::{interval, timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
@@ -125,7 +127,11 @@ async fn run() -> Result<(), BoxError> {
     )
     .await?;
     // Finish the closing handshake: read until the server's close arrives.
-    ws.close(None).await?;
+    let bye = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "update received".into(),
+    };
+    ws.close(Some(bye)).await?;
     let _ = timeout(WAIT, async { while let Some(Ok(_)) = ws.next().await {} }).await;
     Ok(())
 }
