@@ -52,7 +52,7 @@ class Options:
     duration: float = 10.0  # seconds of sending, from the start of the run
     timeout: float = 5.0  # connect, setup and answer timeout
     keepalive: Optional[float] = None  # seconds; None: the profile's default
-    connect_concurrency: int = 100
+    connect_concurrency: int = 32
     api_key: str = "demo-api-key"
     username: str = "demo"
     password: str = "demo-password"
