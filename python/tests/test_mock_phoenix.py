@@ -450,9 +450,9 @@ def test_unsupported_vsn_refused_at_upgrade(vsn):
 
 def test_idle_timeout_closes_and_heartbeats_keep_alive():
     async def go():
-        async with serve(idle_timeout=0.6) as s, PhoenixClient(s.ws_url + V2) as busy, \
+        async with serve(idle_timeout=1.0) as s, PhoenixClient(s.ws_url + V2) as busy, \
                 PhoenixClient(s.ws_url + V2) as idle:
-            for i in range(6):  # 1.2 s of heartbeats every 0.2 s
+            for i in range(10):  # 2 s of heartbeats every 0.2 s: twice the timeout
                 await busy.send([None, str(i), "phoenix", "heartbeat", {}])
                 assert (await busy.recv()).status == "ok"
                 await asyncio.sleep(0.2)
