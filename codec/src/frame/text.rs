@@ -109,6 +109,12 @@ impl<'a> Reader<'a> {
     fn payload(&mut self) -> Result<RawJson<'a>> {
         self.s.peek_non_ws();
         let start = self.s.pos;
+        // `{}` is the payload of heartbeats, leaves and most join replies:
+        // no need to set up the validator for it.
+        if self.max_depth > 0 && self.s.bytes.get(start..start + 2) == Some(b"{}") {
+            self.s.pos += 2;
+            return Ok(RawJson::from_validated(self.slice(start, start + 2)));
+        }
         self.s.value(self.max_depth)?;
         Ok(RawJson::from_validated(self.slice(start, self.s.pos)))
     }
