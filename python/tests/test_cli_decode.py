@@ -65,9 +65,13 @@ def test_text_vectors_as_json_lines_with_guessed_vsn():
     # V1 frames are objects and V2 frames arrays, so without --vsn the tool
     # picks the version from the first character.
     cases = [
-        c for c in VECTORS["text"]
-        if "frame" in c and "\n" not in c["frame"] and "\r" not in c["frame"]
-        and c["frame"].strip()[:1] in "[{" and c["frame"].strip()
+        c
+        for c in VECTORS["text"]
+        if "frame" in c
+        and "\n" not in c["frame"]
+        and "\r" not in c["frame"]
+        and c["frame"].strip()[:1] in "[{"
+        and c["frame"].strip()
         and not (c["vsn"] == 1 and c["frame"].strip().startswith("["))
         and not (c["vsn"] == 2 and c["frame"].strip().startswith("{"))
     ]
@@ -121,8 +125,13 @@ def test_binary_vectors(direction, notation):
 
 def test_binary_direction_is_guessed_from_the_layout():
     by_name = {c["name"]: c for c in VECTORS["binary"]}
-    names = ["client push (Phoenix suite)", "server push (Phoenix suite)", "reply (Phoenix suite)",
-             "broadcast (Phoenix suite)", "JS client utf-8 headers"]
+    names = [
+        "client push (Phoenix suite)",
+        "server push (Phoenix suite)",
+        "reply (Phoenix suite)",
+        "broadcast (Phoenix suite)",
+        "JS client utf-8 headers",
+    ]
     stdin = "".join(by_name[n]["hex"] + "\n" for n in names).encode()
     status, out, _ = cli("decode", "--json", stdin=stdin)
     assert status == 0
@@ -144,8 +153,9 @@ def test_raw_files_one_frame_each(tmp_path):
     bad.write_bytes(bytes.fromhex("00020305053132313233746f"))
     empty = tmp_path / "empty.bin"
     empty.write_bytes(b"")
-    status, out, _ = cli("decode", "--raw", "--json", "--direction", "to_server", str(client), str(text), str(bad),
-                         str(empty))
+    status, out, _ = cli(
+        "decode", "--raw", "--json", "--direction", "to_server", str(client), str(text), str(bad), str(empty)
+    )
     assert status == 1
     recs = records(out)
     assert [r["source"] for r in recs] == [str(client), str(text), str(bad), str(empty)]
@@ -156,13 +166,18 @@ def test_raw_files_one_frame_each(tmp_path):
 
 
 def test_readable_output_shows_envelope_payload_and_errors():
-    stdin = b"\n".join([
-        b'["1","1","room:lobby","phx_join",{"nested":{"list":[1,2]}}]',
-        b"not a frame!",
-        b'[null,null,"t","e",{"a":01}]',
-        b"01020305023132313233746f7069636f6b656667",
-        b'{"topic":"phoenix","event":"heartbeat","payload":{},"ref":0}',
-    ]) + b"\n"
+    stdin = (
+        b"\n".join(
+            [
+                b'["1","1","room:lobby","phx_join",{"nested":{"list":[1,2]}}]',
+                b"not a frame!",
+                b'[null,null,"t","e",{"a":01}]',
+                b"01020305023132313233746f7069636f6b656667",
+                b'{"topic":"phoenix","event":"heartbeat","payload":{},"ref":0}',
+            ]
+        )
+        + b"\n"
+    )
     status, out, _ = cli("decode", stdin=stdin)
     assert status == 1
     blocks = out.split("\n\n")

@@ -32,8 +32,11 @@ SPEC = [
     ("131,98,255,255,255,255", "-1", -1),
     ("131,110,4,0,0,0,0,128", "2147483648", 2147483648),
     ("131,116,0,0,0,1,109,0,0,0,1,97,97,1", '%{"a" => 1}', {"a": 1}),
-    ("131,116,0,0,0,1,109,0,0,0,1,97,108,0,0,0,3,97,1,70,64,4,0,0,0,0,0,0,100,0,3,102,111,111,106",
-     '%{"a" => [1, 2.5, :foo]}', {"a": [1, 2.5, {"$atom": "foo"}]}),
+    (
+        "131,116,0,0,0,1,109,0,0,0,1,97,108,0,0,0,3,97,1,70,64,4,0,0,0,0,0,0,100,0,3,102,111,111,106",
+        '%{"a" => [1, 2.5, :foo]}',
+        {"a": [1, 2.5, {"$atom": "foo"}]},
+    ),
     ("131,108,0,0,0,1,97,1,97,2", "[1 | 2]", {"$improper": [[1], 2]}),
 ]
 
@@ -58,9 +61,9 @@ def test_spec_examples_accept_hex_base64_and_erlang_binaries():
 
 # ---- the real Erlang runtime ----------------------------------------------------------------
 ERLANG_TERMS = [
-    ("{ok, <<\"hi\">>, [1,2], #{<<\"a\">> => 1}}", '{:ok, "hi", [1, 2], %{"a" => 1}}'),
-    ("[{a,1},{b,<<\"x\">>}]", '[a: 1, b: "x"]'),
-    ("\"abc\"", '~c"abc"'),
+    ('{ok, <<"hi">>, [1,2], #{<<"a">> => 1}}', '{:ok, "hi", [1, 2], %{"a" => 1}}'),
+    ('[{a,1},{b,<<"x">>}]', '[a: 1, b: "x"]'),
+    ('"abc"', '~c"abc"'),
     ("[1,2,300]", "[1, 2, 300]"),
     ("#{'__struct__' => 'Elixir.URI', host => <<\"x\">>}", '%URI{host: "x"}'),
     ("#{a => 1}", "%{a: 1}"),
@@ -77,8 +80,8 @@ ERLANG_TERMS = [
     ("[]", "[]"),
     ("#{}", "%{}"),
     ("<<>>", '""'),
-    ("<<\"line\\nbreak \\\"q\\\" #{x}\">>", '"line\\nbreak \\"q\\" \\#{x}"'),
-    ("<<\"caf\\x{e9}\"/utf8>>", '"café"'),
+    ('<<"line\\nbreak \\"q\\" #{x}">>', '"line\\nbreak \\"q\\" \\#{x}"'),
+    ('<<"caf\\x{e9}"/utf8>>', '"café"'),
 ]
 
 
@@ -89,31 +92,32 @@ def test_terms_written_by_erlang_print_as_elixir(compressed):
     terms = list(ERLANG_TERMS)
     if compressed:
         # OTP compresses only when that saves space.
-        terms.append(("{big, binary:copy(<<\"ab\">>, 300)}", '{:big, "' + "ab" * 300 + '"}'))
-    body = ", ".join(
-        f"io:format(\"~s~n\", [binary:encode_hex(term_to_binary({src}, {opts}))])" for src, _ in terms
-    )
+        terms.append(('{big, binary:copy(<<"ab">>, 300)}', '{:big, "' + "ab" * 300 + '"}'))
+    body = ", ".join(f'io:format("~s~n", [binary:encode_hex(term_to_binary({src}, {opts}))])' for src, _ in terms)
     lines = erl_eval(body)
     assert len(lines) == len(terms)
     if compressed:
         assert lines[-1].startswith("8350")  # 131, 80: really compressed
     # A wide line: the layout itself is checked in test_printer_follows_inspect.
-    status, out, err = cli("etf", "decode", "--format", "hex", "--width", "100000",
-                           stdin=("\n".join(lines) + "\n").encode())
+    status, out, err = cli(
+        "etf", "decode", "--format", "hex", "--width", "100000", stdin=("\n".join(lines) + "\n").encode()
+    )
     assert status == 0, err
     assert out.splitlines() == [want for _, want in terms]
 
 
 JSON_FOR_ERLANG = [
-    ('{"$tuple": [{"$atom": "ok"}, "hi", [1, 2.5], {"a": null}]}', "{ok,<<\"hi\">>,[1,2.5],#{<<\"a\">> => nil}}"),
-    ('{"$charlist": "token"}', "\"token\""),
+    ('{"$tuple": [{"$atom": "ok"}, "hi", [1, 2.5], {"a": null}]}', '{ok,<<"hi">>,[1,2.5],#{<<"a">> => nil}}'),
+    ('{"$charlist": "token"}', '"token"'),
     ('{"$map": [[1, true], [{"$atom": "k"}, false]]}', "#{1 => true,k => false}"),
     ('{"$improper": [[1, 2], 3]}', "[1,2|3]"),
     ('{"$base64": "/wA="}', "<<255,0>>"),
     ('{"$bits": ["oA==", 3]}', "<<5:3>>"),
     ("-9223372036854775809", "-9223372036854775809"),
-    ('{"fedecks-device-id": "sim-1", "username": "demo"}',
-     "#{<<\"fedecks-device-id\">> => <<\"sim-1\">>,<<\"username\">> => <<\"demo\">>}"),
+    (
+        '{"fedecks-device-id": "sim-1", "username": "demo"}',
+        '#{<<"fedecks-device-id">> => <<"sim-1">>,<<"username">> => <<"demo">>}',
+    ),
 ]
 
 
@@ -126,8 +130,7 @@ def test_erlang_reads_what_etf_encode_writes():
     # io_lib:print with an unlimited line width: one line per term, binaries
     # shown as strings when printable, as `~p` does.
     body = ", ".join(
-        f"io:format(\"~s~n\", [io_lib:print(binary_to_term(binary:decode_hex(<<\"{h}\">>)), 1, 100000, -1)])"
-        for h in hexes
+        f'io:format("~s~n", [io_lib:print(binary_to_term(binary:decode_hex(<<"{h}">>)), 1, 100000, -1)])' for h in hexes
     )
     got = erl_eval(body)
     # Compare without spaces: `=>` is written with spaces around it.
@@ -141,7 +144,7 @@ ROUND_TRIP = [
     {"$map": [[1, "one"], [{"$tuple": []}, []]]},
     {"$improper": [[{"$atom": "a"}], {"$atom": "b"}]},
     {"$map": [["$atom", 1]]},  # a map whose only key is a tag name stays a map
-    [None, True, False, 2 ** 70, -1.5, "ü"],
+    [None, True, False, 2**70, -1.5, "ü"],
 ]
 
 
@@ -157,7 +160,8 @@ def test_json_round_trips_through_the_term_format():
 def test_encode_outputs_and_options():
     assert cli("etf", "encode", '{"$atom": "hello"}', "--legacy-atoms")[1].strip() == "8364000568656c6c6f"
     assert cli("etf", "encode", '{"$atom": "hello"}', "--output", "bytes")[1].strip() == (
-        "<<131, 119, 5, 104, 101, 108, 108, 111>>")
+        "<<131, 119, 5, 104, 101, 108, 108, 111>>"
+    )
     compressed = cli("etf", "encode", "--compressed", json.dumps("x" * 200))[1].strip()
     assert compressed.startswith("8350") and len(compressed) < 200
     assert cli("etf", "decode", compressed)[1].strip() == '"' + "x" * 200 + '"'

@@ -44,10 +44,12 @@ def test_percentile_is_nearest_rank():
 
 def test_build_url_adds_the_profile_path_and_keeps_what_is_given():
     assert build_url("ws://127.0.0.1:4000", "/socket/websocket", {"vsn": "2.0.0"}) == (
-        "ws://127.0.0.1:4000/socket/websocket?vsn=2.0.0")
+        "ws://127.0.0.1:4000/socket/websocket?vsn=2.0.0"
+    )
     assert build_url("ws://127.0.0.1:4000/", "/x", {}) == "ws://127.0.0.1:4000/x"
     assert build_url("ws://h:1/custom/websocket?vsn=1.0.0&a=b", "/socket/websocket", {"vsn": "2.0.0", "s": "1"}) == (
-        "ws://h:1/custom/websocket?vsn=1.0.0&a=b&s=1")
+        "ws://h:1/custom/websocket?vsn=1.0.0&a=b&s=1"
+    )
     with pytest.raises(ValueError):
         build_url("http://127.0.0.1:4000", "/socket/websocket", {})
 
@@ -56,7 +58,7 @@ def row(table, label):
     """The value column of the summary table's row `label`."""
     for line in table.splitlines():
         if line.strip().startswith(label + "  "):
-            return line.strip()[len(label):].strip()
+            return line.strip()[len(label) :].strip()
     raise AssertionError(f"no row {label!r} in\n{table}")
 
 
@@ -70,8 +72,14 @@ def test_summary_table_lists_every_figure():
     stats.on_error("http_401")
     stats.on_error("http_401")
     text = render_summary(stats.summary(profile="nerves-hub", url="ws://x"))
-    for label, value in (("connected", "1"), ("failed", "2"), ("messages sent", "1"),
-                         ("round trip p99", "4.00 ms"), ("http_401", "2"), ("errors", "2")):
+    for label, value in (
+        ("connected", "1"),
+        ("failed", "2"),
+        ("messages sent", "1"),
+        ("round trip p99", "4.00 ms"),
+        ("http_401", "2"),
+        ("errors", "2"),
+    ):
         assert row(text, label) == value, label
 
 
@@ -127,8 +135,18 @@ async def fleet(server, profile, *, devices=8, rate=10.0, duration=1.5, **kw):
 
     watcher = asyncio.ensure_future(watch())
     try:
-        summary = await simulate(Options(url=server.ws_url, profile=profile, devices=devices, rate=rate,
-                                         duration=duration, timeout=3.0, seed=1, **kw))
+        summary = await simulate(
+            Options(
+                url=server.ws_url,
+                profile=profile,
+                devices=devices,
+                rate=rate,
+                duration=duration,
+                timeout=3.0,
+                seed=1,
+                **kw,
+            )
+        )
     finally:
         watcher.cancel()
     return summary, peak
@@ -180,8 +198,17 @@ def test_microcontroller_fleet_uploads_readings_the_mock_stores():
 def test_wrong_api_key_fails_every_device_with_401():
     async def go():
         async with serve() as server:
-            return await simulate(Options(url=server.ws_url, profile="microcontroller", devices=5, rate=5,
-                                          duration=1.0, timeout=3.0, api_key="wrong"))
+            return await simulate(
+                Options(
+                    url=server.ws_url,
+                    profile="microcontroller",
+                    devices=5,
+                    rate=5,
+                    duration=1.0,
+                    timeout=3.0,
+                    api_key="wrong",
+                )
+            )
 
     summary = run(go())
     assert summary["connected"] == 0 and summary["failed"] == 5
@@ -211,8 +238,11 @@ def test_fedecks_fleet_gets_tokens_echoes_and_pongs():
 def test_fedecks_wrong_password_is_refused_at_the_upgrade():
     async def go():
         async with serve() as server:
-            return await simulate(Options(url=server.ws_url, profile="fedecks", devices=3, rate=5, duration=1.0,
-                                          timeout=3.0, password="nope"))
+            return await simulate(
+                Options(
+                    url=server.ws_url, profile="fedecks", devices=3, rate=5, duration=1.0, timeout=3.0, password="nope"
+                )
+            )
 
     summary = run(go())
     assert summary["failed"] == 3 and summary["errors"] == {"http_403": 3}
@@ -281,9 +311,24 @@ def test_the_command_prints_json_and_exits_zero_on_a_clean_run():
     async def go():
         async with serve() as server:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "phoenix_wire.cli", "simulate", server.ws_url, "--profile", "nerves-hub",
-                "--devices", "5", "--rate", "5", "--duration", "1", "--json",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=HERE)
+                sys.executable,
+                "-m",
+                "phoenix_wire.cli",
+                "simulate",
+                server.ws_url,
+                "--profile",
+                "nerves-hub",
+                "--devices",
+                "5",
+                "--rate",
+                "5",
+                "--duration",
+                "1",
+                "--json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=HERE,
+            )
             out, err = await asyncio.wait_for(proc.communicate(), 30)
             return proc.returncode, out.decode(), err.decode()
 
@@ -300,9 +345,23 @@ def test_the_command_exits_one_and_prints_the_table_when_devices_fail():
     async def go():
         async with serve() as server:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "phoenix_wire.cli", "simulate", server.ws_url, "--profile",
-                "microcontroller", "--api-key", "nope", "--devices", "2", "--duration", "1",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=HERE)
+                sys.executable,
+                "-m",
+                "phoenix_wire.cli",
+                "simulate",
+                server.ws_url,
+                "--profile",
+                "microcontroller",
+                "--api-key",
+                "nope",
+                "--devices",
+                "2",
+                "--duration",
+                "1",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=HERE,
+            )
             out, _ = await asyncio.wait_for(proc.communicate(), 30)
             return proc.returncode, out.decode()
 

@@ -76,8 +76,9 @@ def _major(vsn: str) -> str:
     return vsn.split(".", 1)[0]
 
 
-def decode_item(source: str, item: str | bytes, *, fmt: str = "auto", vsn: str = "auto",
-                direction: str = "auto") -> Decoded:
+def decode_item(
+    source: str, item: str | bytes, *, fmt: str = "auto", vsn: str = "auto", direction: str = "auto"
+) -> Decoded:
     """Decodes one input line (str) or one raw frame (bytes)."""
     d = Decoded(source=source, text=item)
     if isinstance(item, str):
@@ -98,7 +99,7 @@ def decode_item(source: str, item: str | bytes, *, fmt: str = "auto", vsn: str =
 
 def _decode_text(d: Decoded, text: str | bytes, vsn: str) -> Decoded:
     pw = _pw()
-    first = (text.lstrip()[:1] if isinstance(text, str) else text.lstrip()[:1].decode("latin-1"))
+    first = text.lstrip()[:1] if isinstance(text, str) else text.lstrip()[:1].decode("latin-1")
     d.type = "text"
     d.vsn = _text_vsn(first, vsn)
     d.frame_bytes = text.encode("utf-8") if isinstance(text, str) else text
@@ -342,12 +343,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.strip().split("\n\n", 1)[1]
     parser.add_argument("files", nargs="*", help="files to read ('-' or none: stdin)")
     parser.add_argument("--raw", action="store_true", help="each file is the raw bytes of one frame")
-    parser.add_argument("--format", choices=("auto", "text") + FORMATS[1:], default="auto",
-                        help="how lines are written: JSON text, hex, base64 or <<...>> (default: guess per line)")
-    parser.add_argument("--vsn", default="auto",
-                        help="protocol version, e.g. 1.0.0, 2.0.0, 3.0.0 (default: V1 for objects, V2 otherwise)")
-    parser.add_argument("--direction", choices=DIRECTIONS, default="auto",
-                        help="layout of binary kind-0 frames (default: try to_server, then to_client)")
+    parser.add_argument(
+        "--format",
+        choices=("auto", "text") + FORMATS[1:],
+        default="auto",
+        help="how lines are written: JSON text, hex, base64 or <<...>> (default: guess per line)",
+    )
+    parser.add_argument(
+        "--vsn",
+        default="auto",
+        help="protocol version, e.g. 1.0.0, 2.0.0, 3.0.0 (default: V1 for objects, V2 otherwise)",
+    )
+    parser.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="auto",
+        help="layout of binary kind-0 frames (default: try to_server, then to_client)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
 
 

@@ -108,8 +108,9 @@ def spec_from_json(value: Any, binary: bool) -> FrameSpec:
     raise SpecError("a frame is a JSON array or object")
 
 
-def encode_frame(spec: FrameSpec, *, vsn: str = "2.0.0", binary: bool = False,
-                 direction: str = "to_server") -> str | bytes:
+def encode_frame(
+    spec: FrameSpec, *, vsn: str = "2.0.0", binary: bool = False, direction: str = "to_server"
+) -> str | bytes:
     """The frame `spec` describes, encoded by ``phoenix_wire``."""
     import phoenix_wire as pw
 
@@ -127,8 +128,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Registers the `encode` options."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = __doc__.strip().split("\n\n", 1)[1]
-    parser.add_argument("frames", nargs="*", metavar="JSON",
-                        help="frames as JSON arrays or objects; '-' reads JSON lines from stdin")
+    parser.add_argument(
+        "frames", nargs="*", metavar="JSON", help="frames as JSON arrays or objects; '-' reads JSON lines from stdin"
+    )
     parser.add_argument("--join-ref", help="join_ref (default: null)")
     parser.add_argument("--ref", help="ref (default: null)")
     parser.add_argument("--int-refs", action="store_true", help="write --join-ref/--ref as integers")
@@ -141,10 +143,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", help="build a phx_reply with this status; the payload is the response")
     parser.add_argument("--vsn", default="2.0.0", help="protocol version (default 2.0.0; 1.x writes V1 objects)")
     parser.add_argument("--binary", action="store_true", help="write a V2 binary frame (payload is bytes)")
-    parser.add_argument("--direction", choices=("to_server", "to_client"), default="to_server",
-                        help="binary layout: a client push (default) or a server push/broadcast")
-    parser.add_argument("--output", choices=("text", "hex", "base64", "raw"),
-                        help="text (default for text frames), hex (default for binary), base64 or raw bytes")
+    parser.add_argument(
+        "--direction",
+        choices=("to_server", "to_client"),
+        default="to_server",
+        help="binary layout: a client push (default) or a server push/broadcast",
+    )
+    parser.add_argument(
+        "--output",
+        choices=("text", "hex", "base64", "raw"),
+        help="text (default for text frames), hex (default for binary), base64 or raw bytes",
+    )
 
 
 def _ref(value: str | None, as_int: bool) -> Any:

@@ -412,7 +412,7 @@ def from_json(value: Any, path: str = "") -> Any:
     if not isinstance(value, dict):
         raise TermJsonError(f"unsupported JSON value {type(value).__name__}", path)
     if len(value) == 1:
-        (tag, inner), = value.items()
+        ((tag, inner),) = value.items()
         if tag in TAGS:
             return _from_tag(tag, inner, f"{path}.{tag}")
     return {k: from_json(v, f"{path}.{k}") for k, v in value.items()}
@@ -456,7 +456,8 @@ def _from_tag(tag: str, inner: Any, path: str) -> Any:
         elements = [from_json(e, f"{path}[0][{i}]") for i, e in enumerate(inner[0])]
         return etf.ImproperList(elements, from_json(inner[1], f"{path}[1]"))
     if tag == "$bits":
-        if not (isinstance(inner, list) and len(inner) == 2 and isinstance(inner[0], str) and isinstance(inner[1], int)):
+        shape_ok = isinstance(inner, list) and len(inner) == 2
+        if not (shape_ok and isinstance(inner[0], str) and isinstance(inner[1], int)):
             raise TermJsonError('$bits needs ["base64", used_bits]', path)
         try:
             data = parse_bytes(inner[0], "base64")
@@ -498,8 +499,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Encode a JSON value (argument, or stdin lines) to the external term format.",
     )
     enc.add_argument("json", nargs="*", help="JSON values; none: one per stdin line")
-    enc.add_argument("--output", choices=("hex", "base64", "bytes", "raw"), default="hex",
-                     help="hex (default), base64, Erlang <<...>> or raw bytes on stdout")
+    enc.add_argument(
+        "--output",
+        choices=("hex", "base64", "bytes", "raw"),
+        default="hex",
+        help="hex (default), base64, Erlang <<...>> or raw bytes on stdout",
+    )
     enc.add_argument("--compressed", action="store_true", help="write a compressed term (tag 80)")
     enc.add_argument("--legacy-atoms", action="store_true", help="write atoms as OTP <= 25 does (tag 100)")
     enc.add_argument("--deterministic", action="store_true", help="sort map keys in Erlang term order")

@@ -45,17 +45,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="server, e.g. ws://127.0.0.1:4000 (or a full socket URL)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="nerves-hub", help="device kind (nerves-hub)")
     parser.add_argument("--devices", type=_positive(int), default=10, help="how many devices (10)")
-    parser.add_argument("--rate", type=_positive(float), default=1.0,
-                        help="messages per second per device (1; 0: only keepalives)")
+    parser.add_argument(
+        "--rate", type=_positive(float), default=1.0, help="messages per second per device (1; 0: only keepalives)"
+    )
     parser.add_argument("--duration", type=_positive(float), default=10.0, help="seconds of sending (10)")
-    parser.add_argument("--timeout", type=_positive(float), default=5.0,
-                        help="seconds to wait for a connect, a join or an answer (5)")
-    parser.add_argument("--keepalive", type=_positive(float),
-                        help="heartbeat/ping interval in seconds (profile default: 30, 60 or 19; 0: none)")
+    parser.add_argument(
+        "--timeout", type=_positive(float), default=5.0, help="seconds to wait for a connect, a join or an answer (5)"
+    )
+    parser.add_argument(
+        "--keepalive",
+        type=_positive(float),
+        help="heartbeat/ping interval in seconds (profile default: 30, 60 or 19; 0: none)",
+    )
     # Handshakes in flight share the server's CPU: too many at once and all
     # of them get slow together (and time out) instead of each finishing fast.
-    parser.add_argument("--connect-concurrency", type=_positive(int), default=32,
-                        help="handshakes in flight at once (32)")
+    parser.add_argument(
+        "--connect-concurrency", type=_positive(int), default=32, help="handshakes in flight at once (32)"
+    )
     parser.add_argument("--api-key", default="demo-api-key", help="microcontroller X-API-Key (the mock's demo key)")
     parser.add_argument("--username", default="demo", help="Fedecks login (the mock's demo user)")
     parser.add_argument("--password", default="demo-password", help="Fedecks password")

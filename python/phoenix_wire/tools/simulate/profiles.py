@@ -151,8 +151,18 @@ class PhoenixDevice(Device):
         self._ref += 1
         return self._ref if self.int_refs else str(self._ref)
 
-    def push(self, topic: str, event: str, payload: Any, *, join_ref: Any = None, kind: str,
-             reply: bool = True, ref: Any = None, waiter: Optional[asyncio.Future] = None) -> None:
+    def push(
+        self,
+        topic: str,
+        event: str,
+        payload: Any,
+        *,
+        join_ref: Any = None,
+        kind: str,
+        reply: bool = True,
+        ref: Any = None,
+        waiter: Optional[asyncio.Future] = None,
+    ) -> None:
         """Send a message; with `reply`, time its phx_reply (and hand it to `waiter`)."""
         ref = self.next_ref() if ref is None else ref
         frame = pw.encode(join_ref, ref, topic, event, payload, vsn=self.vsn)
@@ -217,7 +227,7 @@ class PhoenixDevice(Device):
         if not self.pending:
             return
         old = []
-        for ref, (sent, kind, fut) in self.pending.items():
+        for ref, (sent, _kind, _fut) in self.pending.items():
             if now - sent < timeout:
                 break
             old.append(ref)
@@ -273,11 +283,9 @@ class NervesHubDevice(PhoenixDevice):
         self.push("phoenix", "heartbeat", {}, kind="heartbeat")
         jr = self._join_ref(self.device_join)
         if n % 5 == 4:
-            self.push("device", "fwup_progress", {"value": (n // 5) % 101}, join_ref=jr, kind="event",
-                            reply=False)
+            self.push("device", "fwup_progress", {"value": (n // 5) % 101}, join_ref=jr, kind="event", reply=False)
         if n % 50 == 49:
-            self.push("device", "status_update", {"status": "updating"}, join_ref=jr, kind="event",
-                            reply=False)
+            self.push("device", "status_update", {"status": "updating"}, join_ref=jr, kind="event", reply=False)
 
     def _join_ref(self, n: int) -> Any:
         return n if self.int_refs else str(n)

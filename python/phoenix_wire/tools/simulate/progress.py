@@ -18,8 +18,9 @@ class ProgressBar:
     Draws nothing unless `stream` is a terminal, so logs and pipes stay clean.
     """
 
-    def __init__(self, stats: Stats, duration: float, stream: TextIO, *, interval: float = 0.25,
-                 force: bool = False) -> None:
+    def __init__(
+        self, stats: Stats, duration: float, stream: TextIO, *, interval: float = 0.25, force: bool = False
+    ) -> None:
         self.stats = stats
         self.duration = duration
         self.stream = stream
@@ -103,16 +104,24 @@ def render_summary(summary: Dict[str, Any]) -> str:
         ("profile", summary.get("profile", "")),
         ("url", summary.get("url", "")),
         ("devices", summary["devices"]),
-        ("connected", f"{summary['connected']}" + (f"  (all in {summary['connect_s']:.2f} s)"
-                                                   if summary.get("connect_s") is not None else "")),
+        (
+            "connected",
+            f"{summary['connected']}"
+            + (f"  (all in {summary['connect_s']:.2f} s)" if summary.get("connect_s") is not None else ""),
+        ),
         ("failed", summary["failed"]),
         ("dropped", summary["dropped"]),
         ("messages sent", summary["messages_sent"]),
         ("messages received", summary["messages_received"]),
-        ("round trips", f"{summary['round_trips']}  "
-                        + ", ".join(f"{k} {v}" for k, v in summary["round_trips_by_kind"].items())),
-        ("round trips/s", f"{summary['round_trips_per_s']:.1f}"
-                          + (f"  (steady, all connected: {steady:.1f})" if steady is not None else "")),
+        (
+            "round trips",
+            f"{summary['round_trips']}  " + ", ".join(f"{k} {v}" for k, v in summary["round_trips_by_kind"].items()),
+        ),
+        (
+            "round trips/s",
+            f"{summary['round_trips_per_s']:.1f}"
+            + (f"  (steady, all connected: {steady:.1f})" if steady is not None else ""),
+        ),
         ("round trip p50", _ms(rtt["p50"])),
         ("round trip p95", _ms(rtt["p95"])),
         ("round trip p99", _ms(rtt["p99"])),

@@ -156,8 +156,9 @@ class Fleet:
                 if remaining <= 0:
                     raise SetupError("not_connected_by_deadline")
                 try:
-                    dev.ws = await wsclient.connect(dev.url(), dev.headers(), on_message, on_close=on_close,
-                                                    timeout=min(opts.timeout, remaining))
+                    dev.ws = await wsclient.connect(
+                        dev.url(), dev.headers(), on_message, on_close=on_close, timeout=min(opts.timeout, remaining)
+                    )
                 except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
                     stats.on_error(_connect_error_kind(exc))
                     return

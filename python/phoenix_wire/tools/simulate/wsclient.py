@@ -39,8 +39,12 @@ class WSClient(asyncio.Protocol):
     the connection is gone.
     """
 
-    def __init__(self, protocol: ClientProtocol, on_message: OnMessage,
-                 on_close: Optional[Callable[[Optional[int]], None]] = None) -> None:
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        on_message: OnMessage,
+        on_close: Optional[Callable[[Optional[int]], None]] = None,
+    ) -> None:
         self.protocol = protocol
         self.on_message = on_message
         self.on_close = on_close
@@ -185,9 +189,16 @@ class WSClient(asyncio.Protocol):
             self._abort()
 
 
-async def connect(url: str, headers: Sequence[Tuple[str, str]], on_message: OnMessage, *,
-                  on_close: Optional[Callable[[Optional[int]], None]] = None, timeout: float = 5.0,
-                  max_size: int = 2 ** 20, user_agent: str = "phoenix-wire-simulate") -> WSClient:
+async def connect(
+    url: str,
+    headers: Sequence[Tuple[str, str]],
+    on_message: OnMessage,
+    *,
+    on_close: Optional[Callable[[Optional[int]], None]] = None,
+    timeout: float = 5.0,
+    max_size: int = 2**20,
+    user_agent: str = "phoenix-wire-simulate",
+) -> WSClient:
     """Opens a websocket to `url` (and nowhere else: no proxies) with extra `headers`.
 
     Raises ``asyncio.TimeoutError``, ``OSError``, or websockets' handshake
