@@ -22,14 +22,6 @@ def run(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
-def fedecks_available():
-    try:
-        from phoenix_wire import etf  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 # ---- pieces -----------------------------------------------------------------------------
 def test_percentile_is_nearest_rank():
     values = sorted(float(v) for v in range(1, 101))
@@ -215,7 +207,6 @@ def test_wrong_api_key_fails_every_device_with_401():
     assert summary["errors"] == {"http_401": 5}
 
 
-@pytest.mark.skipif(not fedecks_available(), reason="phoenix_wire.etf is not built into this module yet")
 def test_fedecks_fleet_gets_tokens_echoes_and_pongs():
     async def go():
         async with serve() as server:
@@ -234,7 +225,6 @@ def test_fedecks_fleet_gets_tokens_echoes_and_pongs():
     assert summary["messages_received"] == summary["round_trips"] - kinds["ws_ping"]
 
 
-@pytest.mark.skipif(not fedecks_available(), reason="phoenix_wire.etf is not built into this module yet")
 def test_fedecks_wrong_password_is_refused_at_the_upgrade():
     async def go():
         async with serve() as server:
