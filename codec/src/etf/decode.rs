@@ -1,12 +1,12 @@
 //! The validating pass: every check of the safe policy, once, before any
 //! view of the term is handed out.
 //!
-//! There is no recursion: open containers are counted in a fixed array of
-//! at most [`MAX_DEPTH_LIMIT`] levels, so no input can exhaust the stack. Each declared length is checked against
+//! Open containers are counted in small fixed arrays, one per 16 levels of
+//! nesting, so the stack use is bounded by the policy's depth limit (at
+//! most [`MAX_DEPTH_LIMIT`](super::MAX_DEPTH_LIMIT)) whatever the input. Each declared length is checked against
 //! the bytes that remain before anything is read, and nothing is reserved.
 
 use super::policy::SafePolicy;
-use super::policy::MAX_DEPTH_LIMIT;
 use super::tag;
 use super::term::{eq_at, key_hash, skip};
 use crate::error::{Error, ErrorKind, Result};
@@ -42,7 +42,7 @@ pub(crate) fn validate(bytes: &[u8], start: usize, policy: &SafePolicy<'_>) -> R
         pos: start,
         p: policy,
     };
-    v.run()?;
+    v.run(0)?;
     Ok(v.pos)
 }
 
@@ -114,29 +114,39 @@ impl Validator<'_, '_> {
         }
     }
 
-    /// The whole term, without recursion: open containers live in a fixed
-    /// array of [`MAX_DEPTH_LIMIT`] levels (4 KiB of stack).
-    fn run(&mut self) -> Result<()> {
-        let mut stack = [Level::default(); MAX_DEPTH_LIMIT];
-        let mut depth = 0usize;
+    /// The whole term. Open containers are counted in a small array of
+    /// [`CHUNK`] levels; a container that opens deeper is validated by a
+    /// nested call with a fresh array, so the recursion is at most
+    /// `MAX_DEPTH_LIMIT / CHUNK + 1` frames deep and no input can exhaust
+    /// the stack, while a shallow term touches only 256 bytes of it.
+    fn run(&mut self, depth0: usize) -> Result<()> {
+        let mut stack = [Level::default(); CHUNK];
+        let mut n = 0usize;
         loop {
             let at = self.pos;
+            let depth = depth0 + n;
             if let Some((count, map)) = self.one(depth)? {
                 if depth >= self.p.max_depth {
                     return err(ErrorKind::DepthLimitExceeded, at);
                 }
                 if count > 0 {
-                    let slot = stack
-                        .get_mut(depth)
-                        .ok_or(Error::new(ErrorKind::DepthLimitExceeded, at))?;
-                    *slot = Level { left: count, map };
-                    depth += 1;
-                    continue;
+                    match stack.get_mut(n) {
+                        Some(slot) => {
+                            *slot = Level { left: count, map };
+                            n += 1;
+                            continue;
+                        }
+                        None => {
+                            // Re-read the header in a fresh frame.
+                            self.pos = at;
+                            self.run(depth)?;
+                        }
+                    }
                 }
             }
             // A term is complete: it counts against the containers around it.
             loop {
-                let Some(top) = depth.checked_sub(1).and_then(|d| stack.get_mut(d)) else {
+                let Some(top) = n.checked_sub(1).and_then(|d| stack.get_mut(d)) else {
                     return Ok(());
                 };
                 top.left -= 1;
@@ -144,7 +154,7 @@ impl Validator<'_, '_> {
                     break;
                 }
                 let map = top.map;
-                depth -= 1;
+                n -= 1;
                 if map != 0 {
                     self.check_keys(map - 1)?;
                 }
@@ -155,6 +165,7 @@ impl Validator<'_, '_> {
     /// Validates one term's own bytes. For a container, returns how many
     /// terms it holds and (for a map) its offset plus one; the caller then
     /// validates those.
+    #[inline(always)]
     fn one(&mut self, depth: usize) -> Result<Option<(usize, usize)>> {
         let at = self.pos;
         let t = self.u8()?;
@@ -311,6 +322,7 @@ impl Validator<'_, '_> {
     }
 
     /// The length and bytes of an atom whose tag is already read.
+    #[inline]
     fn atom_body(&mut self, t: u8, at: usize) -> Result<()> {
         let (latin1, width) = match t {
             tag::ATOM => (true, 2),
@@ -381,6 +393,9 @@ impl Validator<'_, '_> {
         }
     }
 }
+
+/// Nesting levels per validator frame.
+const CHUNK: usize = 16;
 
 /// Maps with at most this many keys check duplicates without the heap.
 pub(crate) const SMALL_MAP: usize = 32;

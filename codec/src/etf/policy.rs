@@ -2,8 +2,8 @@
 //! tighten them.
 
 /// The deepest nesting a caller may ask for. The validator keeps one 16-byte
-/// slot per level on the stack (4 KiB); comparisons and re-encoding of a
-/// decoded term recurse once per level.
+/// slot per level on the stack (at most about 5 KiB); comparisons and
+/// re-encoding of a decoded term recurse once per level.
 pub const MAX_DEPTH_LIMIT: usize = 256;
 
 /// The default nesting limit (containers inside containers).

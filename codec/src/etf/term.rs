@@ -512,12 +512,9 @@ impl<'a> Iterator for ListIter<'a> {
                     };
                 }
                 State::Cons { pos, left } => {
-                    let (t, next) = match (read(b, pos), skip(b, pos)) {
-                        (Some(t), Some(next)) => (t, next),
-                        _ => {
-                            self.0.state = State::Done;
-                            return None;
-                        }
+                    let Some((t, next)) = read_next(b, pos) else {
+                        self.0.state = State::Done;
+                        return None;
                     };
                     self.0.state = State::Cons {
                         pos: next,
@@ -595,8 +592,8 @@ impl<'a> Iterator for TupleIter<'a> {
         if self.left == 0 {
             return None;
         }
-        let t = read(self.b, self.pos)?;
-        self.pos = skip(self.b, self.pos)?;
+        let (t, next) = read_next(self.b, self.pos)?;
+        self.pos = next;
         self.left -= 1;
         Some(t)
     }
@@ -691,10 +688,9 @@ impl<'a> Iterator for MapIter<'a> {
         if it.left == 0 {
             return None;
         }
-        let k = read(it.b, it.pos)?;
-        let vpos = skip(it.b, it.pos)?;
-        let v = read(it.b, vpos)?;
-        it.pos = skip(it.b, vpos)?;
+        let (k, vpos) = read_next(it.b, it.pos)?;
+        let (v, next) = read_next(it.b, vpos)?;
+        it.pos = next;
         it.left -= 1;
         Some((k, v))
     }
@@ -750,6 +746,28 @@ fn big_at(b: &[u8], sign_at: usize, n: usize) -> Option<Term<'_>> {
         }
     }
     Some(Term::Big(Big::new(neg, mag)))
+}
+
+/// The term at `pos` and where it ends. Common leaves know their end from
+/// their header; containers are skipped over.
+#[inline]
+pub(crate) fn read_next(b: &[u8], pos: usize) -> Option<(Term<'_>, usize)> {
+    let p = pos + 1;
+    match *b.get(pos)? {
+        tag::SMALL_INTEGER => Some((Term::Int(i64::from(*b.get(p)?)), p + 1)),
+        tag::INTEGER => Some((Term::Int(i64::from(i32::from_be_bytes(arr(b, p)?))), p + 4)),
+        tag::NEW_FLOAT => Some((Term::Float(f64::from_be_bytes(arr(b, p)?)), p + 8)),
+        tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
+            let (a, end) = read_atom(b, pos)?;
+            Some((Term::Atom(a), end))
+        }
+        tag::BINARY => {
+            let end = p + 4 + be_u32(b, p)?;
+            Some((Term::Binary(b.get(p + 4..end)?), end))
+        }
+        tag::NIL => Some((Term::Nil, p)),
+        _ => Some((read(b, pos)?, skip(b, pos)?)),
+    }
 }
 
 /// The view of the (validated) term at `pos`.

@@ -1,0 +1,244 @@
+//! Erlang term decode, encode and inflate, side by side with eetf (the
+//! crate a Rust user would pick instead) and, for compressed terms, with
+//! the inflater alone. Named `<group>/<impl>/<input>` for `ratios.py`.
+//!
+//! - `etf-decode`: ours is `etf::decode` plus a full walk of the view
+//!   (every element of every container, every atom's characters, every
+//!   binary's length), against `eetf::Term::decode`, which builds its tree.
+//! - `etf-encode`: each side writes the same term into a reused `Vec` from
+//!   what a program would hold: ours through `Encoder` calls straight from
+//!   Rust values (no tree), eetf from its already built `Term` tree (the
+//!   time to build that tree is not counted, which favours eetf).
+//! - `etf-inflate`: `etf::decode_compressed` (inflate, check, validate)
+//!   against miniz_oxide inflating the same stream into the same buffer,
+//!   and eetf decoding it.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use phoenix_wire::etf::{self, EncodeOptions, Encoder, SafePolicy, Term};
+
+struct Input {
+    name: &'static str,
+    /// Writes the term with our encoder (what the encode bench times).
+    write: fn(&mut Vec<u8>),
+    bytes: Vec<u8>,
+}
+
+impl Input {
+    fn new(name: &'static str, write: fn(&mut Vec<u8>)) -> Input {
+        let mut bytes = Vec::new();
+        write(&mut bytes);
+        Input { name, write, bytes }
+    }
+}
+
+fn encoder(out: &mut Vec<u8>) -> Encoder<'_, Vec<u8>> {
+    // The forms OTP 25 writes (ATOM_EXT), as a Fedecks server on OTP 25 would.
+    let mut e = Encoder::with_options(out, EncodeOptions::new().legacy_atoms(true));
+    e.version().unwrap();
+    e
+}
+
+/// The auth map a Fedecks device sends.
+fn auth(out: &mut Vec<u8>) {
+    let mut e = encoder(out);
+    e.map_header(3).unwrap();
+    for (k, v) in [
+        ("fedecks-device-id", "nerves-7f3a-9c21-4be8"),
+        ("username", "marvin@heart-of-gold.example"),
+        ("password", "correct horse battery staple"),
+    ] {
+        e.binary(k.as_bytes()).unwrap();
+        e.binary(v.as_bytes()).unwrap();
+    }
+}
+
+/// An opaque 300-byte token.
+static TOKEN: [u8; 300] = {
+    let mut t = [0u8; 300];
+    let mut i = 0;
+    while i < 300 {
+        t[i] = ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The server's `{'token', <<300 bytes>>}` reply.
+fn token(out: &mut Vec<u8>) {
+    let mut e = encoder(out);
+    e.tuple_header(2).unwrap();
+    e.atom("token").unwrap();
+    e.binary(&TOKEN).unwrap();
+}
+
+/// A 200-entry keyword list of sensor readings: `[temperature: 21.5, ...]`.
+fn keyword(out: &mut Vec<u8>) {
+    let keys = ["temperature", "humidity", "pressure", "voltage", "uptime"];
+    let mut e = encoder(out);
+    e.list_header(200).unwrap();
+    for i in 0..200 {
+        e.tuple_header(2).unwrap();
+        e.atom(keys[i % keys.len()]).unwrap();
+        if i % 5 == 4 {
+            e.int(86_400 + i as i64 * 37).unwrap();
+        } else {
+            e.float(20.0 + i as f64 * 0.125).unwrap();
+        }
+    }
+    e.nil().unwrap();
+}
+
+/// 10,000 small tuples: `[{0, 0, :ok}, {1, 2, :ok}, ...]`.
+fn tuples(out: &mut Vec<u8>) {
+    let mut e = encoder(out);
+    e.list_header(10_000).unwrap();
+    for i in 0..10_000i64 {
+        e.tuple_header(3).unwrap();
+        e.int(i).unwrap();
+        e.int(i * 2).unwrap();
+        e.atom("ok").unwrap();
+    }
+    e.nil().unwrap();
+}
+
+/// About 1 MiB of readings (`{Seq, "sensor-N", Value}`), compressed as
+/// `term_to_binary(T, [compressed])` does (zlib level 6).
+fn compressed() -> (Vec<u8>, usize) {
+    let mut plain = Vec::new();
+    let mut e = encoder(&mut plain);
+    let n = 30_000;
+    e.list_header(n).unwrap();
+    for i in 0..n {
+        e.tuple_header(3).unwrap();
+        e.int(i as i64).unwrap();
+        e.binary(format!("sensor-{}", i % 64).as_bytes()).unwrap();
+        e.float((i % 1000) as f64 * 0.01).unwrap();
+    }
+    e.nil().unwrap();
+    let mut out = Vec::new();
+    etf::compress(&plain, 6, &mut out).unwrap();
+    (out, plain.len() - 1)
+}
+
+fn inputs() -> Vec<Input> {
+    vec![
+        Input::new("auth", auth),
+        Input::new("token", token),
+        Input::new("keyword-200", keyword),
+        Input::new("tuples-10k", tuples),
+    ]
+}
+
+/// Visits everything a consumer could read; returns a checksum so nothing
+/// is optimized away.
+fn walk(t: &Term<'_>) -> u64 {
+    match *t {
+        Term::Int(v) => v as u64,
+        Term::Float(v) => v.to_bits(),
+        Term::Atom(a) => a.chars().map(u64::from).sum(),
+        Term::Binary(b) | Term::Charlist(b) => b.len() as u64,
+        Term::List(l) => l.iter().map(|e| walk(&e)).sum::<u64>() + l.tail().map_or(0, |t| walk(&t)),
+        Term::Tuple(tu) => tu.iter().map(|e| walk(&e)).sum(),
+        Term::Map(m) => m.iter().map(|(k, v)| walk(&k) ^ walk(&v)).sum(),
+        _ => 1,
+    }
+}
+
+fn policy() -> SafePolicy<'static> {
+    SafePolicy::new().max_depth(etf::DEFAULT_MAX_DEPTH)
+}
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("etf-decode");
+    for input in inputs() {
+        let bytes = input.bytes.as_slice();
+        // Both sides accept it and see the same term.
+        let ours = etf::decode(bytes, &policy()).unwrap();
+        let theirs = eetf::Term::decode(bytes).unwrap();
+        let mut again = Vec::new();
+        theirs.encode(&mut again).unwrap();
+        assert_eq!(
+            etf::decode(&again, &policy()).unwrap(),
+            ours,
+            "{}",
+            input.name
+        );
+
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::new("ours", input.name), bytes, |b, bytes| {
+            b.iter(|| walk(&etf::decode(black_box(bytes), &policy()).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("eetf", input.name), bytes, |b, bytes| {
+            b.iter(|| eetf::Term::decode(black_box(bytes)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn encode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("etf-encode");
+    for input in inputs() {
+        let bytes = input.bytes.as_slice();
+        let theirs = eetf::Term::decode(bytes).unwrap();
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("ours", input.name),
+            &input.write,
+            |b, write| {
+                b.iter(|| {
+                    out.clear();
+                    black_box(write)(&mut out);
+                    out.len()
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("eetf", input.name), &theirs, |b, t| {
+            b.iter(|| {
+                out.clear();
+                black_box(t).encode(&mut out).unwrap();
+                out.len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn inflate(c: &mut Criterion) {
+    let (bytes, size) = compressed();
+    let mut buf = vec![0u8; size];
+    let t = etf::decode_compressed(&bytes, &policy(), &mut buf).unwrap();
+    assert_eq!(t.as_list().unwrap().iter().count(), 30_000);
+    let name = "compressed-1mib";
+    let mut group = c.benchmark_group("etf-inflate");
+    group.throughput(Throughput::Bytes(size as u64));
+    group.bench_with_input(BenchmarkId::new("ours", name), &bytes, |b, bytes| {
+        b.iter(|| {
+            let t = etf::decode_compressed(black_box(bytes), &policy(), &mut buf).unwrap();
+            matches!(t, Term::List(_))
+        })
+    });
+    group.bench_with_input(BenchmarkId::new("miniz_oxide", name), &bytes, |b, bytes| {
+        use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+        let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+            | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+        b.iter(|| {
+            let mut state = Box::<DecompressorOxide>::default();
+            let (status, _, n) = decompress(&mut state, &black_box(bytes)[6..], &mut buf, 0, flags);
+            assert_eq!((status, n), (miniz_oxide::inflate::TINFLStatus::Done, size));
+        })
+    });
+    group.bench_with_input(BenchmarkId::new("eetf", name), &bytes, |b, bytes| {
+        b.iter(|| eetf::Term::decode(black_box(&bytes[..])).unwrap())
+    });
+    group.finish();
+    println!(
+        "etf-inflate input: {} bytes compressed, {size} inflated",
+        bytes.len()
+    );
+}
+
+criterion_group!(benches, decode, encode, inflate);
+criterion_main!(benches);
