@@ -3,7 +3,9 @@
 Inputs are the Rust benches' (benches/src/lib.rs): the JS client's heartbeat,
 a typical chat push, a NervesHub device join and a 64 KiB telemetry push,
 each a V2 text frame handed over as `str` (what websocket libraries give for
-text frames), plus a client's binary push. Each number is the best of
+text frames), plus a client's binary push; and for `phoenix_wire.etf`, the
+Rust ETF benches' Fedecks terms (auth map, token reply, a 200-entry keyword
+list, 10 000 tuples) against erlpack and erlang-py. Each number is the best of
 several timed batches, in nanoseconds per call; a ratio is peer time / our
 time, so > 1 means phoenix_wire is faster.
 
@@ -19,6 +21,7 @@ import time
 import orjson
 
 import phoenix_wire as pw
+from phoenix_wire import etf
 
 HEARTBEAT = '[null,"2","phoenix","heartbeat",{}]'
 PUSH = (
@@ -108,6 +111,78 @@ def binary_push():
     return head + (jr + rf + topic + event).encode() + bytes(((k * 97) ^ 0x5A) & 0xFF for k in range(128))
 
 
+# ----- ETF: the Rust benches' inputs (benches/benches/etf.rs) -----
+
+TOKEN = bytes(((i * 2_654_435_761) % 2**32) >> 24 for i in range(300))
+KEYWORD_KEYS = ["temperature", "humidity", "pressure", "voltage", "uptime"]
+
+
+def etf_inputs():
+    """(name, Python value) pairs; bytes are binaries, Atom atoms."""
+    auth = {
+        b"fedecks-device-id": b"nerves-7f3a-9c21-4be8",
+        b"username": b"marvin@heart-of-gold.example",
+        b"password": b"correct horse battery staple",
+    }
+    token = (etf.Atom("token"), TOKEN)
+    keyword = [
+        (etf.Atom(KEYWORD_KEYS[i % 5]), 86_400 + i * 37 if i % 5 == 4 else 20.0 + i * 0.125) for i in range(200)
+    ]
+    tuples = [(i, i * 2, etf.Atom("ok")) for i in range(10_000)]
+    return [("auth", auth), ("token", token), ("keyword-200", keyword), ("tuples-10k", tuples)]
+
+
+def to_erlpack(erlpack, v):
+    if isinstance(v, etf.Atom):
+        return erlpack.Atom(str(v))
+    if isinstance(v, list):
+        return [to_erlpack(erlpack, x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(to_erlpack(erlpack, x) for x in v)
+    if isinstance(v, dict):
+        return {to_erlpack(erlpack, k): to_erlpack(erlpack, x) for k, x in v.items()}
+    return v
+
+
+def to_erlang_py(erlang, v):
+    if isinstance(v, etf.Atom):
+        return erlang.OtpErlangAtom(str(v))
+    if isinstance(v, bytes):
+        return erlang.OtpErlangBinary(v)
+    if isinstance(v, list):
+        return [to_erlang_py(erlang, x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(to_erlang_py(erlang, x) for x in v)
+    if isinstance(v, dict):
+        return {to_erlang_py(erlang, k): to_erlang_py(erlang, x) for k, x in v.items()}
+    return v
+
+
+def etf_main(budget):
+    try:
+        import erlang
+        import erlpack
+    except ImportError as e:  # pragma: no cover - make bench-python installs both
+        print(f"etf: skipped ({e}); pip install erlang-py erlpack")
+        return
+    print()
+    print(f"{'input':<12} {'case':<8} {'phoenix_wire':>13} {'erlpack':>11} {'erlang-py':>12} {'vs erlpack':>11} {'vs erlang-py':>13}")
+    for name, value in etf_inputs():
+        data = etf.dumps(value, atom_tags="legacy")
+        # Every library reads the same bytes back to the same value.
+        assert etf.loads(data) == value
+        ep, eg = to_erlpack(erlpack, value), to_erlang_py(erlang, value)
+        assert etf.loads(erlpack.pack(ep)) == value and etf.loads(erlang.term_to_binary(eg)) == value
+        for case, ours, theirs_p, theirs_g in [
+            ("loads", (etf.loads, data), (erlpack.unpack, data), (erlang.binary_to_term, data)),
+            ("dumps", (etf.dumps, value), (erlpack.pack, ep), (erlang.term_to_binary, eg)),
+        ]:
+            o = best_ns(*ours, budget)
+            p = best_ns(*theirs_p, budget)
+            g = best_ns(*theirs_g, budget / 4)
+            print(f"{name:<12} {case:<8} {o:>10.0f} ns {p:>8.0f} ns {g:>9.0f} ns {p / o:>10.2f}x {g / o:>12.2f}x")
+
+
 def best_ns(fn, arg, budget):
     """Best per-call time over several batches of about `budget` seconds."""
     n = 1
@@ -177,6 +252,7 @@ def main():
     e = best_ns(lambda p: pw.encode_binary("3", "17", "device:ws-0042", "firmware_chunk", p), push[37:], budget)
     print(f"{'binary':<10} {'decode 165-byte client push':<32} {o:>10.0f} ns")
     print(f"{'binary':<10} {'encode 165-byte client push':<32} {e:>10.0f} ns")
+    etf_main(budget)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@
 //!
 //! `dumps` writes the reverse; `str` becomes a binary (an Elixir string).
 
+use std::cell::RefCell;
+
 use phoenix_wire::etf::{self, Atom, EncodeOptions, Encoder, SafePolicy, Term};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -140,18 +142,61 @@ fn loads<'py>(
     let mut inflated = Vec::new();
     let term = etf::decode_compressed_vec(bytes, &policy, &mut inflated)
         .map_err(|e| decode_error(py, e))?;
-    let mut conv = ToPy {
-        py,
-        types: types(py)?,
-        binaries_as_str,
-    };
-    conv.term(&term)
+    ATOMS.with(|cell| {
+        let mut guard = cell.try_borrow_mut().ok();
+        let mut conv = ToPy {
+            py,
+            types: types(py)?,
+            binaries_as_str,
+            atoms: guard.as_deref_mut(),
+            stack: Vec::new(),
+        };
+        conv.term(&term)
+    })
 }
 
 struct ToPy<'py, 't> {
     py: Python<'py>,
     types: &'t Types,
     binaries_as_str: bool,
+    /// `None` only if a conversion re-entered itself.
+    atoms: Option<&'t mut AtomCache>,
+    /// Elements of the tuples and lists being built, innermost last: one
+    /// buffer for the whole conversion instead of one per container.
+    stack: Vec<Bound<'py, PyAny>>,
+}
+
+thread_local! {
+    static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::new());
+}
+
+/// Made `Atom` objects by name: making one calls a Python class, which
+/// costs more than everything else an atom needs, and messages repeat the
+/// same few atoms. Atoms are immutable, so sharing them is invisible.
+/// Direct-mapped and bounded: hostile inputs with many distinct atoms only
+/// evict entries, they never grow the cache.
+struct AtomCache {
+    slots: Vec<Option<AtomEntry>>,
+}
+
+/// An atom's bytes as found, whether they are Latin-1, and its `Atom`.
+type AtomEntry = (Box<[u8]>, bool, Py<PyAny>);
+
+impl AtomCache {
+    const SLOTS: usize = 512;
+
+    fn new() -> AtomCache {
+        AtomCache {
+            slots: (0..Self::SLOTS).map(|_| None).collect(),
+        }
+    }
+
+    fn slot(a: &Atom<'_>) -> usize {
+        let h = a.raw().iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        h as usize % Self::SLOTS
+    }
 }
 
 impl<'py> ToPy<'py, '_> {
@@ -178,11 +223,12 @@ impl<'py> ToPy<'py, '_> {
             Term::Charlist(s) => PyList::new(py, s.iter().copied())?.into_any(),
             Term::List(l) => {
                 let mut it = l.iter();
-                let items = it
-                    .by_ref()
-                    .map(|x| self.term(&x))
-                    .collect::<PyResult<Vec<_>>>()?;
-                let list = PyList::new(py, items)?;
+                let base = self.stack.len();
+                for x in it.by_ref() {
+                    let v = self.term(&x)?;
+                    self.stack.push(v);
+                }
+                let list = PyList::new(py, self.stack.drain(base..))?;
                 match it.tail() {
                     None => list.into_any(),
                     Some(tail) => {
@@ -192,11 +238,12 @@ impl<'py> ToPy<'py, '_> {
                 }
             }
             Term::Tuple(tup) => {
-                let items = tup
-                    .iter()
-                    .map(|x| self.term(&x))
-                    .collect::<PyResult<Vec<_>>>()?;
-                PyTuple::new(py, items)?.into_any()
+                let base = self.stack.len();
+                for x in tup.iter() {
+                    let v = self.term(&x)?;
+                    self.stack.push(v);
+                }
+                PyTuple::new(py, self.stack.drain(base..))?.into_any()
             }
             Term::Map(m) => {
                 let d = PyDict::new(py);
@@ -243,20 +290,34 @@ impl<'py> ToPy<'py, '_> {
 
     fn atom(&mut self, a: Atom<'_>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
-        if a == "true" {
-            return Ok(PyBool::new(py, true).to_owned().into_any());
+        // ASCII names: the same bytes in Latin-1 and UTF-8 atoms.
+        match a.raw() {
+            b"true" => return Ok(PyBool::new(py, true).to_owned().into_any()),
+            b"false" => return Ok(PyBool::new(py, false).to_owned().into_any()),
+            b"nil" => return Ok(py.None().into_bound(py)),
+            _ => {}
         }
-        if a == "false" {
-            return Ok(PyBool::new(py, false).to_owned().into_any());
-        }
-        if a == "nil" {
-            return Ok(py.None().into_bound(py));
+        let slot = AtomCache::slot(&a);
+        if let Some(Some(Some((raw, latin1, atom)))) =
+            self.atoms.as_deref().map(|c| c.slots.get(slot))
+        {
+            if **raw == *a.raw() && *latin1 == a.is_latin1() {
+                return Ok(atom.bind(py).clone());
+            }
         }
         let name = match a.as_str() {
             Some(s) => PyString::new(py, s),
             None => PyString::new(py, &a.chars().collect::<String>()),
         };
-        self.types.atom.bind(py).call1((name,))
+        let atom = self.types.atom.bind(py).call1((name,))?;
+        if let Some(entry) = self
+            .atoms
+            .as_deref_mut()
+            .and_then(|c| c.slots.get_mut(slot))
+        {
+            *entry = Some((a.raw().into(), a.is_latin1(), atom.clone().unbind()));
+        }
+        Ok(atom)
     }
 }
 
@@ -380,8 +441,12 @@ impl<'py> FromPy<'py, '_> {
         }
         let t = self.types;
         let py = self.py;
-        // Atom before str: it is a str subclass.
-        if obj.is_instance(t.atom.bind(py))? {
+        // Atom before str: it is a str subclass. An exact type compare first:
+        // `isinstance` is a Python call.
+        let is_str = obj.is_instance_of::<PyString>();
+        if obj.get_type_ptr().cast() == t.atom.as_ptr()
+            || (is_str && obj.is_instance(t.atom.bind(py))?)
+        {
             let s = obj.cast::<PyString>()?;
             return e.atom(ffi::str_utf8(s)?).map_err(codec);
         }
