@@ -446,3 +446,10 @@ def to_erlang_py(erlang, v):
     if isinstance(v, dict):
         return {to_erlang_py(erlang, k): to_erlang_py(erlang, x) for k, x in v.items()}
     return v
+
+
+def test_etf_docstring_examples_run():
+    import doctest
+
+    failures, tried = doctest.testmod(etf, verbose=False)
+    assert tried >= 3 and failures == 0
