@@ -165,6 +165,39 @@ def test_bad_input_kinds_and_offsets(data, kind, offset):
     assert info.value.offset == offset
 
 
+def rust_bad_input_cases():
+    """The literal cases of codec/tests/etf_bad_input.rs: `fails(&[bytes],
+    &policy), (Kind, offset)`, read from the Rust source so that the Python
+    replay follows the Rust corpus as it grows."""
+    import pathlib
+    import re
+
+    src = (pathlib.Path(__file__).resolve().parents[2] / "codec" / "tests" / "etf_bad_input.rs").read_text()
+    pat = re.compile(
+        r"fails(?:_default)?\(\s*&\[([^\]]*)\](?:,\s*&(\w+))?\s*\)\s*,\s*\(\s*(\w+(?:\(\w+\))?)\s*,\s*(\d+)\s*\)"
+    )
+    policies = {"": {}, "allow": {"allow_pids": True}, "lenient": {"safe": False}, "p": {"atoms": ["ok", "é"]}}
+    cases = []
+    for body, policy, kind, offset in pat.findall(src):
+        items = [x.strip() for x in body.split(",") if x.strip()]
+        try:
+            data = bytes(ord(x[2]) if x.startswith("b'") else int(x, 0) for x in items)
+        except ValueError:
+            continue  # a case built from a loop variable
+        if policy in policies and (policy != "p" or kind == "AtomNotAllowed"):
+            cases.append((data, policies[policy], kind, int(offset)))
+    return cases
+
+
+def test_the_rust_bad_input_corpus_replays_with_the_same_kinds_and_offsets():
+    cases = rust_bad_input_cases()
+    assert len(cases) >= 20
+    for data, policy, kind, offset in cases:
+        with pytest.raises(etf.DecodeError) as info:
+            etf.loads(data, **policy)
+        assert (info.value.kind, info.value.offset) == (kind, offset), data
+
+
 def test_duplicate_and_unhashable_map_keys():
     dup = bytes([131, 116, 0, 0, 0, 2, 97, 1, 97, 1, 97, 1, 97, 2])
     with pytest.raises(etf.DecodeError) as info:
