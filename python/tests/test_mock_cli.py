@@ -111,3 +111,13 @@ def test_port_in_use_is_reported():
         server.close()
         loop.run_until_complete(server.wait_closed())
         loop.close()
+
+
+def test_banner_warns_when_the_admin_api_is_exposed():
+    from phoenix_wire.mock import MockServer
+
+    exposed = MockServer(config.load(overrides={"endpoint": {"host": "0.0.0.0"}}))
+    assert "WARNING" in exposed.banner()
+    guarded = MockServer(config.load(overrides={"endpoint": {"host": "0.0.0.0", "admin_token": "t"}}))
+    assert "WARNING" not in guarded.banner()
+    assert "WARNING" not in MockServer(config.load()).banner()

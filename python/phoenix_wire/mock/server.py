@@ -195,6 +195,9 @@ class MockServer:
         lines.append(
             f"  Idle timeout {ep['idle_timeout']:g} s, max frame {ep['max_frame_size']} bytes. Ctrl-C stops."
         )
+        if ep["host"] not in ("127.0.0.1", "localhost", "::1") and not ep["admin_token"]:
+            lines.append("  WARNING: the admin API is reachable from the network without a token"
+                         " (set endpoint.admin_token)")
         return "\n".join(lines) + "\n"
 
 
