@@ -9,7 +9,7 @@ use pyo3::types::{PyBytes, PyTuple};
 
 use crate::errors::decode_error;
 use crate::ffi;
-use crate::to_py::{json_str, to_py};
+use crate::to_py::{envelope_str, to_py};
 
 /// A decoded Phoenix Channels message.
 ///
@@ -95,7 +95,7 @@ impl Message {
 fn ref_to_py<'py>(py: Python<'py>, r: &Ref<'_>) -> PyResult<Bound<'py, PyAny>> {
     match r {
         Ref::Null => Ok(py.None().into_bound(py)),
-        Ref::Str(s) => Ok(json_str(py, *s)),
+        Ref::Str(s) => Ok(envelope_str(py, *s)),
         Ref::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
     }
 }
@@ -149,13 +149,13 @@ impl Message {
     /// The topic, e.g. `"room:lobby"`.
     #[getter]
     fn topic<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        json_str(py, self.view.frame().topic)
+        envelope_str(py, self.view.frame().topic)
     }
 
     /// The event, e.g. `"phx_join"`; binary replies read as `"phx_reply"`.
     #[getter]
     fn event<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        json_str(py, self.view.frame().event)
+        envelope_str(py, self.view.frame().event)
     }
 
     /// The payload: Python objects for a text frame (converted on first
@@ -183,7 +183,7 @@ impl Message {
     #[getter]
     fn status<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
         let status = self.view.reply()?.status?;
-        Some(json_str(py, status))
+        Some(envelope_str(py, status))
     }
 
     /// A reply's response: Python objects for a JSON reply (None when it has
@@ -210,7 +210,7 @@ impl Message {
             self.payload(py)?.repr()?,
         );
         if let Payload::Reply { status, .. } = f.payload {
-            s.push_str(&format!(", status={}", json_str(py, status).repr()?));
+            s.push_str(&format!(", status={}", envelope_str(py, status).repr()?));
         }
         s.push(')');
         Ok(s)

@@ -39,6 +39,20 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
     })
 }
 
+/// A `str` for an envelope string (topic, event, ref, status): these repeat
+/// from message to message, so short plain ones come from the key cache.
+pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
+    match s.as_str() {
+        Some(plain) if plain.len() <= KeyCache::MAX_LEN => {
+            KEYS.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut cache) => cache.get(py, plain),
+                Err(_) => PyString::new(py, plain).into_any(),
+            })
+        }
+        _ => json_str(py, s),
+    }
+}
+
 /// A `str` from a JSON string's content, unescaping if needed.
 pub fn json_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
