@@ -11,10 +11,16 @@
 //!    and at most 127 containers nest (serde_json's recursion limit of 128).
 //!    Numbers are replaced because `Value` refuses numbers past f64's range
 //!    (`1e400`), which RFC 8259 allows and so do we.
+//!
+//! The same input also goes to the V2 and V1 text decoders (payload limit
+//! 126: the envelope is one of serde_json's 127 levels), which must accept
+//! exactly what passes the oracle and Phoenix's envelope rules as read by
+//! serde_json (the rules are spelled out in `codec/tests/json_differential.rs`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phoenix_wire::json;
+use phoenix_wire::frame::Decoder;
+use phoenix_wire::{json, Vsn};
 use serde_json::value::RawValue;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,7 +41,88 @@ fuzz_target!(|data: &[u8]| {
             "RawJson and validate differ"
         );
     }
+    let decoder = Decoder::new().max_depth(126);
+    let v2 = decoder.decode_text(data, Vsn::V2);
+    assert_eq!(v2.is_ok(), theirs && serde_v2(data), "V2: ours {v2:?}");
+    let v1 = decoder.decode_text(data, Vsn::V1);
+    assert_eq!(v1.is_ok(), theirs && serde_v1(data), "V1: ours {v1:?}");
 });
+
+/// Refs: null, a string, or an integer in i64 range (`-0` is 0 to Phoenix;
+/// serde_json reads it as the float -0.0).
+fn serde_ref(raw: &str) -> bool {
+    raw == "null"
+        || raw == "-0"
+        || serde_json::from_str::<String>(raw).is_ok()
+        || serde_json::from_str::<i64>(raw).is_ok()
+}
+
+fn serde_string(raw: &str) -> bool {
+    serde_json::from_str::<String>(raw).is_ok()
+}
+
+/// An array of at least five: two refs, topic and event strings.
+fn serde_v2(data: &[u8]) -> bool {
+    let Ok(e) = serde_json::from_slice::<Vec<&RawValue>>(data) else {
+        return false;
+    };
+    e.len() >= 5
+        && serde_ref(e[0].get())
+        && serde_ref(e[1].get())
+        && serde_string(e[2].get())
+        && serde_string(e[3].get())
+}
+
+/// The members of an object in order, duplicates kept.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = m.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// An object with topic, event, payload and ref once each, join_ref at most
+/// once, other keys ignored.
+fn serde_v1(data: &[u8]) -> bool {
+    const ENVELOPE: [&str; 5] = ["topic", "event", "payload", "ref", "join_ref"];
+    let Ok(Members(members)) = serde_json::from_slice::<Members>(data) else {
+        return false;
+    };
+    let mut seen = [0usize; 5];
+    for (key, value) in &members {
+        let Some(i) = ENVELOPE.iter().position(|k| k == key) else {
+            continue;
+        };
+        seen[i] += 1;
+        let ok = match i {
+            0 | 1 => serde_string(value.get()),
+            2 => true,
+            _ => serde_ref(value.get()),
+        };
+        if !ok || seen[i] > 1 {
+            return false;
+        }
+    }
+    seen[..4].iter().all(|&n| n == 1)
+}
 
 fn serde_accepts(data: &[u8]) -> bool {
     if serde_json::from_slice::<&RawValue>(data).is_err() {
