@@ -74,3 +74,15 @@ pub fn new_int_radix<'py>(
         )
     }
 }
+
+/// A new `str` from bytes that should be UTF-8; CPython validates them while
+/// decoding (a `UnicodeDecodeError` if not), so no separate Rust pass.
+pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    // SAFETY: the pointer and length describe `bytes`; the result is a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let p =
+            ffi::PyUnicode_FromStringAndSize(bytes.as_ptr().cast(), bytes.len() as ffi::Py_ssize_t);
+        Ok(Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked())
+    }
+}

@@ -11,6 +11,8 @@ mod message;
 mod to_json;
 mod to_py;
 
+use std::cell::RefCell;
+
 use phoenix_wire::frame::PHX_REPLY;
 use phoenix_wire::json::{JsonStr, RawJson};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
@@ -128,13 +130,44 @@ fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     Err(PyTypeError::new_err(format!("{what} must be bytes")))
 }
 
-fn text_out<'py>(py: Python<'py>, f: &Frame<'_>, vsn: Vsn) -> PyResult<Bound<'py, PyString>> {
-    let mut out = Vec::with_capacity(64 + payload_len(&f.payload));
-    f.encode_text(vsn, &mut out)
+fn text_out<'py>(
+    py: Python<'py>,
+    f: &Frame<'_>,
+    vsn: Vsn,
+    out: &mut Vec<u8>,
+) -> PyResult<Bound<'py, PyString>> {
+    out.reserve(64 + payload_len(&f.payload));
+    f.encode_text(vsn, out)
         .map_err(|e| encode_codec_error(py, e))?;
-    // The encoder writes UTF-8 only.
-    let text = core::str::from_utf8(&out).map_err(|_| encode_error("encoder wrote bad UTF-8"))?;
-    Ok(PyString::new(py, text))
+    // CPython checks the UTF-8 as it builds the str.
+    ffi::str_from_utf8(py, out)
+}
+
+thread_local! {
+    /// Buffers for a payload's JSON and for the frame, reused across calls:
+    /// two allocations and two frees were a tenth of a small `encode`.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `f` with the (emptied) scratch buffers, or fresh ones if they are in
+/// use; buffers grown past 1 MiB are given back afterwards.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+    const KEEP: usize = 1 << 20;
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bufs) => {
+            let (a, b) = &mut *bufs;
+            a.clear();
+            b.clear();
+            let r = f(a, b);
+            for buf in [a, b] {
+                if buf.capacity() > KEEP {
+                    *buf = Vec::new();
+                }
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+    })
 }
 
 fn binary_out<'py>(
@@ -177,17 +210,18 @@ fn encode<'py>(
     vsn: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
-    let mut buf = Vec::new();
-    let json = json_of(payload, &mut buf)?;
-    let raw = RawJson::from_slice(json).map_err(|e| encode_codec_error(py, e))?;
-    let f = Frame {
-        join_ref: ref_of(join_ref, "join_ref")?,
-        ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event: str_arg(event)?,
-        payload: Payload::Json(raw),
-    };
-    text_out(py, &f, vsn)
+    with_scratch(|buf, out| {
+        let json = json_of(payload, buf)?;
+        let raw = RawJson::from_slice(json).map_err(|e| encode_codec_error(py, e))?;
+        let f = Frame {
+            join_ref: ref_of(join_ref, "join_ref")?,
+            ref_: ref_of(r#ref, "ref")?,
+            topic: str_arg(topic)?,
+            event: str_arg(event)?,
+            payload: Payload::Json(raw),
+        };
+        text_out(py, &f, vsn, out)
+    })
 }
 
 /// Encodes a V2 binary frame and returns it as `bytes`.
@@ -234,19 +268,20 @@ fn reply<'py>(
     vsn: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
-    let mut buf = Vec::new();
-    let json = json_of(response, &mut buf)?;
-    let f = Frame {
-        join_ref: ref_of(join_ref, "join_ref")?,
-        ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event: JsonStr::new(PHX_REPLY),
-        payload: Payload::Reply {
-            status: str_arg(status)?,
-            response: json,
-        },
-    };
-    text_out(py, &f, vsn)
+    with_scratch(|buf, out| {
+        let json = json_of(response, buf)?;
+        let f = Frame {
+            join_ref: ref_of(join_ref, "join_ref")?,
+            ref_: ref_of(r#ref, "ref")?,
+            topic: str_arg(topic)?,
+            event: JsonStr::new(PHX_REPLY),
+            payload: Payload::Reply {
+                status: str_arg(status)?,
+                response: json,
+            },
+        };
+        text_out(py, &f, vsn, out)
+    })
 }
 
 /// Encodes a binary reply (V2 kind 1, server to client) with raw
