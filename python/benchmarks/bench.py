@@ -253,6 +253,9 @@ def main():
     print(f"{'binary':<10} {'decode 165-byte client push':<32} {o:>10.0f} ns")
     print(f"{'binary':<10} {'encode 165-byte client push':<32} {e:>10.0f} ns")
     etf_main(budget)
+    import resource
+
+    print(f"\npeak RSS of this run: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

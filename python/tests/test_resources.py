@@ -1,0 +1,89 @@
+"""No leaks and no crashes under threads: reference counts of inputs come
+back, memory stays flat over many calls, and concurrent use is safe."""
+
+import resource
+import sys
+import threading
+
+import phoenix_wire as pw
+from phoenix_wire import etf
+
+FRAME = '["1","1","device","phx_join",{"meta":{"firmware_validated":true},"n":[1,2.5,null,"x"],"nerves_fw_uuid":"3c9f"}]'
+
+
+def test_messages_release_their_input():
+    frame = FRAME + " "  # a fresh object, not a shared constant
+    before = sys.getrefcount(frame)
+    msgs = [pw.decode(frame) for _ in range(1000)]
+    assert sys.getrefcount(frame) == before + 1000
+    for m in msgs:
+        m.payload, m.topic, m.response
+    del msgs, m
+    assert sys.getrefcount(frame) == before
+    data = FRAME.encode()
+    before = sys.getrefcount(data)
+    for _ in range(1000):
+        pw.decode_text(data).payload
+        try:
+            pw.decode_text(data[:-1])
+        except pw.DecodeError:
+            pass
+    assert sys.getrefcount(data) == before
+
+
+def test_payload_objects_are_not_leaked():
+    payload = {"k": ["v" * 10, 1.5, 2**70]}
+    before = sys.getrefcount(payload), sys.getrefcount(payload["k"])
+    for _ in range(1000):
+        pw.encode(None, None, "t", "e", payload)
+        etf.dumps(payload)
+    assert (sys.getrefcount(payload), sys.getrefcount(payload["k"])) == before
+
+
+def rss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def test_memory_stays_flat_over_many_calls():
+    big = FRAME.replace('"x"', '"' + "x" * 20_000 + '"')
+    term = etf.dumps({"a": [1, 2.5, b"x" * 1000, (etf.Atom("ok"), None)]})
+
+    def work(n):
+        for _ in range(n):
+            pw.decode(big).payload
+            pw.encode("1", "2", "t", "e", {"a": [1, "b" * 100]})
+            etf.loads(etf.dumps(etf.loads(term)))
+            try:
+                pw.decode(big[:-2])
+            except pw.DecodeError:
+                pass
+
+    work(2000)  # warm up: caches and allocator pools settle
+    before = rss_kib()
+    work(20_000)
+    grown = rss_kib() - before
+    assert grown < 16 * 1024, f"max RSS grew by {grown} KiB"
+
+
+def test_concurrent_use_from_threads():
+    shared = pw.decode(FRAME)
+    errors = []
+
+    def worker(seed):
+        try:
+            for i in range(2000):
+                m = pw.decode(FRAME)
+                assert m.payload == shared.payload and m == shared
+                assert pw.decode(pw.encode(m.join_ref, i, m.topic, m.event, m.payload)).ref == i
+                assert etf.loads(etf.dumps([seed, i])) == [seed, i]
+                shared.payload  # one cached object read from every thread
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
