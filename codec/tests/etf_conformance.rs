@@ -1,5 +1,7 @@
 //! Decoding and encoding the forms the spec names, byte for byte as OTP 25
 //! writes them.
+// `Vec<u8>` is an output buffer only with `alloc`.
+#![cfg(feature = "alloc")]
 
 use phoenix_wire::etf::{self, EncodeOptions, Encoder, SafePolicy, Term};
 use phoenix_wire::{ErrorKind, SliceSink};

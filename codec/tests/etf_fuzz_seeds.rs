@@ -1,5 +1,7 @@
 //! Every seed of the ETF fuzz targets (fuzz/seeds/etf_*), run through the
 //! checks of `etf_decode`, plus named regressions for what fuzzing found.
+// `Vec<u8>` is an output buffer only with `alloc`.
+#![cfg(feature = "alloc")]
 
 use std::path::Path;
 

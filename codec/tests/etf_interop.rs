@@ -4,6 +4,8 @@
 //! random terms and OTP compares them with the same terms built from Erlang
 //! source text; and our safe verdicts with an allow-list match
 //! `binary_to_term(B, [safe])` on a VM that knows exactly those atoms.
+// `Vec<u8>` is an output buffer only with `alloc`.
+#![cfg(feature = "alloc")]
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

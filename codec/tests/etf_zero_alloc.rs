@@ -1,5 +1,7 @@
 //! Decode, iteration of every container kind, and encode into a pre-sized
 //! buffer allocate nothing: counted by a global allocator in this binary.
+// `Vec<u8>` is an output buffer only with `alloc`.
+#![cfg(feature = "alloc")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
