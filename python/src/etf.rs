@@ -367,35 +367,36 @@ fn dumps<'py>(
     let level = compression_level(compressed)?;
     let opts = EncodeOptions::new().legacy_atoms(legacy);
     let codec = |e| encode_codec_error(py, e);
-    let mut out = Vec::with_capacity(64);
-    {
-        let mut enc = Encoder::with_options(&mut out, opts);
-        enc.version().map_err(codec)?;
-        FromPy {
-            py,
-            types: types(py)?,
+    crate::with_scratch(|out, second| {
+        {
+            let mut enc = Encoder::with_options(&mut *out, opts);
+            enc.version().map_err(codec)?;
+            FromPy {
+                py,
+                types: types(py)?,
+            }
+            .write(&mut enc, obj, etf::DEFAULT_MAX_DEPTH)?;
         }
-        .write(&mut enc, obj, etf::DEFAULT_MAX_DEPTH)?;
-    }
-    if deterministic {
-        // Re-encode through the codec's view with sorted map keys: the
-        // codec owns Erlang term order.
-        let policy = SafePolicy::new()
-            .allow_pids_ports_refs(true)
-            .max_depth(etf::MAX_DEPTH_LIMIT);
-        let term = etf::decode(&out, &policy).map_err(codec)?;
-        let mut sorted = Vec::with_capacity(out.len());
-        let mut enc = Encoder::with_options(&mut sorted, opts.sort_map_keys(true));
-        enc.version().map_err(codec)?;
-        enc.term(&term).map_err(codec)?;
-        out = sorted;
-    }
-    if let Some(level) = level {
-        let mut packed = Vec::with_capacity(out.len() / 2 + 16);
-        etf::compress(&out, level, &mut packed).map_err(codec)?;
-        out = packed;
-    }
-    Ok(PyBytes::new(py, &out))
+        let mut out: &mut Vec<u8> = out;
+        if deterministic {
+            // Re-encode through the codec's view with sorted map keys: the
+            // codec owns Erlang term order.
+            let policy = SafePolicy::new()
+                .allow_pids_ports_refs(true)
+                .max_depth(etf::MAX_DEPTH_LIMIT);
+            let term = etf::decode(out, &policy).map_err(codec)?;
+            let mut enc = Encoder::with_options(&mut *second, opts.sort_map_keys(true));
+            enc.version().map_err(codec)?;
+            enc.term(&term).map_err(codec)?;
+            core::mem::swap(out, second);
+            second.clear();
+        }
+        if let Some(level) = level {
+            etf::compress(out, level, &mut *second).map_err(codec)?;
+            out = second;
+        }
+        Ok(PyBytes::new(py, out))
+    })
 }
 
 fn compression_level(c: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {

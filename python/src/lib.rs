@@ -151,7 +151,7 @@ thread_local! {
 
 /// Runs `f` with the (emptied) scratch buffers, or fresh ones if they are in
 /// use; buffers grown past 1 MiB are given back afterwards.
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
     const KEEP: usize = 1 << 20;
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => {
