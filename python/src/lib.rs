@@ -11,6 +11,7 @@ mod message;
 mod to_json;
 mod to_py;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use phoenix_wire::frame::PHX_REPLY;
@@ -119,13 +120,14 @@ fn json_of<'a>(obj: &'a Bound<'_, PyAny>, buf: &'a mut Vec<u8>) -> PyResult<&'a 
     Ok(buf)
 }
 
-/// Raw bytes for a binary payload: `bytes` or `bytearray`, copied.
-fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+/// Raw bytes for a binary payload: borrowed from `bytes`, copied from a
+/// (mutable) `bytearray`.
+fn bytes_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(b.as_bytes().to_vec());
+        return Ok(Cow::Borrowed(b.as_bytes()));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
-        return Ok(b.to_vec());
+        return Ok(Cow::Owned(b.to_vec()));
     }
     Err(PyTypeError::new_err(format!("{what} must be bytes")))
 }
@@ -175,10 +177,12 @@ fn binary_out<'py>(
     f: &Frame<'_>,
     dir: Direction,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let mut out = Vec::with_capacity(8 + payload_len(&f.payload));
-    f.encode_binary(dir, &mut out)
-        .map_err(|e| encode_codec_error(py, e))?;
-    Ok(PyBytes::new(py, &out))
+    with_scratch(|out, _| {
+        out.reserve(8 + payload_len(&f.payload));
+        f.encode_binary(dir, out)
+            .map_err(|e| encode_codec_error(py, e))?;
+        Ok(PyBytes::new(py, out))
+    })
 }
 
 fn payload_len(p: &Payload<'_>) -> usize {
