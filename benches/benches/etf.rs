@@ -5,6 +5,8 @@
 //! - `etf-decode`: ours is `etf::decode` plus a full walk of the view
 //!   (every element of every container, every atom's characters, every
 //!   binary's length), against `eetf::Term::decode`, which builds its tree.
+//! - `etf-decode-flat`: the same, walking with `Term::walk` (one pass in
+//!   written order) instead of the nested iterators.
 //! - `etf-encode`: each side writes the same term into a reused `Vec` from
 //!   what a program would hold: ours through `Encoder` calls straight from
 //!   Rust values (no tree), eetf from its already built `Term` tree (the
@@ -175,6 +177,34 @@ fn decode(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same, walking with `Term::walk`: one pass in written order.
+    let mut group = c.benchmark_group("etf-decode-flat");
+    for input in inputs() {
+        let bytes = input.bytes.as_slice();
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::new("ours", input.name), bytes, |b, bytes| {
+            b.iter(|| {
+                let t = etf::decode(black_box(bytes), &policy()).unwrap();
+                t.walk().map(|x| leaf(&x)).sum::<u64>()
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("eetf", input.name), bytes, |b, bytes| {
+            b.iter(|| eetf::Term::decode(black_box(bytes)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+/// What `walk` reads of one term, without descending.
+fn leaf(t: &Term<'_>) -> u64 {
+    match *t {
+        Term::Int(v) => v as u64,
+        Term::Float(v) => v.to_bits(),
+        Term::Atom(a) => a.chars().map(u64::from).sum(),
+        Term::Binary(b) | Term::Charlist(b) => b.len() as u64,
+        _ => 1,
+    }
 }
 
 fn encode(c: &mut Criterion) {

@@ -279,3 +279,52 @@ fn charlists_longer_than_65535_become_lists() {
     let t = dec(&out);
     assert_eq!(t.as_list().unwrap().iter().count(), 70_000);
 }
+
+#[test]
+fn walk_visits_every_term_once_in_written_order() {
+    // {ok, [1 | 2], %{"a" => {}}, "hi"} with a LARGE_TUPLE of arity 2 inside.
+    let mut b = Vec::new();
+    let mut e = Encoder::new(&mut b);
+    e.version().unwrap();
+    e.tuple_header(4).unwrap();
+    e.atom("ok").unwrap();
+    e.list_header(1).unwrap();
+    e.int(1).unwrap();
+    e.int(2).unwrap();
+    e.map_header(1).unwrap();
+    e.binary(b"a").unwrap();
+    e.tuple_header(0).unwrap();
+    e.charlist(b"hi").unwrap();
+    let t = dec(&b);
+    let kinds: Vec<String> = t
+        .walk()
+        .map(|x| format!("{x:?}").chars().take(4).collect())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Tupl", "Atom", "List", "Int(", "Int(", "Map(", "Bina", "Tupl", "Char"]
+    );
+    // Its count matches a walk through the container iterators.
+    fn count(t: &Term<'_>) -> usize {
+        1 + match *t {
+            Term::List(l) => {
+                l.iter().map(|e| count(&e)).sum::<usize>() + l.tail().map_or(1, |t| count(&t))
+            }
+            Term::Tuple(tu) => tu.iter().map(|e| count(&e)).sum(),
+            Term::Map(m) => m.iter().map(|(k, v)| count(&k) + count(&v)).sum(),
+            _ => 0,
+        }
+    }
+    assert_eq!(t.walk().count(), count(&t));
+    // A LARGE_TUPLE of small arity, nested as a walk root.
+    let large = [131, 105, 0, 0, 0, 2, 97, 1, 104, 1, 97, 2];
+    let t = dec(&large);
+    assert_eq!(t.walk().count(), 4); // {1, {2}}
+    let inner = t.as_tuple().unwrap().get(1).unwrap();
+    assert_eq!(
+        inner.walk().filter_map(|x| x.as_i64()).collect::<Vec<_>>(),
+        [2]
+    );
+    // A leaf walks as itself.
+    assert_eq!(dec(&[131, 97, 7]).walk().count(), 1);
+}

@@ -58,7 +58,7 @@ pub use inflate::{compress, decode_compressed_vec};
 pub use policy::{SafePolicy, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INFLATED_SIZE, MAX_DEPTH_LIMIT};
 pub use term::{
     Atom, AtomChars, Big, BitBinary, List, ListIter, Map, MapIter, Pid, Port, Reference, Term,
-    Tuple, TupleIter,
+    Tuple, TupleIter, Walk,
 };
 
 use crate::error::{Error, ErrorKind, Result};
