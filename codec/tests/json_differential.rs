@@ -1,4 +1,4 @@
-//! Differential property tests: our validator and V2 decoder against serde_json.
+//! Differential property tests: our validator and V1/V2 decoders against serde_json.
 //!
 //! # The oracle
 //!
@@ -8,12 +8,15 @@
 //!    skips a raw value without a depth limit and lets lone surrogates
 //!    through (they might be meant for a byte string), so it cannot judge
 //!    those two; and
-//! 2. `serde_json::from_str::<Value>` accepts the same document with every
-//!    number token replaced by `0`. Building `String`s refuses lone and
-//!    misordered surrogates, and the recursion limit of 128 allows at most
-//!    127 nested containers, hence our 127. Numbers are replaced because
-//!    `Value` refuses numbers past f64's range (`1e400`), which RFC 8259
-//!    allows and so do we.
+//! 2. serde_json reads the same document, with every number token replaced
+//!    by `0`, through `deserialize_any` into [`Strict`] (a visitor that keeps
+//!    nothing). Decoding strings and keys refuses lone and misordered
+//!    surrogates, and the recursion limit of 128 allows at most 127 nested
+//!    containers, hence our 127. Numbers are replaced because serde_json
+//!    refuses numbers past f64's range (`1e400`), which RFC 8259 allows and
+//!    so do we. `serde_json::Value` is not used: it reads an object keyed
+//!    `$serde_json::private::RawValue` as a raw value token (found by the
+//!    `json_diff_serde` fuzz target).
 //!
 //! A V2 text frame decodes exactly when serde_json reads the text as an
 //! array of at least five raw values, passes the oracle above as a whole
@@ -41,7 +44,55 @@ fn serde_accepts(data: &[u8]) -> bool {
     let Ok(text) = core::str::from_utf8(data) else {
         return false;
     };
-    serde_json::from_str::<serde_json::Value>(&zero_numbers(text)).is_ok()
+    serde_json::from_str::<Strict>(&zero_numbers(text)).is_ok()
+}
+
+/// Any JSON value read through serde_json's `deserialize_any` and dropped:
+/// strings and keys are decoded (refusing lone surrogates) and the
+/// recursion limit applies. Not `serde_json::Value`, whose map visitor
+/// treats the key `$serde_json::private::RawValue` as a raw value token and
+/// so refuses `{"$serde_json::private::RawValue":false}`, valid JSON.
+struct Strict;
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Strict, A::Error> {
+        while s.next_element::<Strict>()?.is_some() {}
+        Ok(Strict)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Strict, A::Error> {
+        while m.next_entry::<Strict, Strict>()?.is_some() {}
+        Ok(Strict)
+    }
 }
 
 /// `text` (already accepted by serde_json as a raw value) with every number
@@ -610,4 +661,14 @@ fn oracle_edges() {
     assert!(json::validate(nest(127).as_bytes(), 127).is_ok());
     assert!(json::validate(nest(128).as_bytes(), 127).is_err());
     assert!(!serde_accepts(b"\"\xff\""));
+}
+
+/// Found by `json_diff_serde`: `serde_json::Value` refuses this valid JSON
+/// (its map visitor takes the key for serde_json's raw value token).
+#[test]
+fn oracle_ignores_serde_json_magic_key() {
+    let doc = br#"[{"":{"$serde_json::private::RawValue":false}}]"#;
+    assert!(serde_json::from_slice::<serde_json::Value>(doc).is_err());
+    assert!(serde_accepts(doc));
+    assert_eq!(json::validate(doc, 127), Ok(()));
 }

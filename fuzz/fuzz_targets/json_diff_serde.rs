@@ -6,11 +6,14 @@
 //!    UTF-8 and surrounding whitespace, but neither nesting nor surrogates
 //!    (serde_json skips raw values without a depth limit and lets lone
 //!    surrogates through, since they might be meant for a byte string), and
-//! 2. `serde_json::from_str::<Value>` accepts the same document with every
-//!    number replaced by `0`: strings decode with paired surrogates only,
-//!    and at most 127 containers nest (serde_json's recursion limit of 128).
-//!    Numbers are replaced because `Value` refuses numbers past f64's range
-//!    (`1e400`), which RFC 8259 allows and so do we.
+//! 2. serde_json reads the same document, every number replaced by `0`,
+//!    through `deserialize_any` into `Strict` (keeps nothing): strings and
+//!    keys decode with paired surrogates only, and at most 127 containers
+//!    nest (serde_json's recursion limit of 128). Numbers are replaced
+//!    because serde_json refuses numbers past f64's range (`1e400`), which
+//!    RFC 8259 allows and so do we. Not `serde_json::Value`: it refuses
+//!    `{"$serde_json::private::RawValue":false}` (a magic key), as this
+//!    target found.
 //!
 //! The same input also goes to the V2 and V1 text decoders (payload limit
 //! 126: the envelope is one of serde_json's 127 levels), which must accept
@@ -131,7 +134,55 @@ fn serde_accepts(data: &[u8]) -> bool {
     let Ok(text) = core::str::from_utf8(data) else {
         return false;
     };
-    serde_json::from_str::<serde_json::Value>(&zero_numbers(text)).is_ok()
+    serde_json::from_str::<Strict>(&zero_numbers(text)).is_ok()
+}
+
+/// Any JSON value read through serde_json's `deserialize_any` and dropped:
+/// strings and keys are decoded (refusing lone surrogates) and the
+/// recursion limit applies. Not `serde_json::Value`, whose map visitor
+/// treats the key `$serde_json::private::RawValue` as a raw value token and
+/// so refuses `{"$serde_json::private::RawValue":false}`, valid JSON.
+struct Strict;
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Strict;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+        Ok(Strict)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Strict, A::Error> {
+        while s.next_element::<Strict>()?.is_some() {}
+        Ok(Strict)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Strict, A::Error> {
+        while m.next_entry::<Strict, Strict>()?.is_some() {}
+        Ok(Strict)
+    }
 }
 
 /// `text` (valid JSON) with every number token replaced by `0`.
