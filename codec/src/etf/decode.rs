@@ -322,22 +322,26 @@ impl Validator<'_, '_> {
     }
 
     /// The length and bytes of an atom whose tag is already read.
-    #[inline]
     fn atom_body(&mut self, t: u8, at: usize) -> Result<()> {
-        let (latin1, width) = match t {
-            tag::ATOM => (true, 2),
-            tag::SMALL_ATOM => (true, 1),
-            tag::ATOM_UTF8 => (false, 2),
-            _ => (false, 1),
-        };
-        let n = self.len(width, 1, 0)?;
+        match t {
+            tag::ATOM => self.atom::<2, true>(at),
+            tag::SMALL_ATOM => self.atom::<1, true>(at),
+            tag::ATOM_UTF8 => self.atom::<2, false>(at),
+            _ => self.atom::<1, false>(at),
+        }
+    }
+
+    /// An atom with a `W`-byte length, Latin-1 or UTF-8.
+    #[inline(always)]
+    fn atom<const W: usize, const LATIN1: bool>(&mut self, at: usize) -> Result<()> {
+        let n = self.len(W, 1, 0)?;
         let start = self.pos;
         let bytes = self.b.get(start..start + n).unwrap_or(&[]);
-        if latin1 {
+        if LATIN1 {
             if n > 255 {
                 return err(ErrorKind::AtomTooLong, at);
             }
-        } else {
+        } else if !bytes.is_ascii() {
             let s = match core::str::from_utf8(bytes) {
                 Ok(s) => s,
                 Err(e) => return err(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
@@ -345,8 +349,10 @@ impl Validator<'_, '_> {
             if n > 255 && s.chars().count() > 255 {
                 return err(ErrorKind::AtomTooLong, at);
             }
+        } else if n > 255 {
+            return err(ErrorKind::AtomTooLong, at);
         }
-        if !self.p.atom_allowed(bytes, latin1) {
+        if self.p.atoms.is_some() && !self.p.atom_allowed(bytes, LATIN1) {
             return err(ErrorKind::AtomNotAllowed, at);
         }
         self.pos += n;
