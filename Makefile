@@ -24,7 +24,7 @@ test-rust:
 test-nostd:
 	$(CARGO) build -p phoenix-wire --no-default-features
 	$(CARGO) build -p phoenix-wire --no-default-features --features alloc,serde,bytes
-	$(CARGO) test -p phoenix-wire --no-default-features --tests
+	$(CARGO) test -p phoenix-wire --no-default-features --test nostd
 
 ## Criterion benches side by side with the peers, then the table of ratios.
 bench:
