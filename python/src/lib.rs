@@ -6,6 +6,7 @@
 
 mod errors;
 mod etf;
+mod fastcall;
 mod ffi;
 mod message;
 mod to_json;
@@ -13,6 +14,7 @@ mod to_py;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::ffi::CStr;
 
 use phoenix_wire::frame::PHX_REPLY;
 use phoenix_wire::json::{JsonStr, RawJson};
@@ -22,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
 
 use errors::{encode_codec_error, encode_error};
+use fastcall::{Call, Sig};
 use message::Message;
 
 const DEFAULT_VSN: &str = "2.0.0";
@@ -49,16 +52,50 @@ fn direction_of(
     }
 }
 
-/// Decodes a frame as a websocket library hands it over.
-///
-/// A `str` is a text frame: a V1 JSON object or a V2 JSON array, as `vsn`
-/// says (by its major number; default "2.0.0"). `bytes` is a V2 binary
-/// frame laid out for `direction` ("to_client", the default, reads pushes,
-/// replies and broadcasts from a server; "to_server" reads a client's push).
-/// Raises `DecodeError` (a `ValueError` with `.kind` and `.offset`, counted
-/// in UTF-8 bytes) for anything that is not a valid frame.
-#[pyfunction]
-#[pyo3(signature = (frame, *, vsn = None, direction = None))]
+const DECODE_DOC: &CStr = c"decode(frame, *, vsn='2.0.0', direction='to_client')
+--
+
+Decodes a frame as a websocket library hands it over.
+
+A str is a text frame: a V1 JSON object or a V2 JSON array, as `vsn` says
+(by its major number). bytes is a V2 binary frame laid out for `direction`
+(\"to_client\" reads pushes, replies and broadcasts from a server;
+\"to_server\" reads a client's push). Raises DecodeError (a ValueError with
+.kind and .offset, counted in UTF-8 bytes) for anything that is not a valid
+frame.";
+
+unsafe extern "C" fn decode_fast(
+    _module: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    fastcall::trampoline(|py| {
+        const SIG: Sig<3> = Sig {
+            name: "decode",
+            params: ["frame", "vsn", "direction"],
+            positional: 1,
+            required: 1,
+        };
+        // SAFETY: the arguments CPython passed to this fastcall function.
+        let a = unsafe {
+            SIG.parse(
+                py,
+                Call {
+                    args,
+                    nargs,
+                    kwnames,
+                },
+            )?
+        };
+        let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
+        let direction = fastcall::opt_str("decode", "direction", &a[2])?;
+        let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
+        Ok(Py::new(py, m)?.into_any())
+    })
+}
+
+/// `decode` (see `DECODE_DOC`).
 fn decode(
     frame: &Bound<'_, PyAny>,
     vsn: Option<&Bound<'_, PyString>>,
@@ -81,11 +118,43 @@ fn decode(
     )))
 }
 
-/// Decodes a text frame given as UTF-8 `bytes` (V1 or V2 by `vsn`).
-#[pyfunction]
-#[pyo3(signature = (frame, *, vsn = None))]
-fn decode_text(frame: &Bound<'_, PyBytes>, vsn: Option<&Bound<'_, PyString>>) -> PyResult<Message> {
-    Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)
+const DECODE_TEXT_DOC: &CStr = c"decode_text(frame, *, vsn='2.0.0')
+--
+
+Decodes a text frame given as UTF-8 bytes (V1 or V2 by `vsn`). Raises
+DecodeError.";
+
+unsafe extern "C" fn decode_text_fast(
+    _module: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    fastcall::trampoline(|py| {
+        const SIG: Sig<2> = Sig {
+            name: "decode_text",
+            params: ["frame", "vsn"],
+            positional: 1,
+            required: 1,
+        };
+        // SAFETY: the arguments CPython passed to this fastcall function.
+        let a = unsafe {
+            SIG.parse(
+                py,
+                Call {
+                    args,
+                    nargs,
+                    kwnames,
+                },
+            )?
+        };
+        let frame = fastcall::req(&a[0])?
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
+        let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
+        let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
+        Ok(Py::new(py, m)?.into_any())
+    })
 }
 
 /// A ref argument: None, `str` or `int`.
@@ -196,14 +265,60 @@ fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
     Ok(JsonStr::new(ffi::str_utf8(s)?))
 }
 
-/// Encodes a text frame and returns it as `str`.
-///
-/// `join_ref`/`ref` are None, `str` or `int`; `payload` is Python objects
-/// (serialized to compact JSON the way Phoenix's Jason does) or pre-encoded
-/// JSON `bytes` (validated). V2 writes `[join_ref,ref,topic,event,payload]`,
-/// V1 an object with Phoenix's key order. Raises `EncodeError`.
-#[pyfunction]
-#[pyo3(signature = (join_ref, r#ref, topic, event, payload, *, vsn = None))]
+const ENCODE_DOC: &CStr = c"encode(join_ref, ref, topic, event, payload, *, vsn='2.0.0')
+--
+
+Encodes a text frame and returns it as str.
+
+join_ref/ref are None, str or int; payload is Python objects (serialized to
+compact JSON the way Phoenix's Jason does) or pre-encoded JSON bytes
+(validated). V2 writes [join_ref,ref,topic,event,payload], V1 an object with
+Phoenix's key order. Raises EncodeError.";
+
+unsafe extern "C" fn encode_fast(
+    _module: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    fastcall::trampoline(|py| {
+        const SIG: Sig<6> = Sig {
+            name: "encode",
+            params: ["join_ref", "ref", "topic", "event", "payload", "vsn"],
+            positional: 5,
+            required: 5,
+        };
+        // SAFETY: the arguments CPython passed to this fastcall function.
+        let a = unsafe {
+            SIG.parse(
+                py,
+                Call {
+                    args,
+                    nargs,
+                    kwnames,
+                },
+            )?
+        };
+        let string = |i: usize, name: &str| -> PyResult<&Bound<'_, PyString>> {
+            fastcall::req(&a[i])?.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!("encode() argument '{name}' must be str"))
+            })
+        };
+        let vsn = fastcall::opt_str("encode", "vsn", &a[5])?;
+        let out = encode(
+            py,
+            fastcall::req(&a[0])?,
+            fastcall::req(&a[1])?,
+            string(2, "topic")?,
+            string(3, "event")?,
+            fastcall::req(&a[4])?,
+            vsn,
+        )?;
+        Ok(out.into_any().unbind())
+    })
+}
+
+/// `encode` (see `ENCODE_DOC`); `broadcast` uses it too.
 fn encode<'py>(
     py: Python<'py>,
     join_ref: &Bound<'py, PyAny>,
@@ -333,9 +448,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     etf::register(m)?;
     m.add_class::<Message>()?;
-    m.add_function(wrap_pyfunction!(decode, m)?)?;
-    m.add_function(wrap_pyfunction!(decode_text, m)?)?;
-    m.add_function(wrap_pyfunction!(encode, m)?)?;
+    fastcall::add(m, c"decode", DECODE_DOC, decode_fast)?;
+    fastcall::add(m, c"decode_text", DECODE_TEXT_DOC, decode_text_fast)?;
+    fastcall::add(m, c"encode", ENCODE_DOC, encode_fast)?;
     m.add_function(wrap_pyfunction!(encode_binary, m)?)?;
     m.add_function(wrap_pyfunction!(reply, m)?)?;
     m.add_function(wrap_pyfunction!(reply_binary, m)?)?;

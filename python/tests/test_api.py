@@ -352,3 +352,27 @@ def test_docstring_examples_run():
 
     failures, tried = doctest.testmod(pw, verbose=False)
     assert tried >= 3 and failures == 0
+
+
+def test_argument_errors_name_the_argument():
+    import inspect
+
+    hb = HEARTBEAT
+    cases = [
+        (lambda: pw.decode(), "missing required argument 'frame'"),
+        (lambda: pw.decode(hb, hb), "takes 1 positional argument but 2 were given"),
+        (lambda: pw.decode(hb, vsn=1), "argument 'vsn' must be str"),
+        (lambda: pw.decode(hb, x=1), "unexpected keyword argument 'x'"),
+        (lambda: pw.encode(None, None, "t", "e"), "missing required argument 'payload'"),
+        (lambda: pw.encode(None, None, 1, "e", {}), "argument 'topic' must be str"),
+        (lambda: pw.encode(None, None, "t", "e", {}, ref=1), "multiple values for argument 'ref'"),
+        (lambda: pw.decode_text("x"), "argument 'frame' must be bytes"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()
+    # Keywords work for every parameter, and None means the default.
+    assert pw.decode(frame=hb, vsn=None, direction=None) == pw.decode(hb)
+    assert pw.encode(join_ref=None, ref="2", topic="phoenix", event="heartbeat", payload={}, vsn="2.0.0") == hb
+    assert str(inspect.signature(pw.decode)) == "(frame, *, vsn='2.0.0', direction='to_client')"
+    assert str(inspect.signature(pw.encode)) == "(join_ref, ref, topic, event, payload, *, vsn='2.0.0')"
