@@ -59,7 +59,10 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     #[inline(always)]
     fn slice(&self, start: usize, end: usize) -> &'a str {
-        self.text.get(start..end).unwrap_or("")
+        // Two one-sided slicings inline to a few compares; `get(start..end)`
+        // stays an out-of-line call.
+        let tail = self.text.get(start..).unwrap_or("");
+        tail.get(..end.saturating_sub(start)).unwrap_or("")
     }
 
     /// The next value must be of another type than found: report the syntax
