@@ -18,6 +18,7 @@
 //! `dumps` writes the reverse; `str` becomes a binary (an Elixir string).
 
 use std::cell::RefCell;
+use std::ffi::CStr;
 
 use phoenix_wire::etf::{self, Atom, EncodeOptions, Encoder, SafePolicy, Term};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -28,6 +29,7 @@ use pyo3::types::{
 };
 
 use crate::errors::{decode_error, encode_codec_error, encode_error, DecodeError};
+use crate::fastcall::{self, Call, Sig};
 use crate::ffi;
 
 /// The Python classes of `phoenix_wire.etf`, registered by that module.
@@ -76,19 +78,70 @@ fn _register(
 /// `True`, `False` and `None` are made of them.
 const BUILTIN_ATOMS: [&str; 3] = ["true", "false", "nil"];
 
-/// Decodes one Erlang term (version byte 131 first; compressed terms too).
-///
-/// Safe by default: funs and exports are never accepted; pids, ports and
-/// references only with `allow_pids=True` (or `safe=False`); with `atoms`
-/// set, only those atoms (plus `true`, `false`, `nil`) are accepted, like
-/// `binary_to_term(B, [safe])` on a node that knows just them. Nesting is
-/// capped at `max_depth` (at most 256) and a compressed term may inflate to
-/// at most `max_inflated` bytes. Trailing bytes are an error. Binaries are
-/// `bytes`, or with `binaries="str"` a `str` when they are UTF-8. Raises
-/// `DecodeError` with the codec's kind and byte offset.
-#[pyfunction]
-#[pyo3(signature = (data, *, safe = true, atoms = None, allow_pids = false, binaries = None,
-                    max_depth = etf::DEFAULT_MAX_DEPTH, max_inflated = etf::DEFAULT_MAX_INFLATED_SIZE))]
+const LOADS_DOC: &CStr = c"loads(data, *, safe=True, atoms=None, allow_pids=False, binaries='bytes', max_depth=128, max_inflated=16777216)
+--
+
+Decodes one Erlang term (version byte 131 first; compressed terms too).
+
+Safe by default: funs and exports are never accepted; pids, ports and
+references only with allow_pids=True (or safe=False); with `atoms` set, only
+those atoms (plus true, false, nil) are accepted, like binary_to_term(B,
+[safe]) on a node that knows just them. Nesting is capped at `max_depth` (at
+most 256) and a compressed term may inflate to at most `max_inflated` bytes.
+Trailing bytes are an error. Binaries are bytes, or with binaries=\"str\" a
+str when they are UTF-8. Raises DecodeError with the codec's kind and byte
+offset.";
+
+unsafe extern "C" fn loads_fast(
+    _module: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    fastcall::trampoline(|py| {
+        const SIG: Sig<7> = Sig {
+            name: "loads",
+            params: [
+                "data",
+                "safe",
+                "atoms",
+                "allow_pids",
+                "binaries",
+                "max_depth",
+                "max_inflated",
+            ],
+            positional: 1,
+            required: 1,
+        };
+        // SAFETY: the arguments CPython passed to this fastcall function.
+        let a = unsafe {
+            SIG.parse(
+                py,
+                Call {
+                    args,
+                    nargs,
+                    kwnames,
+                },
+            )?
+        };
+        let flag = |i: usize, default: bool| a[i].as_ref().map_or(Ok(default), |v| v.is_truthy());
+        let size =
+            |i: usize, default: usize| a[i].as_ref().map_or(Ok(default), |v| v.extract::<usize>());
+        let out = loads(
+            py,
+            fastcall::req(&a[0])?,
+            flag(1, true)?,
+            a[2].as_ref(),
+            flag(3, false)?,
+            fastcall::opt_str("loads", "binaries", &a[4])?,
+            size(5, etf::DEFAULT_MAX_DEPTH)?,
+            size(6, etf::DEFAULT_MAX_INFLATED_SIZE)?,
+        )?;
+        Ok(out.unbind())
+    })
+}
+
+/// `loads` (see `LOADS_DOC`).
 #[allow(clippy::too_many_arguments)]
 fn loads<'py>(
     py: Python<'py>,
@@ -336,18 +389,56 @@ fn big_int<'py>(py: Python<'py>, negative: bool, magnitude: &[u8]) -> PyResult<B
     ffi::new_int_radix(py, &text, 16)
 }
 
-/// Encodes `obj` as an Erlang term (version byte first) and returns `bytes`.
-///
-/// `str` becomes a binary, `bytes` a binary, `list` a list, `tuple` a tuple,
-/// `dict` a map, `None`/`True`/`False` the atoms `nil`/`true`/`false`, `int`
-/// an integer or bignum, `float` a float; `Atom`, `ImproperList`,
-/// `BitBinary`, `Pid`, `Port` and `Reference` their terms. `atom_tags`
-/// "utf8" (default) writes atoms as OTP 26+ does, "legacy" as OTP 25 does.
-/// `deterministic=True` sorts map keys in Erlang term order so that equal
-/// values give equal bytes; `compressed` (True or a zlib level 0..=9)
-/// writes a compressed term. Raises `EncodeError`.
-#[pyfunction]
-#[pyo3(signature = (obj, *, compressed = None, atom_tags = None, deterministic = false))]
+const DUMPS_DOC: &CStr = c"dumps(obj, *, compressed=False, atom_tags='utf8', deterministic=False)
+--
+
+Encodes `obj` as an Erlang term (version byte first) and returns bytes.
+
+str becomes a binary, bytes a binary, list a list, tuple a tuple, dict a
+map, None/True/False the atoms nil/true/false, int an integer or bignum,
+float a float; Atom, ImproperList, BitBinary, Pid, Port and Reference their
+terms. atom_tags=\"utf8\" writes atoms as OTP 26+ does, \"legacy\" as OTP 25
+does. deterministic=True sorts map keys in Erlang term order so that equal
+values give equal bytes; `compressed` (True or a zlib level 0..9) writes a
+compressed term. Raises EncodeError.";
+
+unsafe extern "C" fn dumps_fast(
+    _module: *mut pyo3::ffi::PyObject,
+    args: *const *mut pyo3::ffi::PyObject,
+    nargs: pyo3::ffi::Py_ssize_t,
+    kwnames: *mut pyo3::ffi::PyObject,
+) -> *mut pyo3::ffi::PyObject {
+    fastcall::trampoline(|py| {
+        const SIG: Sig<4> = Sig {
+            name: "dumps",
+            params: ["obj", "compressed", "atom_tags", "deterministic"],
+            positional: 1,
+            required: 1,
+        };
+        // SAFETY: the arguments CPython passed to this fastcall function.
+        let a = unsafe {
+            SIG.parse(
+                py,
+                Call {
+                    args,
+                    nargs,
+                    kwnames,
+                },
+            )?
+        };
+        let deterministic = a[3].as_ref().map_or(Ok(false), |v| v.is_truthy())?;
+        let out = dumps(
+            py,
+            fastcall::req(&a[0])?,
+            a[1].as_ref(),
+            fastcall::opt_str("dumps", "atom_tags", &a[2])?,
+            deterministic,
+        )?;
+        Ok(out.into_any().unbind())
+    })
+}
+
+/// `dumps` (see `DUMPS_DOC`).
 fn dumps<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
@@ -400,7 +491,9 @@ fn dumps<'py>(
 }
 
 fn compression_level(c: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
-    let Some(c) = c else { return Ok(None) };
+    let Some(c) = c.filter(|c| !c.is_none()) else {
+        return Ok(None);
+    };
     if let Ok(b) = c.cast::<PyBool>() {
         return Ok(b.is_true().then_some(6));
     }
@@ -557,8 +650,8 @@ impl<'py> FromPy<'py, '_> {
 /// Adds the `etf` submodule's functions to `_native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let etf = PyModule::new(m.py(), "etf")?;
-    etf.add_function(wrap_pyfunction!(loads, &etf)?)?;
-    etf.add_function(wrap_pyfunction!(dumps, &etf)?)?;
+    fastcall::add(&etf, c"loads", LOADS_DOC, loads_fast)?;
+    fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
     m.add_submodule(&etf)
 }
