@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import heapq
 import itertools
 import math
@@ -165,6 +166,11 @@ class Fleet:
             await dev.setup()
             connected = dev.ready = True
             stats.on_connected(_now())
+            if stats.connected == len(self.devices):
+                # Everything alive now (connections, parsers, devices) lives
+                # until the end: keep it out of the cyclic GC's full passes,
+                # which otherwise walk it all again and again mid-run.
+                gc.freeze()
             self._start(dev)
             await self._finished.wait()
         except SetupError as exc:
