@@ -358,3 +358,55 @@ def test_the_command_exits_one_and_prints_the_table_when_devices_fail():
     status, out = run(go())
     assert status == 1
     assert row(out, "failed") == "2" and row(out, "http_401") == "2"
+
+
+# ---- the simulator's websocket client ---------------------------------------------------------
+def test_wsclient_reassembles_fragments_answers_pings_and_reports_the_close_code():
+    from websockets.asyncio.server import serve as ws_serve
+
+    from phoenix_wire.tools.simulate import wsclient
+
+    async def go():
+        got, closed = [], []
+
+        async def server(ws):
+            await ws.send(["frag", "mented ", "text"])  # three frames, one message
+            await ws.send(b"\x00\x01binary")
+            await ws.ping(b"server-ping")  # answered by the client's protocol
+            assert await ws.recv() == "echo me"
+            await ws.close(4001, "bye")
+
+        async with ws_serve(server, "127.0.0.1", 0) as srv:
+            port = srv.sockets[0].getsockname()[1]
+            client = await wsclient.connect(
+                f"ws://127.0.0.1:{port}/",
+                [("X-Test", "1")],
+                lambda data, is_text: got.append((data, is_text)),
+                on_close=closed.append,
+                timeout=5,
+            )
+            pong = client.ping(b"client-ping")
+            await asyncio.wait_for(pong, 5)
+            client.send_text("echo me".encode())
+            await asyncio.wait_for(asyncio.shield(client.closed), 5)
+        return got, closed
+
+    got, closed = run(go())
+    assert got == [(b"fragmented text", True), (b"\x00\x01binary", False)]
+    assert closed == [4001]
+
+
+def test_wsclient_refused_upgrade_raises_with_the_status():
+    import websockets.exceptions as wse
+
+    from phoenix_wire.tools.simulate import wsclient
+
+    async def go():
+        async with serve() as server:
+            with pytest.raises(wse.InvalidStatus) as info:
+                await wsclient.connect(
+                    server.ws_url + "/microcontrollers/websocket", [("X-API-Key", "nope")], lambda d, t: None
+                )
+            return info.value.response.status_code
+
+    assert run(go()) == 401
