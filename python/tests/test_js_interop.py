@@ -34,10 +34,19 @@ MESSAGES = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def phoenix_js_client():
+    """Installs the pinned `phoenix` package into js/node_modules if it is
+    not there yet (`make test-python` does it before running pytest)."""
+    if not (JS / "node_modules" / "phoenix").is_dir():
+        npm = shutil.which("npm")
+        assert npm, "npm is needed to install the Phoenix JS client"
+        subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300)
+
+
 def run_js(request):
     node = shutil.which("node")
     assert node, "Node.js is needed for the interop test"
-    assert (JS / "node_modules" / "phoenix").is_dir(), "run `npm install` in python/tests/js (make test-python does)"
     out = subprocess.run(
         [node, str(JS / "serializer.js")],
         input=json.dumps(request),
