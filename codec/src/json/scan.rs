@@ -29,6 +29,13 @@ const fn has_less(x: u64, n: u8) -> u64 {
     x.wrapping_sub(0x0101_0101_0101_0101 * n as u64) & !x & 0x8080_8080_8080_8080
 }
 
+/// Whether each byte of a word is above `n` (n < 128): the lowest set high
+/// bit marks the first such byte (carries only reach higher bytes).
+#[inline(always)]
+const fn has_more(x: u64, n: u8) -> u64 {
+    (x.wrapping_add(0x0101_0101_0101_0101 * (127 - n) as u64) | x) & 0x8080_8080_8080_8080
+}
+
 #[inline(always)]
 const fn has_byte(x: u64, b: u8) -> u64 {
     has_less(x ^ (0x0101_0101_0101_0101 * b as u64), 1)
@@ -411,6 +418,21 @@ fn value_end(bytes: &[u8], mut i: usize, max_depth: usize) -> Result<usize> {
 
 #[inline(always)]
 fn digits(bytes: &[u8], mut i: usize) -> usize {
+    // Most runs are short: byte by byte first. Long ones (timestamps, ids)
+    // continue a word at a time.
+    for _ in 0..4 {
+        match bytes.get(i) {
+            Some(b'0'..=b'9') => i += 1,
+            _ => return i,
+        }
+    }
+    while let Some(x) = word_at(bytes, i) {
+        let other = has_less(x, b'0') | has_more(x, b'9');
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     while let Some(b'0'..=b'9') = bytes.get(i) {
         i += 1;
     }
