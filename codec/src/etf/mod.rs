@@ -3,8 +3,9 @@
 //!
 //! [`decode`] checks the whole term once against a [`SafePolicy`] and then
 //! hands back a [`Term`], a view that borrows every atom, binary and string
-//! from the input; tuples, lists and maps are lazy iterators over it.
-//! Nothing is allocated and nothing is interned. [`Encoder`] writes terms
+//! from the input; tuples, lists and maps are lazy iterators over it, and
+//! [`Term::walk`] visits everything in one pass. Nothing is allocated and
+//! nothing is interned. [`Encoder`] writes terms
 //! into any [`Sink`](crate::Sink) the caller owns.
 //!
 //! ```
