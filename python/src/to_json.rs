@@ -14,8 +14,6 @@
 //! Anything else, NaN and infinities, lone surrogates and nesting deeper
 //! than the codec's payload limit are refused.
 
-use core::fmt::Write as _;
-
 use phoenix_wire::json::{self, write_str};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -36,9 +34,15 @@ struct Writer<'o> {
 impl Writer<'_> {
     fn value(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
         // Exact types first: they are nearly all of what payloads hold, and
-        // a type check is a pointer compare.
+        // an exact check is a pointer compare (a subclass check is a call).
         if let Ok(s) = obj.cast_exact::<PyString>() {
             return self.str(s);
+        }
+        if let Ok(i) = obj.cast_exact::<PyInt>() {
+            return self.int(i);
+        }
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return self.float(f.value());
         }
         if obj.is_none() {
             self.out.extend_from_slice(b"null");
@@ -49,6 +53,18 @@ impl Writer<'_> {
             self.out.extend_from_slice(text);
             return Ok(());
         }
+        let Some(depth) = depth.checked_sub(1) else {
+            return Err(encode_error(
+                "payload nests too deeply (or refers to itself)",
+            ));
+        };
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            return self.dict(d, depth);
+        }
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            return self.seq(l.iter(), depth);
+        }
+        // Subclasses (IntEnum, str enums, OrderedDict, named tuples, ...).
         if let Ok(i) = obj.cast::<PyInt>() {
             return self.int(i);
         }
@@ -58,11 +74,6 @@ impl Writer<'_> {
         if let Ok(s) = obj.cast::<PyString>() {
             return self.str(s);
         }
-        let Some(depth) = depth.checked_sub(1) else {
-            return Err(encode_error(
-                "payload nests too deeply (or refers to itself)",
-            ));
-        };
         if let Ok(d) = obj.cast::<PyDict>() {
             return self.dict(d, depth);
         }
@@ -159,23 +170,18 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         });
         return;
     }
-    // Rust's `{:e}` prints the shortest round-trip digits: "1.2345e-7".
-    let mut sci = StackStr::default();
-    let _ = write!(sci, "{:e}", f.abs());
-    let text = sci.as_str();
-    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let mut digits = StackStr::default();
-    for c in mantissa.chars().filter(char::is_ascii_digit) {
-        let _ = digits.write_char(c);
-    }
-    let digits = digits.as_str();
+    // ryu gives the shortest round-trip digits ("1e20", "0.1", "1.5e-7");
+    // only the digits and the decimal exponent are kept from its text.
+    let mut buf = ryu::Buffer::new();
+    let (digits, exp) = Decimal::parse(buf.format_finite(f.abs()));
+    let digits = digits.as_slice();
     let (first, rest) = digits.split_at(1);
     if f < 0.0 {
         out.push(b'-');
     }
+    let mut exp_buf = itoa::Buffer::new();
+    let exp_text = exp_buf.format(exp).as_bytes();
     // Scientific: d.ddd e exp, with ".0" when there is a single digit.
-    let exp_text = exp.to_string();
     let sci_len = 1 + 1 + rest.len().max(1) + 1 + exp_text.len();
     // Plain: the decimal point sits after `exp + 1` digits.
     let place = exp + 1;
@@ -189,46 +195,66 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
     };
     let plain = f.abs() < 9_007_199_254_740_992.0 && plain_len <= sci_len;
     if !plain {
-        out.extend_from_slice(first.as_bytes());
+        out.extend_from_slice(first);
         out.push(b'.');
-        out.extend_from_slice(if rest.is_empty() { "0" } else { rest }.as_bytes());
+        out.extend_from_slice(if rest.is_empty() { b"0" } else { rest });
         out.push(b'e');
-        out.extend_from_slice(exp_text.as_bytes());
+        out.extend_from_slice(exp_text);
     } else if place <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(core::iter::repeat_n(b'0', (-place) as usize));
-        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(digits);
     } else if place >= n {
-        out.extend_from_slice(digits.as_bytes());
+        out.extend_from_slice(digits);
         out.extend(core::iter::repeat_n(b'0', (place - n) as usize));
         out.extend_from_slice(b".0");
     } else {
         let (int, frac) = digits.split_at(place as usize);
-        out.extend_from_slice(int.as_bytes());
+        out.extend_from_slice(int);
         out.push(b'.');
-        out.extend_from_slice(frac.as_bytes());
+        out.extend_from_slice(frac);
     }
 }
 
-/// A small fixed buffer for formatting one float without allocating.
-#[derive(Default)]
-struct StackStr {
-    buf: [u8; 32],
+/// The significant digits of a positive float's shortest text, without
+/// leading or trailing zeros, on the stack.
+struct Decimal {
+    buf: [u8; 24],
     len: usize,
 }
 
-impl StackStr {
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(self.buf.get(..self.len).unwrap_or(&[])).unwrap_or("")
+impl Decimal {
+    /// Splits ryu's text into significant digits and the exponent of the
+    /// first digit (`1.5e-7` → `15`, -7; `0.0025` → `25`, -3).
+    fn parse(text: &str) -> (Decimal, i32) {
+        let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let mut d = Decimal {
+            buf: [0; 24],
+            len: 0,
+        };
+        // The first digit's exponent, before leading zeros are dropped.
+        let mut first_exp = exp + int.len() as i32 - 1;
+        let mut leading = true;
+        for &c in int.as_bytes().iter().chain(frac.as_bytes()) {
+            if leading && c == b'0' {
+                first_exp -= 1;
+                continue;
+            }
+            leading = false;
+            if let Some(slot) = d.buf.get_mut(d.len) {
+                *slot = c;
+                d.len += 1;
+            }
+        }
+        while d.len > 1 && d.buf.get(d.len - 1) == Some(&b'0') {
+            d.len -= 1;
+        }
+        (d, first_exp)
     }
-}
 
-impl core::fmt::Write for StackStr {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len.max(1)).unwrap_or(b"0")
     }
 }
