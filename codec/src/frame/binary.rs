@@ -44,49 +44,59 @@ pub(crate) fn decode(bytes: &[u8], direction: Direction) -> Result<Frame<'_>> {
     let mut r = Reader { bytes, pos: 0 };
     match (kind, direction) {
         (PUSH, Direction::ToServer) => {
-            let [jr, rf, topic, event] = r.lengths()?;
+            let [jr, rf, topic, event] = r.header()?;
             Ok(Frame {
-                join_ref: r.reference(jr)?,
-                ref_: r.reference(rf)?,
-                topic: r.string(topic)?,
-                event: r.string(event)?,
+                join_ref: reference(jr),
+                ref_: reference(rf),
+                topic: JsonStr::new(topic),
+                event: JsonStr::new(event),
                 payload: Payload::Binary(r.rest()),
             })
         }
         (PUSH, Direction::ToClient) => {
-            let [jr, topic, event] = r.lengths()?;
+            let [jr, topic, event] = r.header()?;
             Ok(Frame {
-                join_ref: r.reference(jr)?,
+                join_ref: reference(jr),
                 ref_: Ref::Null,
-                topic: r.string(topic)?,
-                event: r.string(event)?,
+                topic: JsonStr::new(topic),
+                event: JsonStr::new(event),
                 payload: Payload::Binary(r.rest()),
             })
         }
         (REPLY, Direction::ToClient) => {
-            let [jr, rf, topic, status] = r.lengths()?;
+            let [jr, rf, topic, status] = r.header()?;
             Ok(Frame {
-                join_ref: r.reference(jr)?,
-                ref_: r.reference(rf)?,
-                topic: r.string(topic)?,
+                join_ref: reference(jr),
+                ref_: reference(rf),
+                topic: JsonStr::new(topic),
                 event: JsonStr::new(PHX_REPLY),
                 payload: Payload::Reply {
-                    status: r.string(status)?,
+                    status: JsonStr::new(status),
                     response: r.rest(),
                 },
             })
         }
         (BROADCAST, Direction::ToClient) => {
-            let [topic, event] = r.lengths()?;
+            let [topic, event] = r.header()?;
             Ok(Frame {
                 join_ref: Ref::Null,
                 ref_: Ref::Null,
-                topic: r.string(topic)?,
-                event: r.string(event)?,
+                topic: JsonStr::new(topic),
+                event: JsonStr::new(event),
                 payload: Payload::Binary(r.rest()),
             })
         }
         (k, _) => Err(Error::new(ErrorKind::UnknownKind(k), 0)),
+    }
+}
+
+/// An empty ref in a binary header is a null one.
+#[inline]
+fn reference(s: &str) -> Ref<'_> {
+    if s.is_empty() {
+        Ref::Null
+    } else {
+        Ref::Str(JsonStr::new(s))
     }
 }
 
@@ -110,25 +120,52 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Reads the `N` header lengths and the `N` strings after them.
+    ///
+    /// The strings are contiguous, so one UTF-8 check covers them all; when
+    /// anything is off they are read one by one, which finds the same first
+    /// error the frame has always reported (a truncated or non-UTF-8 string,
+    /// in header order).
     #[inline]
-    fn string(&mut self, len: usize) -> Result<JsonStr<'a>> {
+    fn header<const N: usize>(&mut self) -> Result<[&'a str; N]> {
+        let lens = self.lengths::<N>()?;
+        let total: usize = lens.iter().sum();
+        let start = self.pos;
+        if let Some(Ok(text)) = self
+            .bytes
+            .get(start..start + total)
+            .map(core::str::from_utf8)
+        {
+            let mut out = [""; N];
+            let mut at = 0;
+            let mut whole = true;
+            for (o, &len) in out.iter_mut().zip(&lens) {
+                match text.get(at..).and_then(|t| t.get(..len)) {
+                    Some(s) => *o = s,
+                    None => whole = false,
+                }
+                at += len;
+            }
+            if whole {
+                self.pos += total;
+                return Ok(out);
+            }
+        }
+        let mut out = [""; N];
+        for (o, &len) in out.iter_mut().zip(&lens) {
+            *o = self.string(len)?;
+        }
+        Ok(out)
+    }
+
+    fn string(&mut self, len: usize) -> Result<&'a str> {
         let start = self.pos;
         let Some(raw) = self.bytes.get(start..start + len) else {
             return Err(Error::new(ErrorKind::UnexpectedEof, self.bytes.len()));
         };
         self.pos += len;
-        match core::str::from_utf8(raw) {
-            Ok(s) => Ok(JsonStr::new(s)),
-            Err(e) => Err(Error::new(ErrorKind::InvalidUtf8, start + e.valid_up_to())),
-        }
-    }
-
-    #[inline]
-    fn reference(&mut self, len: usize) -> Result<Ref<'a>> {
-        if len == 0 {
-            return Ok(Ref::Null);
-        }
-        self.string(len).map(Ref::Str)
+        core::str::from_utf8(raw)
+            .map_err(|e| Error::new(ErrorKind::InvalidUtf8, start + e.valid_up_to()))
     }
 
     #[inline]
