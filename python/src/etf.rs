@@ -551,6 +551,11 @@ impl<'py> FromPy<'py, '_> {
             if l.is_empty() {
                 return e.nil().map_err(codec);
             }
+            // OTP writes a list of bytes as STRING_EXT ("charlist"); do the
+            // same so our bytes match term_to_binary's (e.g. Fedecks' 'token').
+            if let Some(bytes) = as_byte_list(l) {
+                return e.charlist(&bytes).map_err(codec);
+            }
             e.list_header(l.len()).map_err(codec)?;
             for item in l.iter() {
                 self.write(e, &item, depth)?;
@@ -654,4 +659,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
     m.add_submodule(&etf)
+}
+
+/// The elements of `l` as bytes, if every one is an exact `int` in 0..=255
+/// (not a `bool`, which is an atom) and the list fits a STRING_EXT.
+fn as_byte_list(l: &Bound<'_, PyList>) -> Option<Vec<u8>> {
+    if l.len() > u16::MAX as usize {
+        return None;
+    }
+    l.iter()
+        .map(|x| x.cast_exact::<PyInt>().ok()?.extract::<u8>().ok())
+        .collect()
 }

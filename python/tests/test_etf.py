@@ -454,6 +454,9 @@ def from_erlang_py(erlang, v):
         return tuple(from_erlang_py(erlang, x) for x in v)
     if isinstance(v, dict):
         return {from_erlang_py(erlang, k): from_erlang_py(erlang, x) for k, x in v.items()}
+    if isinstance(v, bytes):
+        # erlang-py gives STRING_EXT (a list of bytes, as OTP writes it) as bytes.
+        return list(v)
     return v
 
 
@@ -486,3 +489,12 @@ def test_etf_docstring_examples_run():
 
     failures, tried = doctest.testmod(etf, verbose=False)
     assert tried >= 3 and failures == 0
+
+
+def test_byte_lists_are_written_as_otp_writes_them():
+    # term_to_binary("token") in Erlang; Fedecks' {'token', T} reply starts this way.
+    assert etf.dumps([116, 111, 107, 101, 110]) == bytes.fromhex("836b0005746f6b656e")
+    # A bool is an atom and 256 is no byte: general lists, as OTP writes them.
+    assert etf.dumps([True, 1]) == bytes.fromhex("836c0000000277047472756561016a")
+    assert etf.dumps([1, 256]) == bytes.fromhex("836c00000002610162000001006a")
+    assert etf.loads(etf.dumps(list(range(256)))) == list(range(256))
