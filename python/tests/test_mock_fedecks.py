@@ -75,6 +75,8 @@ def test_login_token_please_and_reconnect_with_token():
             reply = await recv(ws)
             charlist, token = etf.loads(reply)
             assert charlist == list(b"token") and isinstance(token, bytes)
+            # byte-exact with the spec: 131,104,2,107,0,5,"token",109,<u32 len>,token
+            assert reply == b"\x83h\x02k\x00\x05token" + b"m" + len(token).to_bytes(4, "big") + token
             assert fedecks.verify_token(SECRET.encode(), token) == "box-1"
             # the real runtime reads it as Elixir's {'token', Token}
             assert await asyncio.to_thread(erlang_token, reply) == token
