@@ -136,13 +136,9 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The four elements before the payload, each with the `,` after it.
     #[inline(always)]
-    fn v2(&mut self) -> Result<Frame<'a>> {
-        match self.s.peek_non_ws() {
-            Some(b'[') => self.s.pos += 1,
-            Some(_) => return Err(Error::new(ErrorKind::ExpectedArray, self.s.pos)),
-            None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
-        }
+    fn head(&mut self) -> Result<(Ref<'a>, Ref<'a>, JsonStr<'a>, JsonStr<'a>)> {
         if self.s.peek_non_ws() == Some(b']') {
             return Err(Error::new(ErrorKind::TooFewElements, self.s.pos));
         }
@@ -154,6 +150,66 @@ impl<'a> Reader<'a> {
         self.separator()?;
         let event = self.string(Field::Event)?;
         self.separator()?;
+        Ok((join_ref, ref_, topic, event))
+    }
+
+    /// [`head`](Self::head) for what the JS client and Phoenix send: no
+    /// whitespace, refs strings or null. Skips the general path's
+    /// per-element dispatch; `None` on anything else, and the caller then
+    /// reads the elements with `head` from the same position (reporting
+    /// whatever error it always has).
+    #[inline(always)]
+    fn compact_head(&mut self) -> Option<(Ref<'a>, Ref<'a>, JsonStr<'a>, JsonStr<'a>)> {
+        let join_ref = self.compact_ref()?;
+        let ref_ = self.compact_ref()?;
+        let topic = self.compact_str()?;
+        let event = self.compact_str()?;
+        Some((join_ref, ref_, topic, event))
+    }
+
+    /// A string right at the cursor, then `,`.
+    #[inline(always)]
+    fn compact_str(&mut self) -> Option<JsonStr<'a>> {
+        if self.s.bytes.get(self.s.pos) != Some(&b'"') {
+            return None;
+        }
+        let (start, end, escaped) = self.s.string().ok()?;
+        if self.s.bytes.get(self.s.pos) != Some(&b',') {
+            return None;
+        }
+        self.s.pos += 1;
+        Some(JsonStr::from_raw(self.slice(start, end), escaped))
+    }
+
+    /// A string or `null` right at the cursor, then `,`.
+    #[inline(always)]
+    fn compact_ref(&mut self) -> Option<Ref<'a>> {
+        let at = self.s.pos;
+        match self.s.bytes.get(at) {
+            Some(b'"') => self.compact_str().map(Ref::Str),
+            Some(b'n') if self.s.bytes.get(at..at + 5) == Some(b"null,") => {
+                self.s.pos = at + 5;
+                Some(Ref::Null)
+            }
+            _ => None,
+        }
+    }
+
+    #[inline(always)]
+    fn v2(&mut self) -> Result<Frame<'a>> {
+        match self.s.peek_non_ws() {
+            Some(b'[') => self.s.pos += 1,
+            Some(_) => return Err(Error::new(ErrorKind::ExpectedArray, self.s.pos)),
+            None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
+        }
+        let start = self.s.pos;
+        let (join_ref, ref_, topic, event) = match self.compact_head() {
+            Some(head) => head,
+            None => {
+                self.s.pos = start;
+                self.head()?
+            }
+        };
         let payload = self.payload()?;
         // Phoenix ignores elements past the fifth; they must still be JSON.
         loop {
