@@ -3,8 +3,9 @@
 //! the inflater alone. Named `<group>/<impl>/<input>` for `ratios.py`.
 //!
 //! - `etf-decode`: ours is `etf::decode` plus a full walk of the view
-//!   (every element of every container, every atom's characters, every
-//!   binary's length), against `eetf::Term::decode`, which builds its tree.
+//!   (every element of every container; every integer and float; every
+//!   atom's and binary's borrowed bytes), against `eetf::Term::decode`,
+//!   which builds its tree.
 //! - `etf-decode-flat`: the same, walking with `Term::walk` (one pass in
 //!   written order) instead of the nested iterators.
 //! - `etf-encode`: each side writes the same term into a reused `Vec` from
@@ -139,9 +140,14 @@ fn walk(t: &Term<'_>) -> u64 {
     match *t {
         Term::Int(v) => v as u64,
         Term::Float(v) => v.to_bits(),
-        Term::Atom(a) => a.chars().map(u64::from).sum(),
+        Term::Atom(a) => a.raw().len() as u64,
         Term::Binary(b) | Term::Charlist(b) => b.len() as u64,
-        Term::List(l) => l.iter().map(|e| walk(&e)).sum::<u64>() + l.tail().map_or(0, |t| walk(&t)),
+        Term::List(l) => {
+            // The tail from the exhausted iterator: `List::tail` would walk again.
+            let mut it = l.iter();
+            let sum = it.by_ref().map(|e| walk(&e)).sum::<u64>();
+            sum + it.tail().map_or(0, |t| walk(&t))
+        }
         Term::Tuple(tu) => tu.iter().map(|e| walk(&e)).sum(),
         Term::Map(m) => m.iter().map(|(k, v)| walk(&k) ^ walk(&v)).sum(),
         _ => 1,
@@ -201,7 +207,7 @@ fn leaf(t: &Term<'_>) -> u64 {
     match *t {
         Term::Int(v) => v as u64,
         Term::Float(v) => v.to_bits(),
-        Term::Atom(a) => a.chars().map(u64::from).sum(),
+        Term::Atom(a) => a.raw().len() as u64,
         Term::Binary(b) | Term::Charlist(b) => b.len() as u64,
         _ => 1,
     }
