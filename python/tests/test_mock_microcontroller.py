@@ -137,3 +137,40 @@ def test_microcontroller_idle_timeout_is_its_own():
             assert (info.value.rcvd.code, info.value.rcvd.reason) == (1002, "idle timeout")
 
     run(go())
+
+
+def test_readings_are_kept_per_controller_across_connections_and_bounded():
+    async def joined(s):
+        c = PhoenixClient(s.ws_url + PATH, headers={"X-API-Key": KEY})
+        await c.__aenter__()
+        await c.recv_raw()  # metadata
+        await c.send({"topic": "microcontroller:v1:1", "event": "phx_join", "payload": {}, "ref": "j"})
+        assert (await c.recv()).status == "ok"
+        return c
+
+    async def upload(c, refs):
+        for ref in refs:
+            await c.send({"topic": "microcontroller:v1:1", "event": "upload_readings",
+                          "payload": {"s": [{"type": "t", "value": ref}]}, "ref": ref})
+            assert (await c.recv()).ref == ref
+
+    async def go():
+        async with serve() as s:
+            # Two connections of one controller at once: two connection ids.
+            first, second = await joined(s), await joined(s)
+            try:
+                await upload(first, ["0", "1"])
+                await upload(second, ["2", "3"])
+            finally:
+                await second.__aexit__(None, None, None)
+                await first.__aexit__(None, None, None)
+            status, body = await http("GET", s.http_url + "/admin/readings")
+            assert status == 200 and list(body["readings"]) == ["microcontroller:1"]
+            values = [r["readings"]["s"][0]["value"] for r in body["readings"]["microcontroller:1"]]
+            assert values == ["0", "1", "2", "3"]
+            for i in range(1100):  # the log keeps the newest 1000 uploads
+                s.hub.store_readings("microcontroller:1", {"i": i})
+            log = s.hub.readings["microcontroller:1"]
+            assert len(log) == 1000 and log[-1]["readings"] == {"i": 1099}
+
+    run(go())

@@ -17,7 +17,7 @@ POST     /admin/devices/{id}/disconnect          close the socket (``{"reason"}`
 POST     /admin/broadcast                        ``{"topic", "event", "payload"|"binary"}`` to
                                                  every member; answers ``{"delivered": n}``
 GET      /admin/topics                           topic -> member ids
-GET      /admin/readings                         microcontroller readings by connection id
+GET      /admin/readings                         microcontroller readings by controller id
 =======  ======================================  ==============================================
 
 Errors are ``{"error": "..."}`` with 400 (bad JSON or fields), 401 (admin token

@@ -95,8 +95,12 @@ class MicrocontrollerChannel(ChannelHandler):
             if not isinstance(payload, dict):
                 self.reply(msg, "error", {"reason": "readings must be an object"})
                 return
-            self.socket.hub.store_readings(self.socket.id, payload)
-            self.socket.info["readings"] = self.socket.hub.readings[self.socket.id][-5:]
+            # Keyed by controller, not by connection: reconnects keep one
+            # bounded log, and a fleet of short connections cannot grow the
+            # store (and the garbage collector's work) without limit.
+            controller = f"microcontroller:{self.socket.info.get('identity', {}).get('controller_id')}"
+            self.socket.hub.store_readings(controller, payload)
+            self.socket.info["readings"] = self.socket.hub.readings[controller][-5:]
             self.reply(msg, "ok", {})
         else:
             self.reply(msg, "error", {"reason": f"unknown event {event}"})
