@@ -1,32 +1,8 @@
 //! Differential property tests: our validator and V1/V2 decoders against serde_json.
 //!
-//! # The oracle
-//!
-//! `json::validate(bytes, 127)` must accept exactly when
-//! 1. `serde_json::from_slice::<&RawValue>(bytes)` accepts: the grammar,
-//!    UTF-8 (checked on the raw slice) and surrounding whitespace. serde_json
-//!    skips a raw value without a depth limit and lets lone surrogates
-//!    through (they might be meant for a byte string), so it cannot judge
-//!    those two; and
-//! 2. serde_json reads the same document, with every number token replaced
-//!    by `0`, through `deserialize_any` into [`Strict`] (a visitor that keeps
-//!    nothing). Decoding strings and keys refuses lone and misordered
-//!    surrogates, and the recursion limit of 128 allows at most 127 nested
-//!    containers, hence our 127. Numbers are replaced because serde_json
-//!    refuses numbers past f64's range (`1e400`), which RFC 8259 allows and
-//!    so do we. `serde_json::Value` is not used: it reads an object keyed
-//!    `$serde_json::private::RawValue` as a raw value token (found by the
-//!    `json_diff_serde` fuzz target).
-//!
-//! A V2 text frame decodes exactly when serde_json reads the text as an
-//! array of at least five raw values, passes the oracle above as a whole
-//! (the envelope is one of the 127 levels, so our decoder gets a payload
-//! limit of 126), elements 0 and 1 are `null`, a string or an integer in
-//! `i64` range (`-0` included: serde_json reads it as the float -0.0, Phoenix
-//! as the integer 0), and elements 2 and 3 are strings. A V1 text frame
-//! decodes exactly when it passes the oracle, is an object, and its members
-//! (read in order, duplicates kept, keys unescaped by serde_json) follow
-//! Phoenix's V1 rules (see `serde_accepts_v1`).
+//! The oracle (what serde_json accepts, and Phoenix's envelope rules on top)
+//! is spelled out in `tests/oracle/serde_json.rs`, shared with the
+//! `json_diff_serde` fuzz target.
 
 use phoenix_wire::frame::{Decoder, Payload, Ref};
 use phoenix_wire::json;
@@ -35,186 +11,13 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::value::RawValue;
 
-// ----- the oracle -----
-
-fn serde_accepts(data: &[u8]) -> bool {
-    if serde_json::from_slice::<&RawValue>(data).is_err() {
-        return false;
-    }
-    let Ok(text) = core::str::from_utf8(data) else {
-        return false;
-    };
-    serde_json::from_str::<Strict>(&zero_numbers(text)).is_ok()
-}
-
-/// Any JSON value read through serde_json's `deserialize_any` and dropped:
-/// strings and keys are decoded (refusing lone surrogates) and the
-/// recursion limit applies. Not `serde_json::Value`, whose map visitor
-/// treats the key `$serde_json::private::RawValue` as a raw value token and
-/// so refuses `{"$serde_json::private::RawValue":false}`, valid JSON.
-struct Strict;
-
-impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> serde::de::Visitor<'de> for StrictVisitor {
-    type Value = Strict;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
-        Ok(Strict)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Strict, A::Error> {
-        while s.next_element::<Strict>()?.is_some() {}
-        Ok(Strict)
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Strict, A::Error> {
-        while m.next_entry::<Strict, Strict>()?.is_some() {}
-        Ok(Strict)
-    }
-}
-
-/// `text` (already accepted by serde_json as a raw value) with every number
-/// token replaced by `0`. Outside strings a number is a maximal run of
-/// `-+.eE` and digits that starts with `-` or a digit.
-fn zero_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let (mut in_string, mut escaped, mut in_number) = (false, false, false);
-    for c in text.chars() {
-        if in_string {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        if in_number && matches!(c, '0'..='9' | '.' | 'e' | 'E' | '+' | '-') {
-            continue;
-        }
-        in_number = false;
-        match c {
-            '"' => {
-                in_string = true;
-                out.push(c);
-            }
-            '-' | '0'..='9' => {
-                in_number = true;
-                out.push('0');
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The ref rules: null, a string, or an integer that fits i64.
-fn serde_ref(raw: &str) -> bool {
-    raw == "null"
-        || raw == "-0"
-        || serde_json::from_str::<String>(raw).is_ok()
-        || serde_json::from_str::<i64>(raw).is_ok()
-}
-
-fn serde_accepts_v2(data: &[u8]) -> bool {
-    if !serde_accepts(data) {
-        return false;
-    }
-    let Ok(elems) = serde_json::from_slice::<Vec<&RawValue>>(data) else {
-        return false;
-    };
-    elems.len() >= 5
-        && serde_ref(elems[0].get())
-        && serde_ref(elems[1].get())
-        && serde_json::from_str::<String>(elems[2].get()).is_ok()
-        && serde_json::from_str::<String>(elems[3].get()).is_ok()
-}
-
-/// The members of a JSON object in order, duplicates kept.
-struct Members<'a>(Vec<(String, &'a RawValue)>);
-
-impl<'de> serde::Deserialize<'de> for Members<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = m.next_entry()? {
-                    out.push(entry);
-                }
-                Ok(Members(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Phoenix's V1 rules on serde_json's reading: an object; `topic`, `event`,
-/// `payload` and `ref` present, `join_ref` optional, none of them twice
-/// (keys compared after unescaping), other keys ignored; topic and event
-/// strings, refs by the ref rules.
-fn serde_accepts_v1(data: &[u8]) -> bool {
-    if !serde_accepts(data) {
-        return false;
-    }
-    let Ok(Members(members)) = serde_json::from_slice::<Members>(data) else {
-        return false;
-    };
-    let mut seen = [0usize; 5];
-    for (key, value) in &members {
-        let Some(i) = ENVELOPE.iter().position(|k| k == key) else {
-            continue;
-        };
-        seen[i] += 1;
-        let raw = value.get();
-        let ok = match i {
-            0 | 1 => serde_json::from_str::<String>(raw).is_ok(),
-            2 => true,
-            _ => serde_ref(raw),
-        };
-        if !ok || seen[i] > 1 {
-            return false;
-        }
-    }
-    seen[..4].iter().all(|&n| n == 1)
-}
-
-const ENVELOPE: [&str; 5] = ["topic", "event", "payload", "ref", "join_ref"];
+#[path = "../../tests/oracle/serde_json.rs"]
+mod oracle;
+use oracle::{Members, ENVELOPE};
 
 fn check_v1(data: &[u8]) -> Result<(), TestCaseError> {
     let ours = Decoder::new().max_depth(126).decode_text(data, Vsn::V1);
-    let theirs = serde_accepts_v1(data);
+    let theirs = oracle::accepts_v1(data);
     prop_assert_eq!(
         ours.is_ok(),
         theirs,
@@ -251,7 +54,7 @@ fn check_v1(data: &[u8]) -> Result<(), TestCaseError> {
 
 fn check_json(data: &[u8]) -> Result<(), TestCaseError> {
     let ours = json::validate(data, 127);
-    let theirs = serde_accepts(data);
+    let theirs = oracle::accepts(data);
     prop_assert_eq!(
         ours.is_ok(),
         theirs,
@@ -268,7 +71,7 @@ fn check_json(data: &[u8]) -> Result<(), TestCaseError> {
 
 fn check_v2(data: &[u8]) -> Result<(), TestCaseError> {
     let ours = Decoder::new().max_depth(126).decode_text(data, Vsn::V2);
-    let theirs = serde_accepts_v2(data);
+    let theirs = oracle::accepts_v2(data);
     prop_assert_eq!(
         ours.is_ok(),
         theirs,
@@ -648,7 +451,7 @@ fn oracle_edges() {
         ("\"\u{1}\"", false),
         ("\u{c}1", false),
     ] {
-        assert_eq!(serde_accepts(doc.as_bytes()), ok, "oracle on {doc}");
+        assert_eq!(oracle::accepts(doc.as_bytes()), ok, "oracle on {doc}");
         assert_eq!(
             json::validate(doc.as_bytes(), 127).is_ok(),
             ok,
@@ -656,11 +459,11 @@ fn oracle_edges() {
         );
     }
     let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
-    assert!(serde_accepts(nest(127).as_bytes()));
-    assert!(!serde_accepts(nest(128).as_bytes()));
+    assert!(oracle::accepts(nest(127).as_bytes()));
+    assert!(!oracle::accepts(nest(128).as_bytes()));
     assert!(json::validate(nest(127).as_bytes(), 127).is_ok());
     assert!(json::validate(nest(128).as_bytes(), 127).is_err());
-    assert!(!serde_accepts(b"\"\xff\""));
+    assert!(!oracle::accepts(b"\"\xff\""));
 }
 
 /// Found by `json_diff_serde`: `serde_json::Value` refuses this valid JSON
@@ -669,6 +472,6 @@ fn oracle_edges() {
 fn oracle_ignores_serde_json_magic_key() {
     let doc = br#"[{"":{"$serde_json::private::RawValue":false}}]"#;
     assert!(serde_json::from_slice::<serde_json::Value>(doc).is_err());
-    assert!(serde_accepts(doc));
+    assert!(oracle::accepts(doc));
     assert_eq!(json::validate(doc, 127), Ok(()));
 }
