@@ -4,25 +4,34 @@
 #![cfg(feature = "alloc")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use phoenix_wire::etf::{self, Encoder, SafePolicy, Term};
 use phoenix_wire::SliceSink;
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+// Per thread: the test harness runs tests in parallel, and another test's
+// setup must not count against the one being measured.
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
 
+fn count() {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+// SAFETY: forwards to the system allocator; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        count();
         System.alloc(l)
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         System.dealloc(p, l)
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        count();
         System.realloc(p, l, n)
     }
 }
@@ -30,11 +39,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static A: Counting = Counting;
 
-/// Allocations made by `f` (tests in this binary run one at a time).
+/// Allocations made by `f` on this thread.
 fn allocs<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = ALLOCS.with(Cell::get);
     let r = f();
-    (ALLOCS.load(Ordering::SeqCst) - before, r)
+    (ALLOCS.with(Cell::get) - before, r)
 }
 
 /// A term with every kind: map (string, atom and tuple keys), lists proper
@@ -161,4 +170,11 @@ fn errors_allocate_nothing() {
         }
     });
     assert_eq!(n, 0);
+}
+
+#[test]
+fn the_counter_counts() {
+    // Guards against a counter that never moves.
+    let (n, v) = allocs(|| vec![0u8; 16]);
+    assert_eq!((n, v.len()), (1, 16));
 }
