@@ -3,10 +3,7 @@
 import asyncio
 import socket
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
 
-from phoenix_wire.mock import fedecks
 
 from phoenix_wire.mock.testing import PhoenixClient, http, serve
 
@@ -189,19 +186,5 @@ def test_garbage_http_gets_400_and_server_carries_on():
             assert b" 431 " in await asyncio.to_thread(raw_exchange, b"GET / HTTP/1.1\r\nX: " + b"a" * 20000 + b"\r\n\r\n")
             status, _ = await http("GET", s.http_url + "/admin")
             assert status == 200
-
-    run(go())
-
-
-def test_fedecks_without_term_codec_is_503(monkeypatch):
-    monkeypatch.setattr(fedecks, "etf", None)
-
-    async def go():
-        async with serve() as s:
-            try:
-                async with connect(s.ws_url + "/fedecks/websocket", open_timeout=3):
-                    raise AssertionError("upgrade accepted")
-            except InvalidStatus as exc:
-                assert exc.response.status_code == 503
 
     run(go())

@@ -10,12 +10,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-# The Fedecks endpoint needs the term codec's Python side (issue 4's `phoenix_wire.etf`);
-# until that module is built these tests cannot run (the endpoint answers 503, tested
-# in test_mock_admin.py).
-etf = pytest.importorskip("phoenix_wire.etf", reason="phoenix_wire.etf is not built yet")
-
-from phoenix_wire.mock import fedecks  # noqa: E402
+from phoenix_wire import etf
+from phoenix_wire.mock import fedecks
 from phoenix_wire.mock.testing import http, serve
 
 PATH = "/fedecks/websocket"

@@ -31,15 +31,10 @@ import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from phoenix_wire import DecodeError
-
-try:  # the term codec may be built without; the endpoint then refuses upgrades (503)
-    from phoenix_wire import etf
-except ImportError:  # pragma: no cover - depends on the build
-    etf = None  # type: ignore[assignment]
+from phoenix_wire import DecodeError, etf
 
 from .hub import History
-from .transport import Request, Response, TextMessage, WebSocket, single_header, upgrade, write_response
+from .transport import Request, TextMessage, WebSocket, single_header, upgrade
 
 log = logging.getLogger("phoenix_wire.mock")
 
@@ -175,9 +170,6 @@ def authenticate(cfg: Dict[str, Any], secret: bytes, auth: Dict[Any, Any]) -> Op
 async def serve(server: Any, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     cfg = server.config
     fcfg = cfg["fedecks"]
-    if etf is None:
-        await write_response(writer, Response(503, b"Fedecks needs phoenix_wire.etf\n"))
-        return
     auth = parse_auth(single_header(req, "x-fedecks-auth"), fcfg["atoms"])
     reason = auth if isinstance(auth, str) else authenticate(fcfg, server.fedecks_secret, auth)
     if reason is not None:
