@@ -32,13 +32,7 @@ use crate::json::{JsonStr, RawJson};
 #[derive(Clone, Debug)]
 pub struct OwnedFrame {
     bytes: Bytes,
-    join_ref: Slot,
-    ref_: Slot,
-    topic: Slot,
-    event: Slot,
-    payload: Slot,
-    status: Slot,
-    kind: Kind,
+    slots: Slots,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,20 +54,14 @@ enum Slot {
 impl OwnedFrame {
     /// Decodes a text frame; see [`decode_text`](crate::frame::decode_text).
     pub fn decode_text(bytes: Bytes, vsn: Vsn) -> Result<OwnedFrame> {
-        let slots = {
-            let frame = Decoder::new().decode_text(&bytes, vsn)?;
-            Slots::of(&bytes, &frame)
-        };
-        Ok(slots.with(bytes))
+        let slots = Slots::of(&bytes, &Decoder::new().decode_text(&bytes, vsn)?);
+        Ok(OwnedFrame { bytes, slots })
     }
 
     /// Decodes a binary frame; see [`decode_binary`](crate::frame::decode_binary).
     pub fn decode_binary(bytes: Bytes, direction: Direction) -> Result<OwnedFrame> {
-        let slots = {
-            let frame = Decoder::new().decode_binary(&bytes, direction)?;
-            Slots::of(&bytes, &frame)
-        };
-        Ok(slots.with(bytes))
+        let slots = Slots::of(&bytes, &Decoder::new().decode_binary(&bytes, direction)?);
+        Ok(OwnedFrame { bytes, slots })
     }
 
     /// The whole frame as received.
@@ -84,7 +72,7 @@ impl OwnedFrame {
     /// The payload bytes (raw JSON, binary payload or reply response),
     /// sharing the frame's buffer.
     pub fn payload_bytes(&self) -> Bytes {
-        match &self.payload {
+        match &self.slots.payload {
             Slot::Text { range, .. } => self.bytes.slice(range.clone()),
             _ => Bytes::new(),
         }
@@ -92,19 +80,20 @@ impl OwnedFrame {
 
     /// The borrowed view of the frame.
     pub fn frame(&self) -> Frame<'_> {
-        let payload = match self.kind {
-            Kind::Json => Payload::Json(RawJson::from_validated(self.text(&self.payload).raw())),
-            Kind::Binary => Payload::Binary(self.raw(&self.payload)),
+        let s = &self.slots;
+        let payload = match s.kind {
+            Kind::Json => Payload::Json(RawJson::from_validated(self.text(&s.payload).raw())),
+            Kind::Binary => Payload::Binary(self.raw(&s.payload)),
             Kind::Reply => Payload::Reply {
-                status: self.text(&self.status),
-                response: self.raw(&self.payload),
+                status: self.text(&s.status),
+                response: self.raw(&s.payload),
             },
         };
         Frame {
-            join_ref: self.reference(&self.join_ref),
-            ref_: self.reference(&self.ref_),
-            topic: self.text(&self.topic),
-            event: self.text(&self.event),
+            join_ref: self.reference(&s.join_ref),
+            ref_: self.reference(&s.ref_),
+            topic: self.text(&s.topic),
+            event: self.text(&s.event),
             payload,
         }
     }
@@ -140,7 +129,9 @@ impl OwnedFrame {
     }
 }
 
-/// The slots of a borrowed frame, computed before the `Bytes` moves in.
+/// Where each part of the frame lies in the `Bytes`, computed from the
+/// borrowed frame before the `Bytes` moves into the [`OwnedFrame`].
+#[derive(Clone, Debug)]
 struct Slots {
     join_ref: Slot,
     ref_: Slot,
@@ -172,19 +163,6 @@ impl Slots {
             payload,
             status,
             kind,
-        }
-    }
-
-    fn with(self, bytes: Bytes) -> OwnedFrame {
-        OwnedFrame {
-            bytes,
-            join_ref: self.join_ref,
-            ref_: self.ref_,
-            topic: self.topic,
-            event: self.event,
-            payload: self.payload,
-            status: self.status,
-            kind: self.kind,
         }
     }
 }
