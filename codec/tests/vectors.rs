@@ -62,6 +62,14 @@ fn assert_ref(name: &str, what: &str, got: Ref<'_>, want: &Value) {
     }
 }
 
+/// The refs, topic and event of a decoded frame against a vector's `expect`.
+fn assert_envelope(name: &str, f: &Frame<'_>, exp: &Value) {
+    assert_ref(name, "join_ref", f.join_ref, &exp["join_ref"]);
+    assert_ref(name, "ref", f.ref_, &exp["ref"]);
+    assert_str(name, "topic", f.topic, &exp["topic"]);
+    assert_str(name, "event", f.event, &exp["event"]);
+}
+
 fn assert_error(name: &str, got: Result<Frame<'_>, Error>, want: &Value) {
     let err = match got {
         Ok(f) => panic!("{name}: decoded {f:?}, want error {want}"),
@@ -94,10 +102,7 @@ fn text_vectors() {
         }
         let f = result.unwrap_or_else(|e| panic!("{name}: {e}"));
         let exp = &v["expect"];
-        assert_ref(name, "join_ref", f.join_ref, &exp["join_ref"]);
-        assert_ref(name, "ref", f.ref_, &exp["ref"]);
-        assert_str(name, "topic", f.topic, &exp["topic"]);
-        assert_str(name, "event", f.event, &exp["event"]);
+        assert_envelope(name, &f, exp);
         let Payload::Json(p) = f.payload else {
             panic!("{name}: text payload not JSON")
         };
@@ -148,10 +153,7 @@ fn binary_vectors() {
         }
         let f = result.unwrap_or_else(|e| panic!("{name}: {e}"));
         let exp = &v["expect"];
-        assert_ref(name, "join_ref", f.join_ref, &exp["join_ref"]);
-        assert_ref(name, "ref", f.ref_, &exp["ref"]);
-        assert_str(name, "topic", f.topic, &exp["topic"]);
-        assert_str(name, "event", f.event, &exp["event"]);
+        assert_envelope(name, &f, exp);
         let want_payload = hex(exp["payload_hex"].as_str().unwrap());
         match (f.payload, exp.get("status")) {
             (Payload::Binary(b), None) => assert_eq!(b, want_payload, "{name}: payload"),
