@@ -261,6 +261,23 @@ fn payload_len(p: &Payload<'_>) -> usize {
     }
 }
 
+/// The frame an encoder writes, from the caller's refs and topic.
+fn frame_of<'a>(
+    join_ref: &'a Bound<'_, PyAny>,
+    r#ref: &'a Bound<'_, PyAny>,
+    topic: &'a Bound<'_, PyString>,
+    event: JsonStr<'a>,
+    payload: Payload<'a>,
+) -> PyResult<Frame<'a>> {
+    Ok(Frame {
+        join_ref: ref_of(join_ref, "join_ref")?,
+        ref_: ref_of(r#ref, "ref")?,
+        topic: str_arg(topic)?,
+        event,
+        payload,
+    })
+}
+
 fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
     Ok(JsonStr::new(ffi::str_utf8(s)?))
 }
@@ -332,13 +349,7 @@ fn encode<'py>(
     with_scratch(|buf, out| {
         let json = json_of(payload, buf)?;
         let raw = RawJson::from_slice(json).map_err(|e| encode_codec_error(py, e))?;
-        let f = Frame {
-            join_ref: ref_of(join_ref, "join_ref")?,
-            ref_: ref_of(r#ref, "ref")?,
-            topic: str_arg(topic)?,
-            event: str_arg(event)?,
-            payload: Payload::Json(raw),
-        };
+        let f = frame_of(join_ref, r#ref, topic, str_arg(event)?, Payload::Json(raw))?;
         text_out(py, &f, vsn, out)
     })
 }
@@ -362,13 +373,13 @@ fn encode_binary<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let direction = direction_of(direction, Direction::ToServer)?;
     let body = bytes_of(payload, "payload")?;
-    let f = Frame {
-        join_ref: ref_of(join_ref, "join_ref")?,
-        ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event: str_arg(event)?,
-        payload: Payload::Binary(&body),
-    };
+    let f = frame_of(
+        join_ref,
+        r#ref,
+        topic,
+        str_arg(event)?,
+        Payload::Binary(&body),
+    )?;
     binary_out(py, &f, direction)
 }
 
@@ -389,16 +400,16 @@ fn reply<'py>(
     let vsn = vsn_of(vsn)?;
     with_scratch(|buf, out| {
         let json = json_of(response, buf)?;
-        let f = Frame {
-            join_ref: ref_of(join_ref, "join_ref")?,
-            ref_: ref_of(r#ref, "ref")?,
-            topic: str_arg(topic)?,
-            event: JsonStr::new(PHX_REPLY),
-            payload: Payload::Reply {
+        let f = frame_of(
+            join_ref,
+            r#ref,
+            topic,
+            JsonStr::new(PHX_REPLY),
+            Payload::Reply {
                 status: str_arg(status)?,
                 response: json,
             },
-        };
+        )?;
         text_out(py, &f, vsn, out)
     })
 }
@@ -416,16 +427,16 @@ fn reply_binary<'py>(
     response: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let body = bytes_of(response, "response")?;
-    let f = Frame {
-        join_ref: ref_of(join_ref, "join_ref")?,
-        ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event: JsonStr::new(PHX_REPLY),
-        payload: Payload::Reply {
+    let f = frame_of(
+        join_ref,
+        r#ref,
+        topic,
+        JsonStr::new(PHX_REPLY),
+        Payload::Reply {
             status: str_arg(status)?,
             response: &body,
         },
-    };
+    )?;
     binary_out(py, &f, Direction::ToClient)
 }
 
