@@ -51,6 +51,7 @@ pub mod etf;
 pub mod frame;
 pub mod json;
 mod sink;
+mod utf8;
 
 pub use error::{Error, ErrorKind, Field, Result};
 pub use frame::{Direction, Frame, Payload, Ref, Vsn};

@@ -33,10 +33,7 @@ pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
 // slot and the reader's cursor stays in a register.
 #[inline]
 pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
-    let text = match core::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => return Err(Error::new(ErrorKind::InvalidUtf8, e.valid_up_to())),
-    };
+    let text = crate::utf8::to_str(bytes)?;
     let mut r = Reader {
         s: Scanner::new(bytes, 0),
         text,

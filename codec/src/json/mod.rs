@@ -9,6 +9,7 @@
 mod scan;
 #[cfg(feature = "serde")]
 mod ser;
+mod simd;
 mod string;
 mod value;
 mod write;

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::json::scan::Scanner;
 use crate::json::JsonStr;
 
@@ -63,10 +63,7 @@ impl<'a> RawJson<'a> {
 
     /// Like [`new`](Self::new) for bytes: also checks UTF-8.
     pub fn from_slice(bytes: &'a [u8]) -> Result<RawJson<'a>> {
-        match core::str::from_utf8(bytes) {
-            Ok(text) => Self::new(text),
-            Err(e) => Err(Error::new(ErrorKind::InvalidUtf8, e.valid_up_to())),
-        }
+        Self::new(crate::utf8::to_str(bytes)?)
     }
 
     /// Like [`new`](Self::new) with a nesting limit of `max_depth` levels
@@ -186,7 +183,7 @@ impl<'a> RawJson<'a> {
                 }
                 offset += line.len();
             }
-            Error::new(ErrorKind::Serde, offset)
+            crate::Error::new(crate::error::ErrorKind::Serde, offset)
         })
     }
 }

@@ -1,0 +1,85 @@
+//! Sixteen bytes at a time: where a JSON string's run of plain bytes ends.
+//!
+//! On x86_64 this uses SSE2, which every x86_64 processor has (it is part of
+//! the architecture's baseline, so `target_feature = "sse2"` is always set
+//! there). Elsewhere the same mask is computed with word-at-a-time
+//! arithmetic. This module is the crate's only use of `unsafe` besides
+//! `frame/owned.rs`: each block calls SSE2 intrinsics, which Rust marks
+//! `unsafe` only because of the target feature that the `cfg` guarantees;
+//! the one load reads exactly the 16 bytes of an array reference.
+
+/// A bit per byte of `chunk` (bit `k` for byte `k`): set where the byte is
+/// a quote, a backslash or a control character (below 0x20).
+#[inline(always)]
+pub(crate) fn stops16(chunk: &[u8; 16]) -> u32 {
+    imp::stops16(chunk)
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[allow(unsafe_code)]
+mod imp {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+
+    #[inline(always)]
+    pub(super) fn stops16(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: SSE2 is enabled for this build (the `cfg` above), and the
+        // load reads the 16 bytes behind a `&[u8; 16]`; `loadu` has no
+        // alignment requirement.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned `v <= 0x1f`: the maximum with 0x1f is 0x1f itself.
+            let limit = _mm_set1_epi8(0x1f);
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, limit), limit);
+            let any = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+            _mm_movemask_epi8(any) as u32
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+mod imp {
+    use crate::json::scan::stops;
+
+    #[inline(always)]
+    pub(super) fn stops16(chunk: &[u8; 16]) -> u32 {
+        let v = u128::from_le_bytes(*chunk);
+        let (lo, hi) = (stops(v as u64), stops((v >> 64) as u64));
+        // Only the first flagged byte is exact in a word (later flags may
+        // be borrow artefacts), so keep the word that holds it.
+        if lo != 0 {
+            1 << (lo.trailing_zeros() / 8)
+        } else if hi != 0 {
+            1 << (8 + hi.trailing_zeros() / 8)
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stops16;
+
+    /// Every byte value at every position, against the definition.
+    #[test]
+    fn first_stop_matches_the_definition() {
+        for at in 0..16 {
+            for b in 0..=255u8 {
+                let mut chunk = [b'a'; 16];
+                chunk[at] = b;
+                let stop = b == b'"' || b == b'\\' || b < 0x20;
+                let mask = stops16(&chunk);
+                if stop {
+                    assert_eq!(mask.trailing_zeros() as usize, at, "byte {b:#x} at {at}");
+                } else {
+                    assert_eq!(mask, 0, "byte {b:#x} at {at}");
+                }
+            }
+        }
+    }
+}

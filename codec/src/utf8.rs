@@ -1,0 +1,28 @@
+//! UTF-8 validation of whole frames.
+//!
+//! Every text frame is checked once, up front, so the scanners only look at
+//! ASCII structure. That pass is a large share of decoding small frames,
+//! so it goes through `simdutf8` (SIMD, with run-time CPU detection under
+//! `std`); the exact offset of an error comes from `core`'s validator, on the
+//! error path only.
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// `bytes` as a `str`, or [`ErrorKind::InvalidUtf8`] at the first byte that
+/// is not part of a valid UTF-8 sequence.
+#[inline]
+pub(crate) fn to_str(bytes: &[u8]) -> Result<&str> {
+    match simdutf8::basic::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(_) => Err(invalid(bytes)),
+    }
+}
+
+#[cold]
+fn invalid(bytes: &[u8]) -> Error {
+    let at = match core::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        Err(e) => e.valid_up_to(),
+    };
+    Error::new(ErrorKind::InvalidUtf8, at)
+}
