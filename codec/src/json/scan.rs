@@ -360,11 +360,16 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
                     if !object {
                         continue 'value;
                     }
-                    let (at, after_value) = compact_members::<COMPACT>(bytes, i)?;
-                    i = at;
-                    if !after_value {
-                        i = key_end(bytes, i)?.2;
-                        continue 'value;
+                    match compact_members::<COMPACT>(bytes, i)? {
+                        Resume::Key(at) => {
+                            i = key_end(bytes, at)?.2;
+                            continue 'value;
+                        }
+                        Resume::Value(at) => {
+                            i = at;
+                            continue 'value;
+                        }
+                        Resume::After(at) => i = at,
                     }
                 }
             }
@@ -384,12 +389,14 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
                     if !in_object {
                         continue 'value;
                     }
-                    let (at, after_value) = compact_members::<COMPACT>(bytes, i)?;
-                    i = at;
-                    if after_value {
-                        continue;
+                    match compact_members::<COMPACT>(bytes, i)? {
+                        Resume::Key(at) => i = key_end(bytes, skip_ws(bytes, at))?.2,
+                        Resume::Value(at) => i = at,
+                        Resume::After(at) => {
+                            i = at;
+                            continue;
+                        }
                     }
-                    i = key_end(bytes, skip_ws(bytes, i))?.2;
                     continue 'value;
                 }
                 Some(b']') if !in_object => {}
@@ -408,56 +415,56 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
     }
 }
 
-/// Object members as compact JSON writes them, `"key":"text"` or
-/// `"key":number`, joined by `,` with no whitespace: most members of
-/// everyday payloads. Starts where a key should begin and takes members
-/// while they have that shape, without the general loop's per-token
-/// dispatch. Returns where it stopped and whether that is right after a
-/// value (else it is at the start of a member the general path must read:
-/// a container or literal value, whitespace, an escape, or an error, which
-/// the general path then reports exactly as it always has).
+/// Where [`compact_members`] hands over to the general loop.
+enum Resume {
+    /// At the start of a member (its key).
+    Key(usize),
+    /// At a member's value, after its key and colon.
+    Value(usize),
+    /// Right after a member's value.
+    After(usize),
+}
+
+/// Object members as compact JSON writes them, `"key":scalar` joined by `,`
+/// with no whitespace: most members of everyday payloads. Starts where a
+/// key should begin and takes members while they have that shape, without
+/// the general loop's per-token dispatch; hands over at a container value,
+/// whitespace, an escape, or anything wrong, which the general path then
+/// reads (and reports) exactly as it always has.
 #[inline(always)]
-fn compact_members<const ON: bool>(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
+fn compact_members<const ON: bool>(bytes: &[u8], mut i: usize) -> Result<Resume> {
     loop {
-        if !ON {
-            return Ok((i, false));
-        }
-        if bytes.get(i) != Some(&b'"') {
-            return Ok((i, false));
+        if !ON || bytes.get(i) != Some(&b'"') {
+            return Ok(Resume::Key(i));
         }
         let key_end = stop_byte(bytes, i + 1);
         if bytes.get(key_end) != Some(&b'"') || bytes.get(key_end + 1) != Some(&b':') {
-            return Ok((i, false));
+            return Ok(Resume::Key(i));
         }
         let v = key_end + 2;
         let end = match bytes.get(v) {
-            Some(b'"') => {
-                let e = stop_byte(bytes, v + 1);
-                if bytes.get(e) != Some(&b'"') {
-                    return Ok((i, false));
-                }
-                e + 1
-            }
+            Some(b'"') => match stop_byte(bytes, v + 1) {
+                e if bytes.get(e) == Some(&b'"') => e + 1,
+                _ => return Ok(Resume::Value(v)),
+            },
             Some(b'-' | b'0'..=b'9') => number_end(bytes, v)?.0,
-            _ => return Ok((i, false)),
+            Some(b't') => literal_end(bytes, v, b"true")?,
+            Some(b'f') => literal_end(bytes, v, b"false")?,
+            Some(b'n') => literal_end(bytes, v, b"null")?,
+            _ => return Ok(Resume::Value(v)),
         };
         match (bytes.get(end), bytes.get(end + 1)) {
             (Some(b','), Some(b'"')) => i = end + 1,
-            _ => return Ok((end, true)),
+            _ => return Ok(Resume::After(end)),
         }
     }
 }
 
+/// The end of a run of ASCII digits starting at `i`: a word at a time (one
+/// mask and a trailing-zero count find the end of most runs at once), the
+/// last few bytes of the input one by one.
 #[inline(always)]
 fn digits(bytes: &[u8], mut i: usize) -> usize {
-    // Most runs are short: byte by byte first. Long ones (timestamps, ids)
-    // continue a word at a time.
-    for _ in 0..4 {
-        match bytes.get(i) {
-            Some(b'0'..=b'9') => i += 1,
-            _ => return i,
-        }
-    }
     while let Some(x) = word_at(bytes, i) {
         let other = has_less(x, b'0') | has_more(x, b'9');
         if other != 0 {
