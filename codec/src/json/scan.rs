@@ -16,6 +16,7 @@ pub const MAX_DEPTH_LIMIT: usize = 1024;
 pub(crate) struct Scanner<'a> {
     pub bytes: &'a [u8],
     pub pos: usize,
+    stops: StopBlock,
 }
 
 #[inline]
@@ -45,7 +46,11 @@ const fn has_byte(x: u64, b: u8) -> u64 {
 impl<'a> Scanner<'a> {
     #[inline]
     pub fn new(bytes: &'a [u8], pos: usize) -> Self {
-        Scanner { bytes, pos }
+        Scanner {
+            bytes,
+            pos,
+            stops: StopBlock::new(),
+        }
     }
 
     /// Skips JSON whitespace and returns the next byte without consuming it.
@@ -67,10 +72,10 @@ impl<'a> Scanner<'a> {
     /// Scans a string whose opening quote is at `self.pos`. Returns the
     /// content's byte range and whether it holds escapes; leaves `pos` after
     /// the closing quote.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<(usize, usize, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = string_end(self.bytes, start)?;
+        let (end, escaped) = string_end(self.bytes, start, &mut self.stops)?;
         self.pos = end + 1;
         Ok((start, end, escaped))
     }
@@ -94,7 +99,7 @@ impl<'a> Scanner<'a> {
     /// Scans one scalar (not a container) starting at the current byte.
     #[inline(always)]
     fn scalar(&mut self, b: u8) -> Result<()> {
-        self.pos = scalar_end(self.bytes, self.pos, b)?;
+        self.pos = scalar_end(self.bytes, self.pos, b, &mut self.stops)?;
         Ok(())
     }
 
@@ -103,7 +108,7 @@ impl<'a> Scanner<'a> {
     pub fn key(&mut self) -> Result<(usize, usize, bool)> {
         self.pos = skip_ws(self.bytes, self.pos);
         let start = self.pos + 1;
-        let (end, escaped, after) = key_end(self.bytes, self.pos)?;
+        let (end, escaped, after) = key_end(self.bytes, self.pos, &mut self.stops)?;
         self.pos = after;
         Ok((start, end, escaped))
     }
@@ -111,7 +116,7 @@ impl<'a> Scanner<'a> {
     /// Validates one complete value (after whitespace) with at most
     /// `max_depth` levels of nested containers; leaves `pos` after it.
     pub fn value(&mut self, max_depth: usize) -> Result<()> {
-        self.pos = value_end::<true>(self.bytes, self.pos, max_depth)?;
+        self.pos = value_end::<true>(self.bytes, self.pos, max_depth, &mut self.stops)?;
         Ok(())
     }
 
@@ -164,10 +169,10 @@ fn skip_ws_run(bytes: &[u8], mut i: usize) -> usize {
 /// Scans string content starting at `i` (after the opening quote); returns
 /// the index of the closing quote and whether the content holds escapes.
 #[inline(always)]
-fn string_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
+fn string_end(bytes: &[u8], mut i: usize, stops: &mut StopBlock) -> Result<(usize, bool)> {
     let mut escaped = false;
     loop {
-        i = stop_byte(bytes, i);
+        i = stops.find(bytes, i);
         let Some(&b) = bytes.get(i) else {
             return err(ErrorKind::UnexpectedEof, i);
         };
@@ -194,6 +199,57 @@ pub(crate) const fn stops(x: u64) -> u64 {
 fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
     let chunk = bytes.get(i..)?.get(..8)?;
     Some(u64::from_le_bytes(chunk.try_into().ok()?))
+}
+
+/// The quote, backslash and control-byte bits of the 64 bytes from `start`
+/// (see [`simd::stops64`]): computed once for every string that ends in
+/// them, so that finding a string's end is mostly a shift and a count.
+#[derive(Clone, Copy)]
+pub(crate) struct StopBlock {
+    start: usize,
+    bits: u64,
+}
+
+impl StopBlock {
+    /// No block yet: the first search computes one.
+    #[inline(always)]
+    pub const fn new() -> Self {
+        StopBlock {
+            start: usize::MAX,
+            bits: 0,
+        }
+    }
+
+    /// [`stop_byte`], from the block (a new one where `i` is past it).
+    #[inline(always)]
+    fn find(&mut self, bytes: &[u8], mut i: usize) -> usize {
+        // Inputs shorter than a block (heartbeats) search each string on
+        // its own: a padded copy of the input would cost more.
+        if bytes.len() < 64 {
+            return stop_byte(bytes, i);
+        }
+        if i >= bytes.len() {
+            return i;
+        }
+        loop {
+            let off = match i.checked_sub(self.start) {
+                Some(off) if off < 64 => off,
+                _ => {
+                    self.start = i;
+                    self.bits = simd::stops64(bytes, i);
+                    0
+                }
+            };
+            let hits = self.bits >> off;
+            if hits != 0 {
+                return i + hits.trailing_zeros() as usize;
+            }
+            i = self.start + 64;
+            if i >= bytes.len() {
+                return bytes.len();
+            }
+        }
+    }
 }
 
 /// The index of the first quote, backslash or control byte at or after `i`,
@@ -292,9 +348,9 @@ fn literal_error(bytes: &[u8], start: usize, word: &'static [u8]) -> Result<usiz
 
 /// Scans the scalar whose first byte `b` is at `i`; returns the index after it.
 #[inline(always)]
-fn scalar_end(bytes: &[u8], i: usize, b: u8) -> Result<usize> {
+fn scalar_end(bytes: &[u8], i: usize, b: u8, stops: &mut StopBlock) -> Result<usize> {
     match b {
-        b'"' => string_end(bytes, i + 1).map(|(end, _)| end + 1),
+        b'"' => string_end(bytes, i + 1, stops).map(|(end, _)| end + 1),
         b'-' | b'0'..=b'9' => number_end(bytes, i).map(|(end, _)| end),
         b't' => literal_end(bytes, i, b"true"),
         b'f' => literal_end(bytes, i, b"false"),
@@ -307,13 +363,13 @@ fn scalar_end(bytes: &[u8], i: usize, b: u8) -> Result<usize> {
 /// already skipped) and the colon after it. Returns the index of the closing
 /// quote, whether the key holds escapes, and the index after the colon.
 #[inline(always)]
-fn key_end(bytes: &[u8], i: usize) -> Result<(usize, bool, usize)> {
+fn key_end(bytes: &[u8], i: usize, stops: &mut StopBlock) -> Result<(usize, bool, usize)> {
     match bytes.get(i) {
         Some(b'"') => {}
         Some(_) => return err(ErrorKind::ExpectedKey, i),
         None => return err(ErrorKind::UnexpectedEof, i),
     }
-    let (end, escaped) = string_end(bytes, i + 1)?;
+    let (end, escaped) = string_end(bytes, i + 1, stops)?;
     let colon = skip_ws(bytes, end + 1);
     match bytes.get(colon) {
         Some(b':') => Ok((end, escaped, colon + 1)),
@@ -330,7 +386,12 @@ fn key_end(bytes: &[u8], i: usize) -> Result<(usize, bool, usize)> {
 /// innermost level's kind cached in `in_object`. With `COMPACT`, runs of
 /// compact object members take [`compact_members`]; the tests check that
 /// this changes no verdict, error kind or offset.
-fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) -> Result<usize> {
+fn value_end<const COMPACT: bool>(
+    bytes: &[u8],
+    mut i: usize,
+    max_depth: usize,
+    stops: &mut StopBlock,
+) -> Result<usize> {
     let max_depth = max_depth.min(MAX_DEPTH_LIMIT);
     let mut stack = [0u64; MAX_DEPTH_LIMIT / 64];
     let mut depth = 0usize;
@@ -360,9 +421,9 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
                     if !object {
                         continue 'value;
                     }
-                    match compact_members::<COMPACT>(bytes, i)? {
+                    match compact_members::<COMPACT>(bytes, i, stops)? {
                         Resume::Key(at) => {
-                            i = key_end(bytes, at)?.2;
+                            i = key_end(bytes, at, stops)?.2;
                             continue 'value;
                         }
                         Resume::Value(at) => {
@@ -373,9 +434,9 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
                     }
                 }
             }
-            b'"' => i = string_end(bytes, i + 1)?.0 + 1,
+            b'"' => i = string_end(bytes, i + 1, stops)?.0 + 1,
             b'-' | b'0'..=b'9' => i = number_end(bytes, i)?.0,
-            _ => i = scalar_end(bytes, i, b)?,
+            _ => i = scalar_end(bytes, i, b, stops)?,
         }
         // After a complete value: close containers or move to the next element.
         loop {
@@ -389,8 +450,8 @@ fn value_end<const COMPACT: bool>(bytes: &[u8], mut i: usize, max_depth: usize) 
                     if !in_object {
                         continue 'value;
                     }
-                    match compact_members::<COMPACT>(bytes, i)? {
-                        Resume::Key(at) => i = key_end(bytes, skip_ws(bytes, at))?.2,
+                    match compact_members::<COMPACT>(bytes, i, stops)? {
+                        Resume::Key(at) => i = key_end(bytes, skip_ws(bytes, at), stops)?.2,
                         Resume::Value(at) => i = at,
                         Resume::After(at) => {
                             i = at;
@@ -432,18 +493,22 @@ enum Resume {
 /// whitespace, an escape, or anything wrong, which the general path then
 /// reads (and reports) exactly as it always has.
 #[inline(always)]
-fn compact_members<const ON: bool>(bytes: &[u8], mut i: usize) -> Result<Resume> {
+fn compact_members<const ON: bool>(
+    bytes: &[u8],
+    mut i: usize,
+    stops: &mut StopBlock,
+) -> Result<Resume> {
     loop {
         if !ON || bytes.get(i) != Some(&b'"') {
             return Ok(Resume::Key(i));
         }
-        let key_end = stop_byte(bytes, i + 1);
+        let key_end = stops.find(bytes, i + 1);
         if bytes.get(key_end) != Some(&b'"') || bytes.get(key_end + 1) != Some(&b':') {
             return Ok(Resume::Key(i));
         }
         let v = key_end + 2;
         let end = match bytes.get(v) {
-            Some(b'"') => match stop_byte(bytes, v + 1) {
+            Some(b'"') => match stops.find(bytes, v + 1) {
                 e if bytes.get(e) == Some(&b'"') => e + 1,
                 _ => return Ok(Resume::Value(v)),
             },
@@ -548,7 +613,42 @@ pub(crate) fn validate(bytes: &[u8], max_depth: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::value_end;
+    use super::{stop_byte, value_end, StopBlock};
+
+    /// A block kept across searches finds what a search from scratch finds:
+    /// every start position of inputs of every length up to 200 (the block
+    /// and tail paths), walked forwards, backwards and with one block reused.
+    #[test]
+    fn stop_block_finds_what_stop_byte_finds() {
+        let alphabet = [b'a', b'"', b'\\', 0x01, 0x1f, 0x20, 0xc3, 0xa9, b'z', 0x7f];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for len in 0..200 {
+            for density in [2u64, 8, 64] {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let r = next();
+                        if r % density == 0 {
+                            alphabet[(r / density % alphabet.len() as u64) as usize]
+                        } else {
+                            b'x'
+                        }
+                    })
+                    .collect();
+                let mut kept = StopBlock::new();
+                for i in (0..=len + 2).chain((0..=len + 2).rev()) {
+                    let want = stop_byte(&bytes, i);
+                    assert_eq!(kept.find(&bytes, i), want, "len {len} at {i}");
+                    assert_eq!(StopBlock::new().find(&bytes, i), want, "len {len} at {i}");
+                }
+            }
+        }
+    }
 
     /// The compact-member fast path against the general loop alone: same
     /// verdict, end, error kind and offset for every single-byte change and
@@ -569,16 +669,16 @@ mod tests {
             for end in 0..=doc.len() {
                 let cut = &doc[..end];
                 assert_eq!(
-                    value_end::<true>(cut, 0, 16),
-                    value_end::<false>(cut, 0, 16)
+                    value_end::<true>(cut, 0, 16, &mut StopBlock::new()),
+                    value_end::<false>(cut, 0, 16, &mut StopBlock::new())
                 );
             }
             for at in 0..doc.len() {
                 for &b in &subs {
                     let mut m = doc.to_vec();
                     m[at] = b;
-                    let fast = value_end::<true>(&m, 0, 16);
-                    let general = value_end::<false>(&m, 0, 16);
+                    let fast = value_end::<true>(&m, 0, 16, &mut StopBlock::new());
+                    let general = value_end::<false>(&m, 0, 16, &mut StopBlock::new());
                     assert_eq!(fast, general, "{}", String::from_utf8_lossy(&m));
                     checked += 1;
                 }

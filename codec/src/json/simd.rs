@@ -15,6 +15,68 @@ pub(crate) fn stops16(chunk: &[u8; 16]) -> u32 {
     imp::stops16(chunk)
 }
 
+/// [`stops16`] for the 64 bytes at `at` (bit `k` for byte `at + k`), with
+/// no bits for bytes past the end of `bytes`. Every bit is exact, so one
+/// block serves all the strings that end in it: finding the end of each is
+/// then a shift and a trailing-zero count, off the chain of loads that a
+/// scan from each string's start would put every string on.
+#[inline(always)]
+pub(crate) fn stops64(bytes: &[u8], at: usize) -> u64 {
+    if let Some(Ok(block)) = bytes
+        .get(at..)
+        .and_then(|tail| tail.get(..64))
+        .map(<&[u8; 64]>::try_from)
+    {
+        return block_bits(block);
+    }
+    // Fewer than 64 bytes left: the input's last 64 bytes, shifted, if it
+    // has that many; else a padded copy (callers keep short inputs away).
+    let len = bytes.len();
+    if let Some(Ok(last)) = len
+        .checked_sub(64)
+        .and_then(|start| bytes.get(start..))
+        .map(<&[u8; 64]>::try_from)
+    {
+        return block_bits(last) >> (at.saturating_sub(len - 64)).min(63);
+    }
+    let mut padded = [b'a'; 64];
+    let tail = bytes.get(at..).unwrap_or(&[]);
+    if let (Some(dst), Some(src)) = (padded.get_mut(..tail.len()), tail.get(..64.min(tail.len()))) {
+        dst.copy_from_slice(src);
+    }
+    block_bits(&padded)
+}
+
+#[inline(always)]
+fn block_bits(block: &[u8; 64]) -> u64 {
+    let mut bits = 0u64;
+    for (k, chunk) in block.chunks_exact(16).enumerate() {
+        if let Ok(chunk) = <&[u8; 16]>::try_from(chunk) {
+            bits |= u64::from(exact16(chunk)) << (16 * k);
+        }
+    }
+    bits
+}
+
+/// Like [`stops16`], with every bit exact (not only the lowest).
+#[inline(always)]
+fn exact16(chunk: &[u8; 16]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        imp::stops16(chunk)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    {
+        let mut bits = 0;
+        for (k, &b) in chunk.iter().enumerate() {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                bits |= 1 << k;
+            }
+        }
+        bits
+    }
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(unsafe_code)]
 mod imp {
