@@ -16,7 +16,7 @@ pub const MAX_DEPTH_LIMIT: usize = 1024;
 pub(crate) struct Scanner<'a> {
     pub bytes: &'a [u8],
     pub pos: usize,
-    stops: StopBlock,
+    blocks: Blocks,
 }
 
 #[inline]
@@ -49,7 +49,7 @@ impl<'a> Scanner<'a> {
         Scanner {
             bytes,
             pos,
-            stops: StopBlock::new(),
+            blocks: Blocks::new(),
         }
     }
 
@@ -75,7 +75,7 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     pub fn string(&mut self) -> Result<(usize, usize, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = string_end(self.bytes, start, &mut self.stops)?;
+        let (end, escaped) = string_end(self.bytes, start, &mut self.blocks)?;
         self.pos = end + 1;
         Ok((start, end, escaped))
     }
@@ -84,7 +84,7 @@ impl<'a> Scanner<'a> {
     /// integer (no fraction, no exponent).
     #[inline]
     pub fn number(&mut self) -> Result<bool> {
-        let (end, integer) = number_end(self.bytes, self.pos)?;
+        let (end, integer) = number_end(self.bytes, self.pos, &mut self.blocks)?;
         self.pos = end;
         Ok(integer)
     }
@@ -99,7 +99,7 @@ impl<'a> Scanner<'a> {
     /// Scans one scalar (not a container) starting at the current byte.
     #[inline(always)]
     fn scalar(&mut self, b: u8) -> Result<()> {
-        self.pos = scalar_end(self.bytes, self.pos, b, &mut self.stops)?;
+        self.pos = scalar_end(self.bytes, self.pos, b, &mut self.blocks)?;
         Ok(())
     }
 
@@ -108,7 +108,7 @@ impl<'a> Scanner<'a> {
     pub fn key(&mut self) -> Result<(usize, usize, bool)> {
         self.pos = skip_ws(self.bytes, self.pos);
         let start = self.pos + 1;
-        let (end, escaped, after) = key_end(self.bytes, self.pos, &mut self.stops)?;
+        let (end, escaped, after) = key_end(self.bytes, self.pos, &mut self.blocks)?;
         self.pos = after;
         Ok((start, end, escaped))
     }
@@ -116,7 +116,7 @@ impl<'a> Scanner<'a> {
     /// Validates one complete value (after whitespace) with at most
     /// `max_depth` levels of nested containers; leaves `pos` after it.
     pub fn value(&mut self, max_depth: usize) -> Result<()> {
-        self.pos = value_end::<true>(self.bytes, self.pos, max_depth, &mut self.stops)?;
+        self.pos = value_end::<true>(self.bytes, self.pos, max_depth, &mut self.blocks)?;
         Ok(())
     }
 
@@ -169,10 +169,10 @@ fn skip_ws_run(bytes: &[u8], mut i: usize) -> usize {
 /// Scans string content starting at `i` (after the opening quote); returns
 /// the index of the closing quote and whether the content holds escapes.
 #[inline(always)]
-fn string_end(bytes: &[u8], mut i: usize, stops: &mut StopBlock) -> Result<(usize, bool)> {
+fn string_end(bytes: &[u8], mut i: usize, blocks: &mut Blocks) -> Result<(usize, bool)> {
     let mut escaped = false;
     loop {
-        i = stops.find(bytes, i);
+        i = blocks.stop(bytes, i);
         let Some(&b) = bytes.get(i) else {
             return err(ErrorKind::UnexpectedEof, i);
         };
@@ -201,42 +201,41 @@ fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(chunk.try_into().ok()?))
 }
 
-/// The quote, backslash and control-byte bits of the 64 bytes from `start`
-/// (see [`simd::stops64`]): computed once for every string that ends in
-/// them, so that finding a string's end is mostly a shift and a count.
+/// Bit masks of 64-byte blocks of the input, each computed once for every
+/// token that ends in it: finding where a string or a run of digits ends
+/// is then mostly a shift and a trailing-zero count, instead of a fresh
+/// load-classify-count chain per token that each next token waits on.
 #[derive(Clone, Copy)]
-pub(crate) struct StopBlock {
+pub(crate) struct Blocks {
+    /// Quotes, backslashes and control bytes ([`simd::stops64`]).
+    stops: Block,
+    /// Bytes that are not ASCII digits ([`simd::non_digits64`]).
+    non_digits: Block,
+}
+
+/// One block's mask: bit `k` for byte `start + k`, none past the input.
+#[derive(Clone, Copy)]
+struct Block {
     start: usize,
     bits: u64,
 }
 
-impl StopBlock {
-    /// No block yet: the first search computes one.
-    #[inline(always)]
-    pub const fn new() -> Self {
-        StopBlock {
-            start: usize::MAX,
-            bits: 0,
-        }
-    }
+impl Block {
+    const NONE: Block = Block {
+        start: usize::MAX,
+        bits: 0,
+    };
 
-    /// [`stop_byte`], from the block (a new one where `i` is past it).
+    /// The first flagged byte at or after `i` (`i < bytes.len()`), or
+    /// `bytes.len()`, computing blocks with `mask` where `i` is past this one.
     #[inline(always)]
-    fn find(&mut self, bytes: &[u8], mut i: usize) -> usize {
-        // Inputs shorter than a block (heartbeats) search each string on
-        // its own: a padded copy of the input would cost more.
-        if bytes.len() < 64 {
-            return stop_byte(bytes, i);
-        }
-        if i >= bytes.len() {
-            return i;
-        }
+    fn next(&mut self, bytes: &[u8], mut i: usize, mask: fn(&[u8], usize) -> u64) -> usize {
         loop {
             let off = match i.checked_sub(self.start) {
                 Some(off) if off < 64 => off,
                 _ => {
                     self.start = i;
-                    self.bits = simd::stops64(bytes, i);
+                    self.bits = mask(bytes, i);
                     0
                 }
             };
@@ -249,6 +248,37 @@ impl StopBlock {
                 return bytes.len();
             }
         }
+    }
+}
+
+impl Blocks {
+    /// No blocks yet: the first search computes them.
+    #[inline(always)]
+    pub const fn new() -> Self {
+        Blocks {
+            stops: Block::NONE,
+            non_digits: Block::NONE,
+        }
+    }
+
+    /// [`stop_byte`], from the blocks.
+    #[inline(always)]
+    fn stop(&mut self, bytes: &[u8], i: usize) -> usize {
+        // Inputs shorter than a block (heartbeats) search each string on
+        // its own: a padded copy of the input would cost more.
+        if bytes.len() < 64 || i >= bytes.len() {
+            return stop_byte(bytes, i);
+        }
+        self.stops.next(bytes, i, simd::stops64)
+    }
+
+    /// [`digits`], from the blocks.
+    #[inline(always)]
+    fn digit_end(&mut self, bytes: &[u8], i: usize) -> usize {
+        if bytes.len() < 64 || i >= bytes.len() {
+            return digits(bytes, i);
+        }
+        self.non_digits.next(bytes, i, simd::non_digits64)
     }
 }
 
@@ -291,20 +321,20 @@ fn chunk<const N: usize>(bytes: &[u8], i: usize) -> Option<&[u8; N]> {
 /// Scans a number starting at `i`; returns its end and whether it is an
 /// integer (no fraction, no exponent).
 #[inline(always)]
-fn number_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
+fn number_end(bytes: &[u8], mut i: usize, blocks: &mut Blocks) -> Result<(usize, bool)> {
     if bytes.get(i) == Some(&b'-') {
         i += 1;
     }
     match bytes.get(i) {
         Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i = digits(bytes, i + 1),
+        Some(b'1'..=b'9') => i = blocks.digit_end(bytes, i + 1),
         Some(_) => return err(ErrorKind::InvalidNumber, i),
         None => return err(ErrorKind::UnexpectedEof, i),
     }
     let mut integer = true;
     if bytes.get(i) == Some(&b'.') {
         integer = false;
-        i = required_digits(bytes, i + 1)?;
+        i = required_digits(bytes, i + 1, blocks)?;
     }
     if let Some(b'e' | b'E') = bytes.get(i) {
         integer = false;
@@ -312,7 +342,7 @@ fn number_end(bytes: &[u8], mut i: usize) -> Result<(usize, bool)> {
         if let Some(b'+' | b'-') = bytes.get(i) {
             i += 1;
         }
-        i = required_digits(bytes, i)?;
+        i = required_digits(bytes, i, blocks)?;
     }
     // "01", "-0x": a digit or letter glued to the number is not another token.
     if let Some(b'0'..=b'9') = bytes.get(i) {
@@ -348,10 +378,10 @@ fn literal_error(bytes: &[u8], start: usize, word: &'static [u8]) -> Result<usiz
 
 /// Scans the scalar whose first byte `b` is at `i`; returns the index after it.
 #[inline(always)]
-fn scalar_end(bytes: &[u8], i: usize, b: u8, stops: &mut StopBlock) -> Result<usize> {
+fn scalar_end(bytes: &[u8], i: usize, b: u8, blocks: &mut Blocks) -> Result<usize> {
     match b {
-        b'"' => string_end(bytes, i + 1, stops).map(|(end, _)| end + 1),
-        b'-' | b'0'..=b'9' => number_end(bytes, i).map(|(end, _)| end),
+        b'"' => string_end(bytes, i + 1, blocks).map(|(end, _)| end + 1),
+        b'-' | b'0'..=b'9' => number_end(bytes, i, blocks).map(|(end, _)| end),
         b't' => literal_end(bytes, i, b"true"),
         b'f' => literal_end(bytes, i, b"false"),
         b'n' => literal_end(bytes, i, b"null"),
@@ -363,13 +393,13 @@ fn scalar_end(bytes: &[u8], i: usize, b: u8, stops: &mut StopBlock) -> Result<us
 /// already skipped) and the colon after it. Returns the index of the closing
 /// quote, whether the key holds escapes, and the index after the colon.
 #[inline(always)]
-fn key_end(bytes: &[u8], i: usize, stops: &mut StopBlock) -> Result<(usize, bool, usize)> {
+fn key_end(bytes: &[u8], i: usize, blocks: &mut Blocks) -> Result<(usize, bool, usize)> {
     match bytes.get(i) {
         Some(b'"') => {}
         Some(_) => return err(ErrorKind::ExpectedKey, i),
         None => return err(ErrorKind::UnexpectedEof, i),
     }
-    let (end, escaped) = string_end(bytes, i + 1, stops)?;
+    let (end, escaped) = string_end(bytes, i + 1, blocks)?;
     let colon = skip_ws(bytes, end + 1);
     match bytes.get(colon) {
         Some(b':') => Ok((end, escaped, colon + 1)),
@@ -390,7 +420,7 @@ fn value_end<const COMPACT: bool>(
     bytes: &[u8],
     mut i: usize,
     max_depth: usize,
-    stops: &mut StopBlock,
+    blocks: &mut Blocks,
 ) -> Result<usize> {
     let max_depth = max_depth.min(MAX_DEPTH_LIMIT);
     let mut stack = [0u64; MAX_DEPTH_LIMIT / 64];
@@ -421,9 +451,9 @@ fn value_end<const COMPACT: bool>(
                     if !object {
                         continue 'value;
                     }
-                    match compact_members::<COMPACT>(bytes, i, stops)? {
+                    match compact_members::<COMPACT>(bytes, i, blocks)? {
                         Resume::Key(at) => {
-                            i = key_end(bytes, at, stops)?.2;
+                            i = key_end(bytes, at, blocks)?.2;
                             continue 'value;
                         }
                         Resume::Value(at) => {
@@ -434,9 +464,9 @@ fn value_end<const COMPACT: bool>(
                     }
                 }
             }
-            b'"' => i = string_end(bytes, i + 1, stops)?.0 + 1,
-            b'-' | b'0'..=b'9' => i = number_end(bytes, i)?.0,
-            _ => i = scalar_end(bytes, i, b, stops)?,
+            b'"' => i = string_end(bytes, i + 1, blocks)?.0 + 1,
+            b'-' | b'0'..=b'9' => i = number_end(bytes, i, blocks)?.0,
+            _ => i = scalar_end(bytes, i, b, blocks)?,
         }
         // After a complete value: close containers or move to the next element.
         loop {
@@ -450,8 +480,8 @@ fn value_end<const COMPACT: bool>(
                     if !in_object {
                         continue 'value;
                     }
-                    match compact_members::<COMPACT>(bytes, i, stops)? {
-                        Resume::Key(at) => i = key_end(bytes, skip_ws(bytes, at), stops)?.2,
+                    match compact_members::<COMPACT>(bytes, i, blocks)? {
+                        Resume::Key(at) => i = key_end(bytes, skip_ws(bytes, at), blocks)?.2,
                         Resume::Value(at) => i = at,
                         Resume::After(at) => {
                             i = at;
@@ -496,23 +526,23 @@ enum Resume {
 fn compact_members<const ON: bool>(
     bytes: &[u8],
     mut i: usize,
-    stops: &mut StopBlock,
+    blocks: &mut Blocks,
 ) -> Result<Resume> {
     loop {
         if !ON || bytes.get(i) != Some(&b'"') {
             return Ok(Resume::Key(i));
         }
-        let key_end = stops.find(bytes, i + 1);
+        let key_end = blocks.stop(bytes, i + 1);
         if bytes.get(key_end) != Some(&b'"') || bytes.get(key_end + 1) != Some(&b':') {
             return Ok(Resume::Key(i));
         }
         let v = key_end + 2;
         let end = match bytes.get(v) {
-            Some(b'"') => match stops.find(bytes, v + 1) {
+            Some(b'"') => match blocks.stop(bytes, v + 1) {
                 e if bytes.get(e) == Some(&b'"') => e + 1,
                 _ => return Ok(Resume::Value(v)),
             },
-            Some(b'-' | b'0'..=b'9') => number_end(bytes, v)?.0,
+            Some(b'-' | b'0'..=b'9') => number_end(bytes, v, blocks)?.0,
             Some(b't') => literal_end(bytes, v, b"true")?,
             Some(b'f') => literal_end(bytes, v, b"false")?,
             Some(b'n') => literal_end(bytes, v, b"null")?,
@@ -544,9 +574,9 @@ fn digits(bytes: &[u8], mut i: usize) -> usize {
 }
 
 #[inline]
-fn required_digits(bytes: &[u8], i: usize) -> Result<usize> {
+fn required_digits(bytes: &[u8], i: usize, blocks: &mut Blocks) -> Result<usize> {
     match bytes.get(i) {
-        Some(b'0'..=b'9') => Ok(digits(bytes, i + 1)),
+        Some(b'0'..=b'9') => Ok(blocks.digit_end(bytes, i + 1)),
         Some(_) => err(ErrorKind::InvalidNumber, i),
         None => err(ErrorKind::UnexpectedEof, i),
     }
@@ -613,14 +643,17 @@ pub(crate) fn validate(bytes: &[u8], max_depth: usize) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{stop_byte, value_end, StopBlock};
+    use super::{digits, stop_byte, value_end, Blocks};
 
-    /// A block kept across searches finds what a search from scratch finds:
+    /// Blocks kept across searches find what a search from scratch finds
+    /// (string ends and digit-run ends):
     /// every start position of inputs of every length up to 200 (the block
     /// and tail paths), walked forwards, backwards and with one block reused.
     #[test]
-    fn stop_block_finds_what_stop_byte_finds() {
-        let alphabet = [b'a', b'"', b'\\', 0x01, 0x1f, 0x20, 0xc3, 0xa9, b'z', 0x7f];
+    fn blocks_find_what_a_search_from_scratch_finds() {
+        let alphabet = [
+            b'a', b'"', b'\\', 0x01, 0x1f, 0x20, 0xc3, 0xa9, b'z', 0x7f, b'/', b':',
+        ];
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -636,15 +669,18 @@ mod tests {
                         if r % density == 0 {
                             alphabet[(r / density % alphabet.len() as u64) as usize]
                         } else {
-                            b'x'
+                            b"x0123456789"[(r / density % 11) as usize]
                         }
                     })
                     .collect();
-                let mut kept = StopBlock::new();
+                let mut kept = Blocks::new();
                 for i in (0..=len + 2).chain((0..=len + 2).rev()) {
                     let want = stop_byte(&bytes, i);
-                    assert_eq!(kept.find(&bytes, i), want, "len {len} at {i}");
-                    assert_eq!(StopBlock::new().find(&bytes, i), want, "len {len} at {i}");
+                    assert_eq!(kept.stop(&bytes, i), want, "len {len} at {i}");
+                    assert_eq!(Blocks::new().stop(&bytes, i), want, "len {len} at {i}");
+                    let want = digits(&bytes, i);
+                    assert_eq!(kept.digit_end(&bytes, i), want, "len {len} at {i}");
+                    assert_eq!(Blocks::new().digit_end(&bytes, i), want, "len {len} at {i}");
                 }
             }
         }
@@ -669,16 +705,16 @@ mod tests {
             for end in 0..=doc.len() {
                 let cut = &doc[..end];
                 assert_eq!(
-                    value_end::<true>(cut, 0, 16, &mut StopBlock::new()),
-                    value_end::<false>(cut, 0, 16, &mut StopBlock::new())
+                    value_end::<true>(cut, 0, 16, &mut Blocks::new()),
+                    value_end::<false>(cut, 0, 16, &mut Blocks::new())
                 );
             }
             for at in 0..doc.len() {
                 for &b in &subs {
                     let mut m = doc.to_vec();
                     m[at] = b;
-                    let fast = value_end::<true>(&m, 0, 16, &mut StopBlock::new());
-                    let general = value_end::<false>(&m, 0, 16, &mut StopBlock::new());
+                    let fast = value_end::<true>(&m, 0, 16, &mut Blocks::new());
+                    let general = value_end::<false>(&m, 0, 16, &mut Blocks::new());
                     assert_eq!(fast, general, "{}", String::from_utf8_lossy(&m));
                     checked += 1;
                 }

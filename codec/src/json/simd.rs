@@ -22,12 +22,25 @@ pub(crate) fn stops16(chunk: &[u8; 16]) -> u32 {
 /// scan from each string's start would put every string on.
 #[inline(always)]
 pub(crate) fn stops64(bytes: &[u8], at: usize) -> u64 {
+    block64(bytes, at, exact16)
+}
+
+/// A bit for each byte of the 64 at `at` that is not an ASCII digit (none
+/// past the end of `bytes`): where runs of digits end.
+#[inline(always)]
+pub(crate) fn non_digits64(bytes: &[u8], at: usize) -> u64 {
+    block64(bytes, at, imp::non_digits16)
+}
+
+/// The mask `classify` gives each 16 bytes, for the 64 bytes at `at`.
+#[inline(always)]
+fn block64(bytes: &[u8], at: usize, classify: fn(&[u8; 16]) -> u32) -> u64 {
     if let Some(Ok(block)) = bytes
         .get(at..)
         .and_then(|tail| tail.get(..64))
         .map(<&[u8; 64]>::try_from)
     {
-        return block_bits(block);
+        return block_bits(block, classify);
     }
     // Fewer than 64 bytes left: the input's last 64 bytes, shifted, if it
     // has that many; else a padded copy (callers keep short inputs away).
@@ -37,22 +50,32 @@ pub(crate) fn stops64(bytes: &[u8], at: usize) -> u64 {
         .and_then(|start| bytes.get(start..))
         .map(<&[u8; 64]>::try_from)
     {
-        return block_bits(last) >> (at.saturating_sub(len - 64)).min(63);
+        return block_bits(last, classify) >> (at.saturating_sub(len - 64)).min(63);
     }
     let mut padded = [b'a'; 64];
     let tail = bytes.get(at..).unwrap_or(&[]);
     if let (Some(dst), Some(src)) = (padded.get_mut(..tail.len()), tail.get(..64.min(tail.len()))) {
         dst.copy_from_slice(src);
     }
-    block_bits(&padded)
+    block_bits(&padded, classify) & low_bits(tail.len())
+}
+
+/// The lowest `n` bits set.
+#[inline(always)]
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 #[inline(always)]
-fn block_bits(block: &[u8; 64]) -> u64 {
+fn block_bits(block: &[u8; 64], classify: fn(&[u8; 16]) -> u32) -> u64 {
     let mut bits = 0u64;
     for (k, chunk) in block.chunks_exact(16).enumerate() {
         if let Ok(chunk) = <&[u8; 16]>::try_from(chunk) {
-            bits |= u64::from(exact16(chunk)) << (16 * k);
+            bits |= u64::from(classify(chunk)) << (16 * k);
         }
     }
     bits
@@ -81,9 +104,22 @@ fn exact16(chunk: &[u8; 16]) -> u32 {
 #[allow(unsafe_code)]
 mod imp {
     use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8,
+        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
+
+    #[inline(always)]
+    pub(super) fn non_digits16(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: as in `stops16`.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+            // Unsigned `b'0' <= v <= b'9'`: `v` is its own max with '0' and
+            // its own min with '9'.
+            let ge = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(b'0' as i8)), v);
+            let le = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(b'9' as i8)), v);
+            !(_mm_movemask_epi8(_mm_and_si128(ge, le)) as u32) & 0xffff
+        }
+    }
 
     #[inline(always)]
     pub(super) fn stops16(chunk: &[u8; 16]) -> u32 {
@@ -106,6 +142,17 @@ mod imp {
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod imp {
     use crate::json::scan::stops;
+
+    #[inline(always)]
+    pub(super) fn non_digits16(chunk: &[u8; 16]) -> u32 {
+        let mut bits = 0;
+        for (k, b) in chunk.iter().enumerate() {
+            if !b.is_ascii_digit() {
+                bits |= 1 << k;
+            }
+        }
+        bits
+    }
 
     #[inline(always)]
     pub(super) fn stops16(chunk: &[u8; 16]) -> u32 {
