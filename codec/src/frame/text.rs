@@ -39,12 +39,12 @@ pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'
         text,
         max_depth,
     };
-    let frame = match vsn {
-        Vsn::V1 => r.v1()?,
-        Vsn::V2 => r.v2()?,
-    };
-    r.s.finish()?;
-    Ok(frame)
+    // Each reader checks that nothing but whitespace follows the frame
+    // before building it, so the frame is built once, in the return slot.
+    match vsn {
+        Vsn::V1 => r.v1(),
+        Vsn::V2 => r.v2(),
+    }
 }
 
 struct Reader<'a> {
@@ -223,6 +223,7 @@ impl<'a> Reader<'a> {
                 None => return Err(Error::new(ErrorKind::UnexpectedEof, self.s.pos)),
             }
         }
+        self.s.finish()?;
         Ok(Frame {
             join_ref,
             ref_,
@@ -274,11 +275,16 @@ impl<'a> Reader<'a> {
         };
         self.s.pos += 1;
         let missing = |f| Error::new(ErrorKind::MissingField(f), close);
+        let topic = topic.ok_or(missing(Field::Topic))?;
+        let event = event.ok_or(missing(Field::Event))?;
+        let payload = payload.ok_or(missing(Field::Payload))?;
+        let ref_ = ref_.ok_or(missing(Field::Ref))?;
+        self.s.finish()?;
         Ok(Frame {
-            topic: topic.ok_or(missing(Field::Topic))?,
-            event: event.ok_or(missing(Field::Event))?,
-            payload: Payload::Json(payload.ok_or(missing(Field::Payload))?),
-            ref_: ref_.ok_or(missing(Field::Ref))?,
+            topic,
+            event,
+            payload: Payload::Json(payload),
+            ref_,
             join_ref: join_ref.unwrap_or(Ref::Null),
         })
     }
