@@ -296,6 +296,24 @@ pub(crate) fn stop_byte(bytes: &[u8], mut i: usize) -> usize {
         }
         i += 16;
     }
+    // Fewer than 16 bytes left: the input's last 16, shifted past what is
+    // before `i` (the bits must be exact there, hence `exact16`).
+    let len = bytes.len();
+    if let Some(Ok(last)) = len
+        .checked_sub(16)
+        .and_then(|start| bytes.get(start..))
+        .map(<&[u8; 16]>::try_from)
+    {
+        if i >= len {
+            return i;
+        }
+        let hits = simd::exact16(last) >> (i - (len - 16));
+        return if hits != 0 {
+            i + hits.trailing_zeros() as usize
+        } else {
+            len
+        };
+    }
     if let Some(x) = word_at(bytes, i) {
         let hits = stops(x);
         if hits != 0 {
@@ -645,10 +663,22 @@ pub(crate) fn validate(bytes: &[u8], max_depth: usize) -> Result<()> {
 mod tests {
     use super::{digits, stop_byte, value_end, Blocks};
 
-    /// Blocks kept across searches find what a search from scratch finds
-    /// (string ends and digit-run ends):
-    /// every start position of inputs of every length up to 200 (the block
-    /// and tail paths), walked forwards, backwards and with one block reused.
+    /// The first byte at or after `i` that `stop` flags, one byte at a time.
+    fn naive_end(bytes: &[u8], i: usize, stop: impl Fn(u8) -> bool) -> usize {
+        match bytes.get(i..) {
+            Some(rest) => rest
+                .iter()
+                .position(|&b| stop(b))
+                .map_or(bytes.len(), |p| i + p),
+            None => i,
+        }
+    }
+
+    /// Every fast search (per string, per block) finds what a byte-by-byte
+    /// search finds, for string ends and digit-run ends: every start
+    /// position of inputs of every length up to 200 (the block, overlapping
+    /// tail and short-input paths), walked forwards, backwards and with one
+    /// set of blocks reused.
     #[test]
     fn blocks_find_what_a_search_from_scratch_finds() {
         let alphabet = [
@@ -675,10 +705,12 @@ mod tests {
                     .collect();
                 let mut kept = Blocks::new();
                 for i in (0..=len + 2).chain((0..=len + 2).rev()) {
-                    let want = stop_byte(&bytes, i);
+                    let want = naive_end(&bytes, i, |b| b == b'"' || b == b'\\' || b < 0x20);
+                    assert_eq!(stop_byte(&bytes, i), want, "len {len} at {i}");
                     assert_eq!(kept.stop(&bytes, i), want, "len {len} at {i}");
                     assert_eq!(Blocks::new().stop(&bytes, i), want, "len {len} at {i}");
-                    let want = digits(&bytes, i);
+                    let want = naive_end(&bytes, i, |b| !b.is_ascii_digit());
+                    assert_eq!(digits(&bytes, i), want, "len {len} at {i}");
                     assert_eq!(kept.digit_end(&bytes, i), want, "len {len} at {i}");
                     assert_eq!(Blocks::new().digit_end(&bytes, i), want, "len {len} at {i}");
                 }

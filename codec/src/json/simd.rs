@@ -83,7 +83,7 @@ fn block_bits(block: &[u8; 64], classify: fn(&[u8; 16]) -> u32) -> u64 {
 
 /// Like [`stops16`], with every bit exact (not only the lowest).
 #[inline(always)]
-fn exact16(chunk: &[u8; 16]) -> u32 {
+pub(crate) fn exact16(chunk: &[u8; 16]) -> u32 {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         imp::stops16(chunk)
