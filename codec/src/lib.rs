@@ -38,6 +38,13 @@
 //!
 //! Without default features the crate is `#![no_std]` and the frame codec
 //! needs no allocator: encode into a [`SliceSink`].
+//!
+//! ## Unsafe code
+//! The crate denies `unsafe` except in two small modules: the SSE2 byte
+//! classification the JSON scanner uses on x86_64 (`json/simd.rs`: intrinsics
+//! on 16-byte arrays, word-at-a-time arithmetic elsewhere), and
+//! [`frame::OwnedFrame`]'s one `from_utf8_unchecked` over ranges it validated
+//! when it was built. UTF-8 validation of whole frames uses `simdutf8`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
