@@ -640,7 +640,7 @@ fn digits(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-#[inline]
+#[inline(always)]
 fn required_digits(bytes: &[u8], i: usize, blocks: &mut Blocks) -> Result<usize> {
     match bytes.get(i) {
         Some(b'0'..=b'9') => Ok(blocks.digit_end(bytes, i + 1)),
