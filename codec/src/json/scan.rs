@@ -783,6 +783,15 @@ mod tests {
             br#"[["a","b\n",null,true,false],[1,-2.5e3,0],[],[[1],[2,3]],"x"]"#,
             br#"[1,2 ,3, 4,"5",[6,{"7":8}],-]"#,
         ];
+        // Longer than a block, with strings across block boundaries, so
+        // the block paths (inputs of 64 bytes or more) run too.
+        let long_object = br#"{"id":1,"sensor":"s-00042","kind":"temperature","location":{"name":"Z\u00fcrich caf\u00e9","lat":-12.5,"lon":7.25e-3},"ok":true,"tags":["fleet","v1",null,"a very long tag that crosses the next block boundary"],"samples":[1,22,333],"note":"end"}"#;
+        let long_array = br#"["one","two","three","four","five","six","seven","eight","nine","ten",1,"\"",2,"x\\",[],{},"eleven","twelve"]"#;
+        let docs: Vec<&[u8]> = docs
+            .iter()
+            .copied()
+            .chain([&long_object[..], &long_array[..]])
+            .collect();
         let subs = *b"\"\\:,{}[]0-9.eE+ atnu\x01\x7f";
         let mut checked = 0;
         for doc in docs {
