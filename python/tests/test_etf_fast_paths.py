@@ -88,6 +88,23 @@ def test_no_keyword_call_equals_the_keyword_call():
         assert etf.loads(data) == etf.loads(data, safe=True, binaries="bytes")
 
 
+def test_output_sizes_around_the_stack_buffer():
+    # dumps writes into a 512-byte stack array, then moves to the heap;
+    # every size around that edge, reached in one write or many, must give
+    # exactly the bytes OTP would.
+    for n in range(490, 540):
+        assert etf.dumps(b"x" * n) == bytes([131, 109]) + n.to_bytes(4, "big") + b"x" * n
+        small = [b"ab"] * n  # seven bytes per item: the edge falls mid-item
+        data = etf.dumps(small)
+        expected = bytes([131, 108]) + n.to_bytes(4, "big") + bytes([109, 0, 0, 0, 2, 97, 98]) * n + bytes([106])
+        assert data == expected
+        assert etf.dumps(small, deterministic=True) == data
+        assert etf.loads(etf.dumps(small, compressed=True)) == small
+    big = [(i, Atom("ok"), b"y" * (i % 700)) for i in range(3000)]
+    assert etf.loads(etf.dumps(big)) == big
+    assert etf.dumps(big, deterministic=True) == etf.dumps(big)
+
+
 def test_integer_edges_take_the_right_form():
     for n in (0, 255, 256, -1, 2**31 - 1, -(2**31), 2**31, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 2**64):
         data = etf.dumps(n)
