@@ -21,7 +21,9 @@ use std::cell::RefCell;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
-use phoenix_wire::etf::{self, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple};
+use phoenix_wire::etf::{
+    self, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple, TupleIter,
+};
 use phoenix_wire::Sink;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -286,17 +288,15 @@ type AtomEntry = (Box<[u8]>, bool, Py<PyAny>);
 impl AtomCache {
     const SLOTS: usize = 512;
 
-    /// The slot of `raw`: its length and first eight bytes, mixed. Atoms
-    /// that share both only evict each other.
+    /// The slot of `raw`: its length and first, middle and last bytes,
+    /// mixed (no loop, no copy). Atoms that share all four only evict
+    /// each other.
     #[inline]
     fn slot(raw: &[u8]) -> usize {
-        let mut word = [0u8; 8];
-        let head = raw.get(..8).unwrap_or(raw);
-        if let Some(dst) = word.get_mut(..head.len()) {
-            dst.copy_from_slice(head);
-        }
-        let h = (u64::from_le_bytes(word) ^ raw.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (h >> 55) as usize % Self::SLOTS
+        let byte = |i: usize| u32::from(raw.get(i).copied().unwrap_or(0));
+        let n = raw.len();
+        let key = (n as u32) ^ byte(0) << 8 ^ byte(n / 2) << 16 ^ byte(n.wrapping_sub(1)) << 24;
+        (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % Self::SLOTS
     }
 
     fn get(&self, slot: usize, a: &Atom<'_>) -> Option<&Py<PyAny>> {
@@ -386,12 +386,38 @@ impl<'py> ToPy<'py, '_> {
     /// A tuple made at its final size and filled in place.
     #[inline(never)]
     fn tuple(&mut self, tup: Tuple<'_>) -> PyResult<Bound<'py, PyAny>> {
+        // Small tuples (most of them: keyword lists, records, replies) in
+        // one call; setting items one by one cost twice as much.
+        let mut it = tup.iter();
+        match tup.len() {
+            2 => {
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                return raw::tuple2(&a, &b);
+            }
+            3 => {
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                let c = self.next(&mut it)?;
+                return raw::tuple3(&a, &b, &c);
+            }
+            _ => {}
+        }
         let out = raw::new_tuple(self.py, tup.len())?;
-        for (i, x) in tup.iter().enumerate() {
+        for (i, x) in it.enumerate() {
             let v = self.term(&x)?;
             raw::tuple_set(&out, i, v)?;
         }
         Ok(out)
+    }
+
+    /// The next element of a tuple whose length said there is one.
+    #[inline]
+    fn next(&mut self, it: &mut TupleIter<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match it.next() {
+            Some(x) => self.term(&x),
+            None => Err(PyValueError::new_err("tuple shorter than its arity")),
+        }
     }
 
     #[inline(never)]
@@ -485,6 +511,33 @@ mod raw {
     pub fn new_list(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyAny>> {
         // SAFETY: as for `new_tuple`.
         unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(ssize(n)?)) }
+    }
+
+    /// The tuple `(a, b)`.
+    pub fn tuple2<'py>(
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: PyTuple_Pack takes `n` object pointers and adds a reference
+        // to each; the result is a new reference or NULL with an exception.
+        unsafe {
+            Bound::from_owned_ptr_or_err(a.py(), ffi::PyTuple_Pack(2, a.as_ptr(), b.as_ptr()))
+        }
+    }
+
+    /// The tuple `(a, b, c)`.
+    pub fn tuple3<'py>(
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+        c: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: as for `tuple2`.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                a.py(),
+                ffi::PyTuple_Pack(3, a.as_ptr(), b.as_ptr(), c.as_ptr()),
+            )
+        }
     }
 
     /// Puts `v` in slot `i` of a tuple made by `new_tuple`.

@@ -309,6 +309,32 @@ def test_errors_half_way_through_a_list_leak_nothing():
     assert etf.loads(etf.dumps([1, [2, [3]]])) == [1, [2, [3]]]
 
 
+def test_tuples_of_every_small_arity_and_large_ones():
+    for n in (0, 1, 2, 3, 4, 5, 255, 256, 1000):
+        t = tuple([Atom("a"), 2**40, b"b", 1.5, (), [n]][i % 6] for i in range(n))
+        data = etf.dumps(t)
+        assert etf.loads(data) == t and type(etf.loads(data)) is tuple
+        assert etf.loads(data) == etf.loads(data, binaries="bytes")  # the keyword path
+    # A failure in any slot of a 2- or 3-tuple is raised, and the slots
+    # built before it are released.
+    unhashable = bytes([116, 0, 0, 0, 1, 108, 0, 0, 0, 1, 97, 1, 106, 97, 1])  # {[1]: 1}
+    leaf = bytes([109, 0, 0, 0, 3]) + b"abc"
+    for arity in (2, 3):
+        for bad in range(arity):
+            items = [unhashable if i == bad else leaf for i in range(arity)]
+            data = bytes([131, 104, arity]) + b"".join(items)
+            with pytest.raises(etf.DecodeError) as info:
+                etf.loads(data)
+            assert info.value.kind == "UnhashableMapKey"
+    gc.collect()
+    blocks = sys.getallocatedblocks()
+    for _ in range(2000):
+        with pytest.raises(etf.DecodeError):
+            etf.loads(bytes([131, 104, 3]) + leaf + leaf + unhashable)
+    gc.collect()
+    assert sys.getallocatedblocks() - blocks < 1000
+
+
 def test_loads_accepts_bytes_subclasses_and_bytearray_and_refuses_others():
     data = etf.dumps((Atom("ok"), [1, 2.5]))
     assert etf.loads(Bytes(data)) == etf.loads(bytearray(data)) == etf.loads(data)
