@@ -541,6 +541,7 @@ mod raw {
     }
 
     /// Puts `v` in slot `i` of a tuple made by `new_tuple`.
+    #[inline]
     pub fn tuple_set(t: &Bound<'_, PyAny>, i: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
         // SAFETY: `t` is a tuple; PyTuple_SetItem checks the type and the
         // index, and steals the reference to `v` (also on failure).
@@ -550,6 +551,7 @@ mod raw {
     }
 
     /// Puts `v` in slot `i` of a list made by `new_list`.
+    #[inline]
     pub fn list_set(l: &Bound<'_, PyAny>, i: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
         // SAFETY: as for `tuple_set`, with PyList_SetItem.
         check(l.py(), unsafe {
@@ -604,17 +606,27 @@ mod raw {
         unsafe { ffi::PyFloat_AsDouble(f.as_ptr()) }
     }
 
+    #[inline]
     fn ssize(n: usize) -> PyResult<ffi::Py_ssize_t> {
         ffi::Py_ssize_t::try_from(n)
             .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("too many elements"))
     }
 
+    #[inline]
     fn check(py: Python<'_>, status: core::ffi::c_int) -> PyResult<()> {
         if status == 0 {
             Ok(())
         } else {
-            Err(PyErr::fetch(py))
+            Err(fetch(py))
         }
+    }
+
+    /// The error CPython set (kept out of line: it never happens on the
+    /// hot paths).
+    #[cold]
+    #[inline(never)]
+    fn fetch(py: Python<'_>) -> PyErr {
+        PyErr::fetch(py)
     }
 }
 
