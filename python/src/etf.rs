@@ -19,14 +19,19 @@
 
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 
-use phoenix_wire::etf::{self, Atom, EncodeOptions, Encoder, SafePolicy, Term};
+use phoenix_wire::etf::{
+    self, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple, TupleIter,
+};
+use phoenix_wire::Sink;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
+use pyo3::{Borrowed, PyTypeInfo};
 
 use crate::errors::{decode_error, encode_codec_error, encode_error, DecodeError};
 use crate::fastcall::{self, Call, Sig};
@@ -99,6 +104,14 @@ unsafe extern "C" fn loads_fast(
     kwnames: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
     fastcall::trampoline(|py| {
+        // The common call, `loads(data)`: no keyword parsing, the default
+        // policy (a third of a small `loads` went to parsing options).
+        if nargs == 1 && kwnames.is_null() {
+            // SAFETY: CPython passed one positional argument, borrowed for
+            // the duration of the call.
+            let data = unsafe { Borrowed::from_ptr(py, *args) };
+            return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
+        }
         const SIG: Sig<7> = Sig {
             name: "loads",
             params: [
@@ -127,7 +140,7 @@ unsafe extern "C" fn loads_fast(
         let flag = |i: usize, default: bool| a[i].as_ref().map_or(Ok(default), |v| v.is_truthy());
         let size =
             |i: usize, default: usize| a[i].as_ref().map_or(Ok(default), |v| v.extract::<usize>());
-        let out = loads(
+        let out = loads_with(
             py,
             fastcall::req(&a[0])?,
             flag(1, true)?,
@@ -141,9 +154,9 @@ unsafe extern "C" fn loads_fast(
     })
 }
 
-/// `loads` (see `LOADS_DOC`).
+/// `loads` with its keyword arguments (see `LOADS_DOC`).
 #[allow(clippy::too_many_arguments)]
-fn loads<'py>(
+fn loads_with<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     safe: bool,
@@ -183,6 +196,16 @@ fn loads<'py>(
         Some(list) => base.allow_atoms(list),
         None => base,
     };
+    loads(py, data, &policy, binaries_as_str)
+}
+
+/// Decodes `data` under `policy` and converts the term.
+fn loads<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    policy: &SafePolicy<'_>,
+    binaries_as_str: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let owned;
     let bytes: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
         b.as_bytes()
@@ -193,41 +216,68 @@ fn loads<'py>(
         return Err(PyTypeError::new_err("data must be bytes"));
     };
     let mut inflated = Vec::new();
-    let term = etf::decode_compressed_vec(bytes, &policy, &mut inflated)
+    let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
         .map_err(|e| decode_error(py, e))?;
-    ATOMS.with(|cell| {
-        let mut guard = cell.try_borrow_mut().ok();
-        let mut conv = ToPy {
+    let types = types(py)?;
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let out = ToPy {
+                py,
+                types,
+                binaries_as_str,
+                scratch: &mut scratch,
+            }
+            .term(&term);
+            // On an error the elements of unfinished lists are still here.
+            scratch.stack.clear();
+            out
+        }
+        // A finalizer that ran during this conversion called `loads`.
+        Err(_) => ToPy {
             py,
-            types: types(py)?,
+            types,
             binaries_as_str,
-            atoms: guard.as_deref_mut(),
-            stack: Vec::new(),
-        };
-        conv.term(&term)
+            scratch: &mut Scratch::new(),
+        }
+        .term(&term),
     })
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+}
+
+/// What conversions keep between calls.
+struct Scratch {
+    atoms: AtomCache,
+    /// Elements of the lists being built, innermost last: a list's length
+    /// is only known once its elements are read, and one buffer for every
+    /// list of every call saves an allocation per call.
+    stack: Vec<Py<PyAny>>,
+}
+
+impl Scratch {
+    const fn new() -> Scratch {
+        Scratch {
+            atoms: AtomCache { slots: Vec::new() },
+            stack: Vec::new(),
+        }
+    }
 }
 
 struct ToPy<'py, 't> {
     py: Python<'py>,
     types: &'t Types,
     binaries_as_str: bool,
-    /// `None` only if a conversion re-entered itself.
-    atoms: Option<&'t mut AtomCache>,
-    /// Elements of the tuples and lists being built, innermost last: one
-    /// buffer for the whole conversion instead of one per container.
-    stack: Vec<Bound<'py, PyAny>>,
-}
-
-thread_local! {
-    static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::new());
+    scratch: &'t mut Scratch,
 }
 
 /// Made `Atom` objects by name: making one calls a Python class, which
 /// costs more than everything else an atom needs, and messages repeat the
 /// same few atoms. Atoms are immutable, so sharing them is invisible.
 /// Direct-mapped and bounded: hostile inputs with many distinct atoms only
-/// evict entries, they never grow the cache.
+/// evict entries, they never grow the cache. Empty (no slots) in the
+/// fallback scratch of a re-entered call.
 struct AtomCache {
     slots: Vec<Option<AtomEntry>>,
 }
@@ -238,87 +288,72 @@ type AtomEntry = (Box<[u8]>, bool, Py<PyAny>);
 impl AtomCache {
     const SLOTS: usize = 512;
 
-    fn new() -> AtomCache {
-        AtomCache {
-            slots: (0..Self::SLOTS).map(|_| None).collect(),
+    /// The slot of `raw`: its length and first, middle and last bytes,
+    /// mixed (no loop, no copy). Atoms that share all four only evict
+    /// each other.
+    #[inline]
+    fn slot(raw: &[u8]) -> usize {
+        let byte = |i: usize| u32::from(raw.get(i).copied().unwrap_or(0));
+        let n = raw.len();
+        let key = (n as u32) ^ byte(0) << 8 ^ byte(n / 2) << 16 ^ byte(n.wrapping_sub(1)) << 24;
+        (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % Self::SLOTS
+    }
+
+    fn get(&self, slot: usize, a: &Atom<'_>) -> Option<&Py<PyAny>> {
+        match self.slots.get(slot) {
+            Some(Some((raw, latin1, atom))) if **raw == *a.raw() && *latin1 == a.is_latin1() => {
+                Some(atom)
+            }
+            _ => None,
         }
     }
 
-    fn slot(a: &Atom<'_>) -> usize {
-        let h = a.raw().iter().fold(0x811c_9dc5u32, |h, &b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        h as usize % Self::SLOTS
+    fn put(&mut self, slot: usize, a: &Atom<'_>, atom: Py<PyAny>) {
+        if self.slots.is_empty() {
+            self.slots = (0..Self::SLOTS).map(|_| None).collect();
+        }
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some((a.raw().into(), a.is_latin1(), atom));
+        }
     }
 }
 
 impl<'py> ToPy<'py, '_> {
+    /// The common terms inline; containers and the rest out of line.
+    #[inline]
     fn term(&mut self, t: &Term<'_>) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
+        match *t {
+            Term::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
+            Term::Float(f) => Ok(PyFloat::new(py, f).into_any()),
+            Term::Atom(a) => self.atom(a),
+            Term::Binary(b) if !self.binaries_as_str => Ok(PyBytes::new(py, b).into_any()),
+            Term::Tuple(tup) => self.tuple(tup),
+            Term::List(l) => self.list(l),
+            Term::Map(m) => self.map(m),
+            _ => self.other(t),
+        }
+    }
+
+    #[inline(never)]
+    fn other(&mut self, t: &Term<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
         Ok(match *t {
-            Term::Int(i) => i.into_pyobject(py)?.into_any(),
+            Term::Binary(b) => match core::str::from_utf8(b) {
+                Ok(s) if self.binaries_as_str => PyString::new(py, s).into_any(),
+                _ => PyBytes::new(py, b).into_any(),
+            },
+            Term::Nil => PyList::empty(py).into_any(),
             Term::Big(b) => match b.to_i128() {
                 Some(v) => v.into_pyobject(py)?.into_any(),
                 None => big_int(py, b.is_negative(), b.magnitude())?,
-            },
-            Term::Float(f) => PyFloat::new(py, f).into_any(),
-            Term::Atom(a) => self.atom(a)?,
-            Term::Binary(b) => match (self.binaries_as_str, core::str::from_utf8(b)) {
-                (true, Ok(s)) => PyString::new(py, s).into_any(),
-                _ => PyBytes::new(py, b).into_any(),
             },
             Term::BitBinary(b) => self
                 .types
                 .bit_binary
                 .bind(py)
                 .call1((PyBytes::new(py, b.bytes()), b.last_bits()))?,
-            Term::Nil => PyList::empty(py).into_any(),
             Term::Charlist(s) => PyList::new(py, s.iter().copied())?.into_any(),
-            Term::List(l) => {
-                let mut it = l.iter();
-                let base = self.stack.len();
-                for x in it.by_ref() {
-                    let v = self.term(&x)?;
-                    self.stack.push(v);
-                }
-                let list = PyList::new(py, self.stack.drain(base..))?;
-                match it.tail() {
-                    None => list.into_any(),
-                    Some(tail) => {
-                        let tail = self.term(&tail)?;
-                        self.types.improper.bind(py).call1((list, tail))?
-                    }
-                }
-            }
-            Term::Tuple(tup) => {
-                let base = self.stack.len();
-                for x in tup.iter() {
-                    let v = self.term(&x)?;
-                    self.stack.push(v);
-                }
-                PyTuple::new(py, self.stack.drain(base..))?.into_any()
-            }
-            Term::Map(m) => {
-                let d = PyDict::new(py);
-                for (k, v) in m.iter() {
-                    let k = self.term(&k)?;
-                    let v = self.term(&v)?;
-                    if let Err(e) = d.set_item(&k, v) {
-                        if e.is_instance_of::<PyTypeError>(py) {
-                            let err = PyErr::new::<DecodeError, _>(format!(
-                                "map key {} is not hashable in Python",
-                                k.repr()?
-                            ));
-                            let value = err.value(py);
-                            value.setattr("kind", "UnhashableMapKey")?;
-                            value.setattr("offset", 0)?;
-                            return Err(err);
-                        }
-                        return Err(e);
-                    }
-                }
-                d.into_any()
-            }
             Term::Pid(p) => {
                 let node = self.atom(p.node)?;
                 self.types
@@ -338,7 +373,98 @@ impl<'py> ToPy<'py, '_> {
                     .bind(py)
                     .call1((node, r.creation, ids))?
             }
+            // The terms `term` converts itself; never passed on.
+            Term::Int(_)
+            | Term::Float(_)
+            | Term::Atom(_)
+            | Term::Tuple(_)
+            | Term::List(_)
+            | Term::Map(_) => self.term(t)?,
         })
+    }
+
+    /// A tuple made at its final size and filled in place.
+    #[inline(never)]
+    fn tuple(&mut self, tup: Tuple<'_>) -> PyResult<Bound<'py, PyAny>> {
+        // Small tuples (most of them: keyword lists, records, replies) in
+        // one call; setting items one by one cost twice as much.
+        let mut it = tup.iter();
+        match tup.len() {
+            2 => {
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                return raw::tuple2(&a, &b);
+            }
+            3 => {
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                let c = self.next(&mut it)?;
+                return raw::tuple3(&a, &b, &c);
+            }
+            _ => {}
+        }
+        let out = raw::new_tuple(self.py, tup.len())?;
+        for (i, x) in it.enumerate() {
+            let v = self.term(&x)?;
+            raw::tuple_set(&out, i, v)?;
+        }
+        Ok(out)
+    }
+
+    /// The next element of a tuple whose length said there is one.
+    #[inline]
+    fn next(&mut self, it: &mut TupleIter<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match it.next() {
+            Some(x) => self.term(&x),
+            None => Err(PyValueError::new_err("tuple shorter than its arity")),
+        }
+    }
+
+    #[inline(never)]
+    fn list(&mut self, l: List<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let base = self.scratch.stack.len();
+        let mut it = l.iter();
+        for x in it.by_ref() {
+            let v = self.term(&x)?;
+            self.scratch.stack.push(v.unbind());
+        }
+        let n = self.scratch.stack.len() - base;
+        let list = raw::new_list(py, n)?;
+        for (i, v) in self.scratch.stack.drain(base..).enumerate() {
+            raw::list_set(&list, i, v.into_bound(py))?;
+        }
+        match it.tail() {
+            None => Ok(list),
+            Some(tail) => {
+                let tail = self.term(&tail)?;
+                self.types.improper.bind(py).call1((list, tail))
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn map(&mut self, m: Map<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let d = PyDict::new(py);
+        for (k, v) in m.iter() {
+            let k = self.term(&k)?;
+            let v = self.term(&v)?;
+            if let Err(e) = d.set_item(&k, v) {
+                if e.is_instance_of::<PyTypeError>(py) {
+                    let err = PyErr::new::<DecodeError, _>(format!(
+                        "map key {} is not hashable in Python",
+                        k.repr()?
+                    ));
+                    let value = err.value(py);
+                    value.setattr("kind", "UnhashableMapKey")?;
+                    value.setattr("offset", 0)?;
+                    return Err(err);
+                }
+                return Err(e);
+            }
+        }
+        Ok(d.into_any())
     }
 
     fn atom(&mut self, a: Atom<'_>) -> PyResult<Bound<'py, PyAny>> {
@@ -350,27 +476,157 @@ impl<'py> ToPy<'py, '_> {
             b"nil" => return Ok(py.None().into_bound(py)),
             _ => {}
         }
-        let slot = AtomCache::slot(&a);
-        if let Some(Some(Some((raw, latin1, atom)))) =
-            self.atoms.as_deref().map(|c| c.slots.get(slot))
-        {
-            if **raw == *a.raw() && *latin1 == a.is_latin1() {
-                return Ok(atom.bind(py).clone());
-            }
+        let slot = AtomCache::slot(a.raw());
+        if let Some(atom) = self.scratch.atoms.get(slot, &a) {
+            return Ok(atom.bind(py).clone());
         }
         let name = match a.as_str() {
             Some(s) => PyString::new(py, s),
             None => PyString::new(py, &a.chars().collect::<String>()),
         };
         let atom = self.types.atom.bind(py).call1((name,))?;
-        if let Some(entry) = self
-            .atoms
-            .as_deref_mut()
-            .and_then(|c| c.slots.get_mut(slot))
-        {
-            *entry = Some((a.raw().into(), a.is_latin1(), atom.clone().unbind()));
-        }
+        self.scratch.atoms.put(slot, &a, atom.clone().unbind());
         Ok(atom)
+    }
+}
+
+/// The few raw CPython calls `loads` and `dumps` need (containers built at
+/// their final size, borrowed items, numbers read without a Python call),
+/// each wrapped in a safe function.
+mod raw {
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyDict, PyList};
+    use pyo3::Borrowed;
+
+    /// A new tuple of `n` empty slots, each to be set once by `tuple_set`.
+    pub fn new_tuple(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyAny>> {
+        // SAFETY: a new reference or NULL with an exception set. Empty slots
+        // are NULL, which CPython's tuple code (dealloc, GC traversal)
+        // accepts, as it does for every tuple built this way.
+        unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(ssize(n)?)) }
+    }
+
+    /// A new list of `n` empty slots, each to be set once by `list_set`.
+    pub fn new_list(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyAny>> {
+        // SAFETY: as for `new_tuple`.
+        unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(ssize(n)?)) }
+    }
+
+    /// The tuple `(a, b)`.
+    pub fn tuple2<'py>(
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: PyTuple_Pack takes `n` object pointers and adds a reference
+        // to each; the result is a new reference or NULL with an exception.
+        unsafe {
+            Bound::from_owned_ptr_or_err(a.py(), ffi::PyTuple_Pack(2, a.as_ptr(), b.as_ptr()))
+        }
+    }
+
+    /// The tuple `(a, b, c)`.
+    pub fn tuple3<'py>(
+        a: &Bound<'py, PyAny>,
+        b: &Bound<'py, PyAny>,
+        c: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: as for `tuple2`.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                a.py(),
+                ffi::PyTuple_Pack(3, a.as_ptr(), b.as_ptr(), c.as_ptr()),
+            )
+        }
+    }
+
+    /// Puts `v` in slot `i` of a tuple made by `new_tuple`.
+    #[inline]
+    pub fn tuple_set(t: &Bound<'_, PyAny>, i: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
+        // SAFETY: `t` is a tuple; PyTuple_SetItem checks the type and the
+        // index, and steals the reference to `v` (also on failure).
+        check(t.py(), unsafe {
+            ffi::PyTuple_SetItem(t.as_ptr(), ssize(i)?, v.into_ptr())
+        })
+    }
+
+    /// Puts `v` in slot `i` of a list made by `new_list`.
+    #[inline]
+    pub fn list_set(l: &Bound<'_, PyAny>, i: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
+        // SAFETY: as for `tuple_set`, with PyList_SetItem.
+        check(l.py(), unsafe {
+            ffi::PyList_SetItem(l.as_ptr(), ssize(i)?, v.into_ptr())
+        })
+    }
+
+    /// Item `i` of `l`, borrowed: valid only until Python code runs that
+    /// could change the list. An index past a list that shrank is an error.
+    pub fn list_item<'a, 'py>(
+        l: &'a Bound<'py, PyList>,
+        i: usize,
+    ) -> PyResult<Borrowed<'a, 'py, PyAny>> {
+        // SAFETY: `l` is a list; PyList_GetItem checks the index and returns
+        // a borrowed reference or NULL with IndexError set.
+        unsafe { Borrowed::from_ptr_or_err(l.py(), ffi::PyList_GetItem(l.as_ptr(), ssize(i)?)) }
+    }
+
+    /// The next key and value of `d` from `*pos` (0 to start), borrowed:
+    /// valid only until Python code runs that could change the dict.
+    pub fn dict_next<'a, 'py>(
+        d: &'a Bound<'py, PyDict>,
+        pos: &mut ffi::Py_ssize_t,
+    ) -> Option<(Borrowed<'a, 'py, PyAny>, Borrowed<'a, 'py, PyAny>)> {
+        let mut k = core::ptr::null_mut();
+        let mut v = core::ptr::null_mut();
+        // SAFETY: `d` is a dict; PyDict_Next bounds-checks `pos` against the
+        // dict as it is now (it stays memory-safe if the dict changed) and
+        // on success sets both borrowed pointers.
+        unsafe {
+            if ffi::PyDict_Next(d.as_ptr(), pos, &mut k, &mut v) == 0 {
+                return None;
+            }
+            Some((Borrowed::from_ptr(d.py(), k), Borrowed::from_ptr(d.py(), v)))
+        }
+    }
+
+    /// The value of an `int` (or subclass) that fits an `i64`.
+    pub fn small_int(i: &Bound<'_, PyAny>) -> Option<i64> {
+        let mut overflow = 0;
+        // SAFETY: `i` is an int; on overflow the flag is set and no
+        // exception is raised, and an int's value is read without calling
+        // Python code.
+        let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(i.as_ptr(), &mut overflow) };
+        (overflow == 0).then_some(v)
+    }
+
+    /// The value of a `float` (or subclass).
+    pub fn float_value(f: &Bound<'_, PyAny>) -> f64 {
+        // SAFETY: `f` is a float: PyFloat_AsDouble reads its value and
+        // cannot fail.
+        unsafe { ffi::PyFloat_AsDouble(f.as_ptr()) }
+    }
+
+    #[inline]
+    fn ssize(n: usize) -> PyResult<ffi::Py_ssize_t> {
+        ffi::Py_ssize_t::try_from(n)
+            .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("too many elements"))
+    }
+
+    #[inline]
+    fn check(py: Python<'_>, status: core::ffi::c_int) -> PyResult<()> {
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(fetch(py))
+        }
+    }
+
+    /// The error CPython set (kept out of line: it never happens on the
+    /// hot paths).
+    #[cold]
+    #[inline(never)]
+    fn fetch(py: Python<'_>) -> PyErr {
+        PyErr::fetch(py)
     }
 }
 
@@ -409,6 +665,13 @@ unsafe extern "C" fn dumps_fast(
     kwnames: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
     fastcall::trampoline(|py| {
+        // The common call, `dumps(obj)`: no keyword parsing.
+        if nargs == 1 && kwnames.is_null() {
+            // SAFETY: CPython passed one positional argument, borrowed for
+            // the duration of the call.
+            let obj = unsafe { Borrowed::from_ptr(py, *args) };
+            return Ok(dumps(py, &obj, None, None, false)?.into_any().unbind());
+        }
         const SIG: Sig<4> = Sig {
             name: "dumps",
             params: ["obj", "compressed", "atom_tags", "deterministic"],
@@ -458,36 +721,100 @@ fn dumps<'py>(
     let level = compression_level(compressed)?;
     let opts = EncodeOptions::new().legacy_atoms(legacy);
     let codec = |e| encode_codec_error(py, e);
-    crate::with_scratch(|out, second| {
-        {
-            let mut enc = Encoder::with_options(&mut *out, opts);
-            enc.version().map_err(codec)?;
-            FromPy {
-                py,
-                types: types(py)?,
+    let mut stack = MaybeUninit::uninit();
+    let mut out = Out::new(&mut stack);
+    let mut enc = Encoder::with_options(&mut out, opts);
+    enc.version().map_err(codec)?;
+    FromPy::new(py)?.write(&mut enc, obj.as_borrowed(), etf::DEFAULT_MAX_DEPTH)?;
+    if !deterministic && level.is_none() {
+        return Ok(PyBytes::new(py, out.as_slice()));
+    }
+    let mut bytes = out.as_slice();
+    let mut sorted = Vec::new();
+    if deterministic {
+        // Re-encode through the codec's view with sorted map keys: the
+        // codec owns Erlang term order.
+        let policy = SafePolicy::new()
+            .allow_pids_ports_refs(true)
+            .max_depth(etf::MAX_DEPTH_LIMIT);
+        let term = etf::decode(bytes, &policy).map_err(codec)?;
+        let mut enc = Encoder::with_options(&mut sorted, opts.sort_map_keys(true));
+        enc.version().map_err(codec)?;
+        enc.term(&term).map_err(codec)?;
+        bytes = &sorted;
+    }
+    let mut packed = Vec::new();
+    if let Some(level) = level {
+        etf::compress(bytes, level, &mut packed).map_err(codec)?;
+        bytes = &packed;
+    }
+    Ok(PyBytes::new(py, bytes))
+}
+
+/// Where `dumps` writes: an array on the stack while the term fits (most
+/// messages do; no allocation and no thread-local lookup per call), then
+/// a `Vec`. The array is left uninitialized: zeroing it cost a twentieth
+/// of a small `dumps`.
+struct Out<'b> {
+    /// The caller's uninitialized array (a field of its own would be
+    /// zeroed by rustc when `Out` is built).
+    stack: &'b mut MaybeUninit<[u8; STACK_OUT]>,
+    /// How many bytes of `stack` are written (all of them initialized).
+    len: usize,
+    heap: Vec<u8>,
+}
+
+/// Bytes of output kept on the stack.
+const STACK_OUT: usize = 512;
+
+impl<'b> Out<'b> {
+    fn new(stack: &'b mut MaybeUninit<[u8; STACK_OUT]>) -> Out<'b> {
+        Out {
+            stack,
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if !self.heap.is_empty() {
+            return &self.heap;
+        }
+        // SAFETY: `put` initialized the first `len` bytes of `stack`, and
+        // keeps `len <= STACK_OUT`.
+        unsafe { core::slice::from_raw_parts(self.stack.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Moves what the stack holds to the heap, with room for `more`.
+    #[cold]
+    fn spill(&mut self, more: usize) {
+        let held = self.as_slice().len();
+        let mut heap = Vec::with_capacity((held + more).max(4 * STACK_OUT));
+        heap.extend_from_slice(self.as_slice());
+        self.heap = heap;
+    }
+}
+
+impl Sink for Out<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> phoenix_wire::Result<()> {
+        if self.heap.is_empty() {
+            if bytes.len() <= STACK_OUT - self.len {
+                // SAFETY: the `bytes.len()` bytes from `len` are inside
+                // `stack` (checked above; `len <= STACK`), and a borrowed
+                // slice cannot overlap the buffer we own.
+                unsafe {
+                    let dst = self.stack.as_mut_ptr().cast::<u8>().add(self.len);
+                    core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+                }
+                self.len += bytes.len();
+                return Ok(());
             }
-            .write(&mut enc, obj, etf::DEFAULT_MAX_DEPTH)?;
+            self.spill(bytes.len());
         }
-        let mut out: &mut Vec<u8> = out;
-        if deterministic {
-            // Re-encode through the codec's view with sorted map keys: the
-            // codec owns Erlang term order.
-            let policy = SafePolicy::new()
-                .allow_pids_ports_refs(true)
-                .max_depth(etf::MAX_DEPTH_LIMIT);
-            let term = etf::decode(out, &policy).map_err(codec)?;
-            let mut enc = Encoder::with_options(&mut *second, opts.sort_map_keys(true));
-            enc.version().map_err(codec)?;
-            enc.term(&term).map_err(codec)?;
-            core::mem::swap(out, second);
-            second.clear();
-        }
-        if let Some(level) = level {
-            etf::compress(out, level, &mut *second).map_err(codec)?;
-            out = second;
-        }
-        Ok(PyBytes::new(py, out))
-    })
+        self.heap.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 fn compression_level(c: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
@@ -508,77 +835,140 @@ fn compression_level(c: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u8>> {
 struct FromPy<'py, 't> {
     py: Python<'py>,
     types: &'t Types,
+    /// The exact types written without a Python call, compared by pointer.
+    exact: Exact,
 }
 
-type Enc<'s> = Encoder<'s, Vec<u8>>;
+/// Type objects, for exact-type dispatch by pointer compare.
+#[derive(Clone, Copy)]
+struct Exact {
+    str: *mut pyo3::ffi::PyTypeObject,
+    int: *mut pyo3::ffi::PyTypeObject,
+    float: *mut pyo3::ffi::PyTypeObject,
+    bytes: *mut pyo3::ffi::PyTypeObject,
+    tuple: *mut pyo3::ffi::PyTypeObject,
+    list: *mut pyo3::ffi::PyTypeObject,
+    dict: *mut pyo3::ffi::PyTypeObject,
+    atom: *mut pyo3::ffi::PyTypeObject,
+}
 
-impl<'py> FromPy<'py, '_> {
-    fn write(&self, e: &mut Enc<'_>, obj: &Bound<'py, PyAny>, depth: usize) -> PyResult<()> {
+type Enc<'s, 'b> = Encoder<'s, Out<'b>>;
+
+/// Why the values below are borrowed: only the exact builtin types (and
+/// `Atom`) are written from a borrowed reference, and writing them runs no
+/// Python code, so nothing can free them meanwhile. Containers and every
+/// other object are held by a strong reference while they are written,
+/// because writing their contents may run Python code (`isinstance`,
+/// attribute reads, `__abs__`) that could mutate or free them.
+impl<'py, 't> FromPy<'py, 't> {
+    fn new(py: Python<'py>) -> PyResult<FromPy<'py, 't>>
+    where
+        'py: 't,
+    {
+        let types = types(py)?;
+        Ok(FromPy {
+            py,
+            types,
+            exact: Exact {
+                str: PyString::type_object_raw(py),
+                int: PyInt::type_object_raw(py),
+                float: PyFloat::type_object_raw(py),
+                bytes: PyBytes::type_object_raw(py),
+                tuple: PyTuple::type_object_raw(py),
+                list: PyList::type_object_raw(py),
+                dict: PyDict::type_object_raw(py),
+                atom: types.atom.as_ptr().cast(),
+            },
+        })
+    }
+
+    fn write(
+        &self,
+        e: &mut Enc<'_, '_>,
+        obj: Borrowed<'_, 'py, PyAny>,
+        depth: usize,
+    ) -> PyResult<()> {
         let codec = |err| encode_codec_error(self.py, err);
-        if let Ok(s) = obj.cast_exact::<PyString>() {
-            return e.binary(ffi::str_utf8(s)?.as_bytes()).map_err(codec);
+        let ty = obj.get_type_ptr();
+        let x = &self.exact;
+        if ty == x.str {
+            // SAFETY: the exact type was checked.
+            let s = unsafe { obj.cast_unchecked::<PyString>() };
+            return e.binary(ffi::str_utf8(&s)?.as_bytes()).map_err(codec);
         }
-        if let Ok(i) = obj.cast_exact::<PyInt>() {
-            return self.int(e, i);
+        if ty == x.atom {
+            // SAFETY: `Atom` is a `str` subclass.
+            let s = unsafe { obj.cast_unchecked::<PyString>() };
+            return e.atom(ffi::str_utf8(&s)?).map_err(codec);
         }
+        if ty == x.int {
+            return self.int(e, &obj);
+        }
+        if ty == x.float {
+            return e.float(raw::float_value(&obj)).map_err(codec);
+        }
+        if ty == x.tuple {
+            // SAFETY: the exact type was checked.
+            return self.tuple(e, unsafe { &obj.to_owned().cast_into_unchecked() }, depth);
+        }
+        if ty == x.list {
+            // SAFETY: the exact type was checked.
+            return self.list(e, unsafe { &obj.to_owned().cast_into_unchecked() }, depth);
+        }
+        if ty == x.dict {
+            // SAFETY: the exact type was checked.
+            return self.dict(e, unsafe { &obj.to_owned().cast_into_unchecked() }, depth);
+        }
+        if ty == x.bytes {
+            // SAFETY: the exact type was checked.
+            let b = unsafe { obj.cast_unchecked::<PyBytes>() };
+            return e.binary(b.as_bytes()).map_err(codec);
+        }
+        self.write_other(e, &obj.to_owned(), depth)
+    }
+
+    /// Whether writing an object of type `ty` runs no Python code.
+    fn is_plain_leaf(&self, ty: *mut pyo3::ffi::PyTypeObject) -> bool {
+        let x = &self.exact;
+        ty == x.str || ty == x.atom || ty == x.int || ty == x.float || ty == x.bytes
+    }
+
+    /// Everything but the exact types of `write`, checked as before the
+    /// exact-type dispatch existed: subclasses keep their base's term.
+    fn write_other(
+        &self,
+        e: &mut Enc<'_, '_>,
+        obj: &Bound<'py, PyAny>,
+        depth: usize,
+    ) -> PyResult<()> {
+        let codec = |err| encode_codec_error(self.py, err);
         if obj.is_none() {
             return e.atom("nil").map_err(codec);
         }
         if let Ok(b) = obj.cast_exact::<PyBool>() {
             return e.bool(b.is_true()).map_err(codec);
         }
-        if let Ok(f) = obj.cast_exact::<PyFloat>() {
-            return e.float(f.value()).map_err(codec);
-        }
         if let Ok(b) = obj.cast::<PyBytes>() {
             return e.binary(b.as_bytes()).map_err(codec);
         }
         let t = self.types;
         let py = self.py;
-        // Atom before str: it is a str subclass. An exact type compare first:
-        // `isinstance` is a Python call.
-        let is_str = obj.is_instance_of::<PyString>();
-        if obj.get_type_ptr().cast() == t.atom.as_ptr()
-            || (is_str && obj.is_instance(t.atom.bind(py))?)
-        {
+        // Atom (and its subclasses) before str: it is a str subclass.
+        if obj.is_instance_of::<PyString>() && obj.is_instance(t.atom.bind(py))? {
             let s = obj.cast::<PyString>()?;
             return e.atom(ffi::str_utf8(s)?).map_err(codec);
         }
-        let Some(depth) = depth.checked_sub(1) else {
-            return Err(encode_error("term nests too deeply (or refers to itself)"));
-        };
         if let Ok(l) = obj.cast::<PyList>() {
-            if l.is_empty() {
-                return e.nil().map_err(codec);
-            }
-            // OTP writes a list of bytes as STRING_EXT ("charlist"); do the
-            // same so our bytes match term_to_binary's (e.g. Fedecks' 'token').
-            if let Some(bytes) = as_byte_list(l) {
-                return e.charlist(&bytes).map_err(codec);
-            }
-            e.list_header(l.len()).map_err(codec)?;
-            for item in l.iter() {
-                self.write(e, &item, depth)?;
-            }
-            return e.nil().map_err(codec);
+            return self.list(e, l, depth);
         }
         if let Ok(tup) = obj.cast::<PyTuple>() {
-            e.tuple_header(tup.len()).map_err(codec)?;
-            return tup.iter().try_for_each(|x| self.write(e, &x, depth));
+            return self.tuple(e, tup, depth);
         }
         if let Ok(d) = obj.cast::<PyDict>() {
-            e.map_header(d.len()).map_err(codec)?;
-            for (k, v) in d.iter() {
-                self.write(e, &k, depth)?;
-                self.write(e, &v, depth)?;
-            }
-            return Ok(());
+            return self.dict(e, d, depth);
         }
         if let Ok(s) = obj.cast::<PyString>() {
             return e.binary(ffi::str_utf8(s)?.as_bytes()).map_err(codec);
-        }
-        if let Ok(b) = obj.cast::<PyBool>() {
-            return e.bool(b.is_true()).map_err(codec);
         }
         if let Ok(i) = obj.cast::<PyInt>() {
             return self.int(e, i);
@@ -589,16 +979,30 @@ impl<'py> FromPy<'py, '_> {
         if let Ok(b) = obj.cast::<PyByteArray>() {
             return e.binary(&b.to_vec()).map_err(codec);
         }
+        self.write_record(e, obj, depth)
+    }
+
+    /// The dataclasses of `phoenix_wire.etf`, or an error.
+    fn write_record(
+        &self,
+        e: &mut Enc<'_, '_>,
+        obj: &Bound<'py, PyAny>,
+        depth: usize,
+    ) -> PyResult<()> {
+        let codec = |err| encode_codec_error(self.py, err);
+        let t = self.types;
+        let py = self.py;
         if obj.is_instance(t.improper.bind(py))? {
+            let depth = deeper(depth)?;
             let items = obj.getattr("items")?;
             let items = items.cast::<PyList>()?;
             if !items.is_empty() {
                 e.list_header(items.len()).map_err(codec)?;
                 for item in items.iter() {
-                    self.write(e, &item, depth)?;
+                    self.write(e, item.as_borrowed(), depth)?;
                 }
             }
-            return self.write(e, &obj.getattr("tail")?, depth);
+            return self.write(e, obj.getattr("tail")?.as_borrowed(), depth);
         }
         if obj.is_instance(t.bit_binary.bind(py))? {
             let data = obj.getattr("data")?;
@@ -637,9 +1041,76 @@ impl<'py> FromPy<'py, '_> {
         Err(encode_error(format!("type {ty} has no Erlang term form")))
     }
 
-    fn int(&self, e: &mut Enc<'_>, i: &Bound<'py, PyInt>) -> PyResult<()> {
+    fn tuple(&self, e: &mut Enc<'_, '_>, tup: &Bound<'py, PyTuple>, depth: usize) -> PyResult<()> {
+        let depth = deeper(depth)?;
+        let n = tup.len();
+        e.tuple_header(n)
+            .map_err(|err| encode_codec_error(self.py, err))?;
+        for i in 0..n {
+            // SAFETY: `i < n`, and tuples never change size. Tuples are
+            // immutable and `tup` is held, so the item lives.
+            let item = unsafe { tup.get_borrowed_item_unchecked(i) };
+            self.write(e, item, depth)?;
+        }
+        Ok(())
+    }
+
+    fn list(&self, e: &mut Enc<'_, '_>, l: &Bound<'py, PyList>, depth: usize) -> PyResult<()> {
         let codec = |err| encode_codec_error(self.py, err);
-        if let Ok(v) = i.extract::<i64>() {
+        let depth = deeper(depth)?;
+        let n = l.len();
+        if n == 0 {
+            return e.nil().map_err(codec);
+        }
+        // OTP writes a list of bytes as STRING_EXT ("charlist"); do the
+        // same so our bytes match term_to_binary's (e.g. Fedecks' 'token').
+        if let Some(bytes) = self.as_byte_list(l) {
+            return e.charlist(&bytes).map_err(codec);
+        }
+        e.list_header(n).map_err(codec)?;
+        for i in 0..n {
+            // An item is only used until the next Python code could run
+            // (see `write`); a list that shrank meanwhile fails here.
+            let item = raw::list_item(l, i).map_err(|_| changed("list"))?;
+            self.write(e, item, depth)?;
+        }
+        if l.len() != n {
+            return Err(changed("list"));
+        }
+        e.nil().map_err(codec)
+    }
+
+    fn dict(&self, e: &mut Enc<'_, '_>, d: &Bound<'py, PyDict>, depth: usize) -> PyResult<()> {
+        let depth = deeper(depth)?;
+        let n = d.len();
+        e.map_header(n)
+            .map_err(|err| encode_codec_error(self.py, err))?;
+        let mut pos = 0;
+        let mut written = 0;
+        while let Some((k, v)) = raw::dict_next(d, &mut pos) {
+            written += 1;
+            if written > n {
+                return Err(changed("dict"));
+            }
+            if self.is_plain_leaf(k.get_type_ptr()) {
+                self.write(e, k, depth)?;
+                self.write(e, v, depth)?;
+            } else {
+                // Writing the key may run Python code that drops the value.
+                let v = v.to_owned();
+                self.write(e, k, depth)?;
+                self.write(e, v.as_borrowed(), depth)?;
+            }
+        }
+        if written != n || d.len() != n {
+            return Err(changed("dict"));
+        }
+        Ok(())
+    }
+
+    fn int(&self, e: &mut Enc<'_, '_>, i: &Bound<'py, PyAny>) -> PyResult<()> {
+        let codec = |err| encode_codec_error(self.py, err);
+        if let Some(v) = raw::small_int(i) {
             return e.int(v).map_err(codec);
         }
         // Beyond i64: the magnitude's little-endian bytes, from Python.
@@ -650,6 +1121,42 @@ impl<'py> FromPy<'py, '_> {
         e.big(negative, bytes.cast::<PyBytes>()?.as_bytes())
             .map_err(codec)
     }
+
+    /// The elements of `l` as bytes, if every one is an exact `int` in
+    /// 0..=255 (not a `bool`, which is an atom) and the list fits a
+    /// STRING_EXT. Runs no Python code.
+    fn as_byte_list(&self, l: &Bound<'py, PyList>) -> Option<Vec<u8>> {
+        let n = l.len();
+        if n > usize::from(u16::MAX) {
+            return None;
+        }
+        let byte = |i: usize| {
+            let x = raw::list_item(l, i).ok()?;
+            if x.get_type_ptr() != self.exact.int {
+                return None;
+            }
+            u8::try_from(raw::small_int(&x)?).ok()
+        };
+        // Most lists are not byte lists: look at the first before allocating.
+        let first = byte(0)?;
+        let mut out = Vec::with_capacity(n);
+        out.push(first);
+        for i in 1..n {
+            out.push(byte(i)?);
+        }
+        Some(out)
+    }
+}
+
+/// One level deeper, or the error for a term nested too deeply.
+fn deeper(depth: usize) -> PyResult<usize> {
+    depth
+        .checked_sub(1)
+        .ok_or_else(|| encode_error("term nests too deeply (or refers to itself)"))
+}
+
+fn changed(what: &str) -> PyErr {
+    encode_error(format!("{what} changed size during dumps"))
 }
 
 /// Adds the `etf` submodule's functions to `_native`.
@@ -659,15 +1166,4 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
     m.add_submodule(&etf)
-}
-
-/// The elements of `l` as bytes, if every one is an exact `int` in 0..=255
-/// (not a `bool`, which is an atom) and the list fits a STRING_EXT.
-fn as_byte_list(l: &Bound<'_, PyList>) -> Option<Vec<u8>> {
-    if l.len() > u16::MAX as usize {
-        return None;
-    }
-    l.iter()
-        .map(|x| x.cast_exact::<PyInt>().ok()?.extract::<u8>().ok())
-        .collect()
 }
