@@ -8,7 +8,7 @@
 
 use super::policy::SafePolicy;
 use super::tag;
-use super::term::{eq_at, key_hash, skip};
+use super::term::{self, eq_at, key_hash, skip, Atom, Term};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Reads `N` bytes at `at`, if there are that many.
@@ -37,19 +37,36 @@ pub(crate) fn parse_old_float(text: &[u8]) -> Option<f64> {
 
 /// Validates the term starting at `start` and returns where it ends.
 pub(crate) fn validate(bytes: &[u8], start: usize, policy: &SafePolicy<'_>) -> Result<usize> {
+    validate_with(bytes, start, policy, &mut |_| {})
+}
+
+/// Validates the term starting at `start`, handing every term to `f` in
+/// written order as soon as its own bytes are checked (what
+/// [`Term::walk`] yields), and returns where it ends.
+pub(crate) fn validate_with<'a, F: FnMut(Term<'a>)>(
+    bytes: &'a [u8],
+    start: usize,
+    policy: &SafePolicy<'_>,
+    f: &mut F,
+) -> Result<usize> {
     let mut v = Validator {
         b: bytes,
         pos: start,
         p: policy,
+        any_atom: policy.atoms.is_none(),
+        f,
     };
-    v.run(0)?;
+    v.run(0, 1, 0)?;
     Ok(v.pos)
 }
 
-struct Validator<'a, 'p> {
+struct Validator<'a, 'p, F> {
     b: &'a [u8],
     pos: usize,
     p: &'p SafePolicy<'p>,
+    /// No allow-list: the common case skips the atom lookup.
+    any_atom: bool,
+    f: &'p mut F,
 }
 
 /// One open container: how many terms it still holds, and for a map the
@@ -65,7 +82,18 @@ fn err<T>(kind: ErrorKind, at: usize) -> Result<T> {
     Err(Error::new(kind, at))
 }
 
-impl Validator<'_, '_> {
+#[cold]
+fn eof<T>(at: usize) -> Result<T> {
+    err(ErrorKind::UnexpectedEof, at)
+}
+
+/// The `n` bytes at `at`, if there are that many (no overflow on 32-bit).
+#[inline(always)]
+fn bytes_at(b: &[u8], at: usize, n: usize) -> Option<&[u8]> {
+    b.get(at..)?.get(..n)
+}
+
+impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     #[inline(always)]
     fn remaining(&self) -> usize {
         self.b.len().saturating_sub(self.pos)
@@ -75,7 +103,7 @@ impl Validator<'_, '_> {
     #[inline(always)]
     fn advance(&mut self, n: usize) -> Result<()> {
         if self.remaining() < n {
-            return err(ErrorKind::UnexpectedEof, self.pos);
+            return eof(self.pos);
         }
         self.pos += n;
         Ok(())
@@ -88,7 +116,7 @@ impl Validator<'_, '_> {
                 self.pos += 1;
                 Ok(v)
             }
-            None => err(ErrorKind::UnexpectedEof, self.pos),
+            None => eof(self.pos),
         }
     }
 
@@ -104,82 +132,205 @@ impl Validator<'_, '_> {
             _ => be_u32(self.b, at),
         };
         let Some(n) = n else {
-            return err(ErrorKind::UnexpectedEof, at);
+            return eof(at);
         };
         self.pos += width;
         let need = n.checked_mul(unit).and_then(|x| x.checked_add(extra));
         match need {
             Some(need) if need <= self.remaining() => Ok(n),
-            _ => err(ErrorKind::UnexpectedEof, at),
+            _ => eof(at),
         }
     }
 
-    /// The whole term. Open containers are counted in a small array of
-    /// [`CHUNK`] levels; a container that opens deeper is validated by a
-    /// nested call with a fresh array, so the recursion is at most
-    /// `MAX_DEPTH_LIMIT / CHUNK + 1` frames deep and no input can exhaust
-    /// the stack, while a shallow term touches only 256 bytes of it.
-    fn run(&mut self, depth0: usize) -> Result<()> {
+    /// Validates `left` terms at nesting depth `depth0` (the elements of
+    /// the map whose tag is at `map - 1`, if `map` is not 0). Open
+    /// containers are counted in a small array of [`CHUNK`] levels; a
+    /// container that opens deeper is validated by a nested call with a
+    /// fresh array, so the recursion is at most `MAX_DEPTH_LIMIT / CHUNK +
+    /// 1` frames deep and no input can exhaust the stack, while a shallow
+    /// term touches only 256 bytes of it. The innermost level lives in
+    /// `left` and `map`, so closing a leaf is one decrement.
+    fn run(&mut self, depth0: usize, mut left: usize, mut map: usize) -> Result<()> {
         let mut stack = [Level::default(); CHUNK];
         let mut n = 0usize;
+        // The hot state lives in locals: through `self` every store made by
+        // `f` could alias it, and it would be reloaded for every term.
+        let b = self.b;
+        let mut pos = self.pos;
         loop {
-            let at = self.pos;
             let depth = depth0 + n;
-            if let Some((count, map)) = self.one(depth)? {
-                if depth >= self.p.max_depth {
-                    return err(ErrorKind::DepthLimitExceeded, at);
+            let (end, count, m) = match self.one(b, pos, depth) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.pos = pos;
+                    return Err(e);
                 }
-                if count > 0 {
-                    match stack.get_mut(n) {
-                        Some(slot) => {
-                            *slot = Level { left: count, map };
-                            n += 1;
-                            continue;
-                        }
-                        None => {
-                            // Re-read the header in a fresh frame.
-                            self.pos = at;
-                            self.run(depth)?;
-                        }
+            };
+            pos = end;
+            if count > 0 {
+                match stack.get_mut(n) {
+                    Some(slot) => {
+                        *slot = Level { left, map };
+                        n += 1;
+                        left = count;
+                        map = m;
+                        continue;
+                    }
+                    None => {
+                        self.pos = pos;
+                        self.run(depth + 1, count, m)?;
+                        pos = self.pos;
                     }
                 }
             }
-            // A term is complete: it counts against the containers around it.
+            // A term is complete: it counts against the container around it.
             loop {
-                let Some(top) = n.checked_sub(1).and_then(|d| stack.get_mut(d)) else {
-                    return Ok(());
-                };
-                top.left -= 1;
-                if top.left > 0 {
+                left -= 1;
+                if left > 0 {
                     break;
                 }
-                let map = top.map;
-                n -= 1;
                 if map != 0 {
                     self.check_keys(map - 1)?;
                 }
+                let Some(up) = n.checked_sub(1) else {
+                    self.pos = pos;
+                    return Ok(());
+                };
+                n = up;
+                let level = stack.get(n).copied().unwrap_or_default();
+                left = level.left;
+                map = level.map;
             }
         }
     }
 
-    /// Validates one term's own bytes. For a container, returns how many
-    /// terms it holds and (for a map) its offset plus one; the caller then
-    /// validates those.
+    /// Validates the bytes of the term at `at` (not what a container
+    /// holds) and hands its view to `f`. Returns where those bytes end,
+    /// and for a container how many terms it holds and (for a map) its
+    /// offset plus one; the caller then validates those. The common tags
+    /// are read here from fixed-size headers; the rest go to [`rare`].
+    ///
+    /// [`rare`]: Self::rare
     #[inline(always)]
-    fn one(&mut self, depth: usize) -> Result<Option<(usize, usize)>> {
-        let at = self.pos;
-        let t = self.u8()?;
-        match t {
-            tag::SMALL_INTEGER => self.advance(1)?,
-            tag::INTEGER => self.advance(4)?,
+    fn one(&mut self, b: &'a [u8], at: usize, depth: usize) -> Result<(usize, usize, usize)> {
+        let Some(&t) = b.get(at) else {
+            return eof(at);
+        };
+        let p = at + 1;
+        let (term, end) = match t {
+            tag::SMALL_INTEGER => match b.get(p) {
+                Some(&v) => (Term::Int(i64::from(v)), p + 1),
+                None => return eof(p),
+            },
+            tag::INTEGER => match arr::<4>(b, p) {
+                Some(v) => (Term::Int(i64::from(i32::from_be_bytes(v))), p + 4),
+                None => return eof(p),
+            },
             tag::NEW_FLOAT => {
-                let bits = arr::<8>(self.b, self.pos)
-                    .ok_or(Error::new(ErrorKind::UnexpectedEof, self.pos))?;
-                if !f64::from_be_bytes(bits).is_finite() {
+                let Some(bits) = arr::<8>(b, p) else {
+                    return eof(p);
+                };
+                let v = f64::from_be_bytes(bits);
+                if !v.is_finite() {
                     return err(ErrorKind::InvalidFloat, at);
                 }
-                self.advance(8)?;
+                (Term::Float(v), p + 8)
             }
+            tag::SMALL_ATOM_UTF8 => self.atom::<1, false>(b, at)?,
+            tag::ATOM => self.atom::<2, true>(b, at)?,
+            tag::SMALL_ATOM => self.atom::<1, true>(b, at)?,
+            tag::ATOM_UTF8 => self.atom::<2, false>(b, at)?,
+            tag::BINARY => {
+                let Some(n) = be_u32(b, p) else {
+                    return eof(p);
+                };
+                let Some(s) = bytes_at(b, p + 4, n) else {
+                    return eof(p);
+                };
+                (Term::Binary(s), p + 4 + n)
+            }
+            tag::NIL => (Term::Nil, p),
+            tag::SMALL_TUPLE => {
+                let Some(&n) = b.get(p) else {
+                    return eof(p);
+                };
+                let n = usize::from(n);
+                if n > b.len() - (p + 1) {
+                    return eof(p);
+                }
+                let view = Some(term::tuple(b, p + 1, n));
+                return self.open(depth, at, view, (p + 1, n, 0));
+            }
+            tag::LARGE_TUPLE | tag::MAP | tag::LIST => return self.open_large(b, t, at, depth),
+            _ => {
+                self.pos = at;
+                self.rare(t, depth)?;
+                return Ok((self.pos, 0, 0));
+            }
+        };
+        (self.f)(term);
+        Ok((end, 0, 0))
+    }
+
+    /// A tuple, list or map with a 4-byte length.
+    #[inline(always)]
+    fn open_large(
+        &mut self,
+        b: &'a [u8],
+        t: u8,
+        at: usize,
+        depth: usize,
+    ) -> Result<(usize, usize, usize)> {
+        let p = at + 1;
+        let Some(n) = be_u32(b, p) else {
+            return eof(p);
+        };
+        let body = p + 4;
+        let room = b.len() - body;
+        match t {
+            tag::LARGE_TUPLE if n <= room => {
+                self.open(depth, at, Some(term::tuple(b, body, n)), (body, n, 0))
+            }
+            tag::MAP if n <= room / 2 => self.open(
+                depth,
+                at,
+                Some(term::map(b, body, n)),
+                (body, 2 * n, at + 1),
+            ),
+            // A list of no elements is just its tail: only the tail is seen.
+            tag::LIST if n < room => {
+                let view = (n > 0).then(|| term::list(b, body, n));
+                self.open(depth, at, view, (body, n + 1, 0))
+            }
+            _ => eof(p),
+        }
+    }
+
+    /// Checks the depth limit for the container at `at`, then hands its
+    /// view to `f`; `next` is what [`one`](Self::one) returns.
+    #[inline(always)]
+    fn open(
+        &mut self,
+        depth: usize,
+        at: usize,
+        view: Option<Term<'a>>,
+        next: (usize, usize, usize),
+    ) -> Result<(usize, usize, usize)> {
+        if depth >= self.p.max_depth {
+            return err(ErrorKind::DepthLimitExceeded, at);
+        }
+        if let Some(view) = view {
+            (self.f)(view);
+        }
+        Ok(next)
+    }
+
+    /// The leaves that are rare in practice, and the tags that are refused.
+    #[inline(never)]
+    fn rare(&mut self, t: u8, depth: usize) -> Result<()> {
+        let at = self.pos;
+        self.pos = at + 1;
+        match t {
             tag::FLOAT => {
                 let text = self
                     .b
@@ -190,13 +341,6 @@ impl Validator<'_, '_> {
                 }
                 self.advance(31)?;
             }
-            tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
-                self.atom_body(t, at)?
-            }
-            tag::BINARY => {
-                let n = self.len(4, 1, 0)?;
-                self.advance(n)?;
-            }
             tag::BIT_BINARY => {
                 let n = self.len(4, 1, 1)?;
                 let bits = self.u8()?;
@@ -205,15 +349,10 @@ impl Validator<'_, '_> {
                 }
                 self.advance(n)?;
             }
-            tag::NIL => {}
             tag::STRING => {
                 let n = self.len(2, 1, 0)?;
                 self.advance(n)?;
             }
-            tag::LIST => return Ok(Some((self.len(4, 1, 1)? + 1, 0))),
-            tag::SMALL_TUPLE => return Ok(Some((self.len(1, 1, 0)?, 0))),
-            tag::LARGE_TUPLE => return Ok(Some((self.len(4, 1, 0)?, 0))),
-            tag::MAP => return Ok(Some((self.len(4, 2, 0)? * 2, at + 1))),
             tag::SMALL_BIG => {
                 let n = self.len(1, 1, 1)?;
                 self.advance(n + 1)?;
@@ -239,7 +378,10 @@ impl Validator<'_, '_> {
             tag::COMPRESSED => return err(ErrorKind::UnsupportedCompression, at),
             other => return err(ErrorKind::UnknownTag(other), at),
         }
-        Ok(None)
+        // Checked above, so the view can be built.
+        let view = term::read(self.b, at).ok_or(Error::new(ErrorKind::InvalidTerm, at))?;
+        (self.f)(view);
+        Ok(())
     }
 
     /// Rejects duplicate keys (Erlang exact equality) in the validated map
@@ -321,22 +463,27 @@ impl Validator<'_, '_> {
         Ok(())
     }
 
-    /// The length and bytes of an atom whose tag is already read.
-    fn atom_body(&mut self, t: u8, at: usize) -> Result<()> {
-        match t {
-            tag::ATOM => self.atom::<2, true>(at),
-            tag::SMALL_ATOM => self.atom::<1, true>(at),
-            tag::ATOM_UTF8 => self.atom::<2, false>(at),
-            _ => self.atom::<1, false>(at),
-        }
-    }
-
-    /// An atom with a `W`-byte length, Latin-1 or UTF-8.
+    /// An atom with a `W`-byte length, Latin-1 or UTF-8, whose tag is at
+    /// `at`: its view and where it ends.
     #[inline(always)]
-    fn atom<const W: usize, const LATIN1: bool>(&mut self, at: usize) -> Result<()> {
-        let n = self.len(W, 1, 0)?;
-        let start = self.pos;
-        let bytes = self.b.get(start..start + n).unwrap_or(&[]);
+    fn atom<const W: usize, const LATIN1: bool>(
+        &self,
+        b: &'a [u8],
+        at: usize,
+    ) -> Result<(Term<'a>, usize)> {
+        let p = at + 1;
+        let n = if W == 1 {
+            b.get(p).map(|&v| usize::from(v))
+        } else {
+            be_u16(b, p)
+        };
+        let Some(n) = n else {
+            return eof(p);
+        };
+        let start = p + W;
+        let Some(bytes) = bytes_at(b, start, n) else {
+            return eof(p);
+        };
         if LATIN1 {
             if n > 255 {
                 return err(ErrorKind::AtomTooLong, at);
@@ -352,23 +499,25 @@ impl Validator<'_, '_> {
         } else if n > 255 {
             return err(ErrorKind::AtomTooLong, at);
         }
-        if self.p.atoms.is_some() && !self.p.atom_allowed(bytes, LATIN1) {
+        if !self.any_atom && !self.p.atom_allowed(bytes, LATIN1) {
             return err(ErrorKind::AtomNotAllowed, at);
         }
-        self.pos += n;
-        Ok(())
+        Ok((Term::Atom(Atom::new(bytes, LATIN1)), start + n))
     }
 
     /// The node name of a pid, port or reference: an atom, never anything else.
     fn node(&mut self) -> Result<()> {
-        let at = self.pos;
-        let t = self.u8()?;
-        match t {
-            tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
-                self.atom_body(t, at)
-            }
-            _ => err(ErrorKind::InvalidTerm, at),
-        }
+        let (b, at) = (self.b, self.pos);
+        let (_, end) = match b.get(at) {
+            Some(&tag::ATOM) => self.atom::<2, true>(b, at)?,
+            Some(&tag::SMALL_ATOM) => self.atom::<1, true>(b, at)?,
+            Some(&tag::ATOM_UTF8) => self.atom::<2, false>(b, at)?,
+            Some(&tag::SMALL_ATOM_UTF8) => self.atom::<1, false>(b, at)?,
+            Some(_) => return err(ErrorKind::InvalidTerm, at),
+            None => return eof(at),
+        };
+        self.pos = end;
+        Ok(())
     }
 
     fn identifier(&mut self, t: u8, at: usize) -> Result<()> {
