@@ -8,7 +8,7 @@
 
 use super::policy::SafePolicy;
 use super::tag;
-use super::term::{self, eq_at, key_hash, skip, Atom, Term};
+use super::term::{self, eq_at, key_hash, read_next, skip, Atom, Term};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Reads `N` bytes at `at`, if there are that many.
@@ -394,6 +394,14 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     fn check_keys(&self, map: usize) -> Result<()> {
         let n = be_u32(self.b, map + 1).unwrap_or(0);
         let mut pos = map + 5;
+        if n < 2 {
+            return Ok(());
+        }
+        if n <= SIMPLE_KEYS {
+            if let Some(verdict) = check_simple(self.b, n, pos) {
+                return verdict;
+            }
+        }
         if n > SMALL_MAP {
             return self.check_large(n, pos);
         }
@@ -554,6 +562,49 @@ const CHUNK: usize = 16;
 
 /// Maps with at most this many keys check duplicates without the heap.
 pub(crate) const SMALL_MAP: usize = 32;
+
+/// Maps with at most this many keys try [`check_simple`] first.
+const SIMPLE_KEYS: usize = 16;
+
+/// The duplicate-key check for the common maps, whose keys are all
+/// binaries, ASCII atoms or small integers: such keys are equal exactly
+/// when their kind and bytes are, so they are compared directly, without
+/// hashing. `None` when a key is of another kind (a binary key could then
+/// equal a bitstring of whole bytes, a small integer an `INTEGER_EXT`):
+/// the caller runs the general check. A duplicate found before that point
+/// is the first one in the input, as the general check reports it.
+fn check_simple(b: &[u8], n: usize, mut pos: usize) -> Option<Result<()>> {
+    let mut keys: [(u8, &[u8]); SIMPLE_KEYS] = [(0, &[]); SIMPLE_KEYS];
+    for i in 0..n {
+        let (kind, bytes, value) = simple_key(b, pos)?;
+        if keys.get(..i)?.iter().any(|&(k, x)| k == kind && x == bytes) {
+            return Some(err(ErrorKind::DuplicateMapKey, pos));
+        }
+        *keys.get_mut(i)? = (kind, bytes);
+        pos = read_next(b, value)?.1;
+    }
+    Some(Ok(()))
+}
+
+/// The kind and bytes of the (validated) key at `pos` if it is a binary,
+/// an ASCII atom (the same bytes in every atom encoding) or a
+/// `SMALL_INTEGER_EXT`, and where its value starts.
+#[inline]
+fn simple_key(b: &[u8], pos: usize) -> Option<(u8, &[u8], usize)> {
+    let p = pos + 1;
+    let (kind, start, n) = match *b.get(pos)? {
+        tag::BINARY => (0, p + 4, be_u32(b, p)?),
+        tag::SMALL_ATOM_UTF8 | tag::SMALL_ATOM => (1, p + 1, usize::from(*b.get(p)?)),
+        tag::ATOM | tag::ATOM_UTF8 => (1, p + 2, be_u16(b, p)?),
+        tag::SMALL_INTEGER => (2, p, 1),
+        _ => return None,
+    };
+    let bytes = bytes_at(b, start, n)?;
+    if kind == 1 && !bytes.is_ascii() {
+        return None;
+    }
+    Some((kind, bytes, start + n))
+}
 
 /// The key after the (validated) pair whose key is at `pos`.
 fn next_pair(b: &[u8], pos: usize) -> usize {
