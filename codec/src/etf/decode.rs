@@ -149,7 +149,7 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// fresh array, so the recursion is at most `MAX_DEPTH_LIMIT / CHUNK +
     /// 1` frames deep and no input can exhaust the stack, while a shallow
     /// term touches only 256 bytes of it. The innermost level lives in
-    /// `left` and `map`, so closing a leaf is one decrement.
+    /// `left`, `map` and `depth`, so a leaf costs one decrement.
     fn run(&mut self, depth0: usize, mut left: usize, mut map: usize) -> Result<()> {
         let mut stack = [Level::default(); CHUNK];
         let mut n = 0usize;
@@ -157,38 +157,41 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         // `f` could alias it, and it would be reloaded for every term.
         let b = self.b;
         let mut pos = self.pos;
+        let mut depth = depth0;
         loop {
-            let depth = depth0 + n;
-            let (end, count, m) = match self.one(b, pos, depth) {
-                Ok(x) => x,
-                Err(e) => {
-                    self.pos = pos;
-                    return Err(e);
+            // The terms of the innermost container, until one opens a
+            // container that holds something or the container is complete.
+            let (count, m) = loop {
+                let (end, count, m) = self.one(b, pos, depth)?;
+                pos = end;
+                if count > 0 {
+                    break (count, m);
+                }
+                left -= 1;
+                if left == 0 {
+                    break (0, 0);
                 }
             };
-            pos = end;
             if count > 0 {
-                match stack.get_mut(n) {
-                    Some(slot) => {
-                        *slot = Level { left, map };
-                        n += 1;
-                        left = count;
-                        map = m;
-                        continue;
-                    }
-                    None => {
-                        self.pos = pos;
-                        self.run(depth + 1, count, m)?;
-                        pos = self.pos;
-                    }
+                if let Some(slot) = stack.get_mut(n) {
+                    *slot = Level { left, map };
+                    n += 1;
+                    depth += 1;
+                    left = count;
+                    map = m;
+                    continue;
                 }
-            }
-            // A term is complete: it counts against the container around it.
-            loop {
+                self.pos = pos;
+                self.run(depth + 1, count, m)?;
+                pos = self.pos;
                 left -= 1;
                 if left > 0 {
-                    break;
+                    continue;
                 }
+            }
+            // The innermost container is complete; it counts as one term
+            // of the container around it.
+            loop {
                 if map != 0 {
                     self.check_keys(map - 1)?;
                 }
@@ -197,9 +200,13 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
                     return Ok(());
                 };
                 n = up;
+                depth -= 1;
                 let level = stack.get(n).copied().unwrap_or_default();
-                left = level.left;
+                left = level.left.saturating_sub(1);
                 map = level.map;
+                if left > 0 {
+                    break;
+                }
             }
         }
     }
