@@ -69,8 +69,9 @@ struct Validator<'a, 'p, F> {
     f: &'p mut F,
 }
 
-/// One open container: how many terms it still holds, and for a map the
-/// offset of its tag plus one (0 otherwise), to check its keys on close.
+/// One open container: how many terms the container around it still
+/// holds (this one included), and for a map the offset of its tag plus
+/// one (0 otherwise), to check its keys on close.
 #[derive(Clone, Copy, Default)]
 struct Level {
     left: usize,
@@ -148,9 +149,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// container that opens deeper is validated by a nested call with a
     /// fresh array, so the recursion is at most `MAX_DEPTH_LIMIT / CHUNK +
     /// 1` frames deep and no input can exhaust the stack, while a shallow
-    /// term touches only 256 bytes of it. The innermost level lives in
-    /// `left`, `map` and `depth`, so a leaf costs one decrement.
-    fn run(&mut self, depth0: usize, mut left: usize, mut map: usize) -> Result<()> {
+    /// term touches only 256 bytes of it. A level keeps the count of the
+    /// container around it and its own map offset; the innermost count
+    /// and the depth live in locals, so a leaf costs one decrement.
+    fn run(&mut self, depth0: usize, mut left: usize, map0: usize) -> Result<()> {
         let mut stack = [Level::default(); CHUNK];
         let mut n = 0usize;
         // The hot state lives in locals: through `self` every store made by
@@ -158,11 +160,12 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         let b = self.b;
         let mut pos = self.pos;
         let mut depth = depth0;
+        let max_depth = self.p.max_depth;
         loop {
             // The terms of the innermost container, until one opens a
             // container that holds something or the container is complete.
             let (count, m) = loop {
-                let (end, count, m) = self.one(b, pos, depth)?;
+                let (end, count, m) = self.one(b, pos, depth, max_depth)?;
                 pos = end;
                 if count > 0 {
                     break (count, m);
@@ -174,11 +177,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             };
             if count > 0 {
                 if let Some(slot) = stack.get_mut(n) {
-                    *slot = Level { left, map };
+                    *slot = Level { left, map: m };
                     n += 1;
                     depth += 1;
                     left = count;
-                    map = m;
                     continue;
                 }
                 self.pos = pos;
@@ -192,18 +194,20 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             // The innermost container is complete; it counts as one term
             // of the container around it.
             loop {
-                if map != 0 {
-                    self.check_keys(map - 1)?;
-                }
                 let Some(up) = n.checked_sub(1) else {
+                    if map0 != 0 {
+                        self.check_keys(map0 - 1)?;
+                    }
                     self.pos = pos;
                     return Ok(());
                 };
                 n = up;
                 depth -= 1;
                 let level = stack.get(n).copied().unwrap_or_default();
+                if level.map != 0 {
+                    self.check_keys(level.map - 1)?;
+                }
                 left = level.left.saturating_sub(1);
-                map = level.map;
                 if left > 0 {
                     break;
                 }
@@ -219,7 +223,13 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     ///
     /// [`rare`]: Self::rare
     #[inline(always)]
-    fn one(&mut self, b: &'a [u8], at: usize, depth: usize) -> Result<(usize, usize, usize)> {
+    fn one(
+        &mut self,
+        b: &'a [u8],
+        at: usize,
+        depth: usize,
+        max_depth: usize,
+    ) -> Result<(usize, usize, usize)> {
         let Some(&t) = b.get(at) else {
             return eof(at);
         };
@@ -266,9 +276,11 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
                     return eof(p);
                 }
                 let view = Some(term::tuple(b, p + 1, n));
-                return self.open(depth, at, view, (p + 1, n, 0));
+                return self.open(depth < max_depth, at, view, (p + 1, n, 0));
             }
-            tag::LARGE_TUPLE | tag::MAP | tag::LIST => return self.open_large(b, t, at, depth),
+            tag::LARGE_TUPLE | tag::MAP | tag::LIST => {
+                return self.open_large(b, t, at, depth < max_depth)
+            }
             _ => {
                 self.pos = at;
                 self.rare(t, depth)?;
@@ -286,7 +298,7 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         b: &'a [u8],
         t: u8,
         at: usize,
-        depth: usize,
+        deeper: bool,
     ) -> Result<(usize, usize, usize)> {
         let p = at + 1;
         let Some(n) = be_u32(b, p) else {
@@ -296,10 +308,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         let room = b.len() - body;
         match t {
             tag::LARGE_TUPLE if n <= room => {
-                self.open(depth, at, Some(term::tuple(b, body, n)), (body, n, 0))
+                self.open(deeper, at, Some(term::tuple(b, body, n)), (body, n, 0))
             }
             tag::MAP if n <= room / 2 => self.open(
-                depth,
+                deeper,
                 at,
                 Some(term::map(b, body, n)),
                 (body, 2 * n, at + 1),
@@ -307,23 +319,24 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             // A list of no elements is just its tail: only the tail is seen.
             tag::LIST if n < room => {
                 let view = (n > 0).then(|| term::list(b, body, n));
-                self.open(depth, at, view, (body, n + 1, 0))
+                self.open(deeper, at, view, (body, n + 1, 0))
             }
             _ => eof(p),
         }
     }
 
-    /// Checks the depth limit for the container at `at`, then hands its
-    /// view to `f`; `next` is what [`one`](Self::one) returns.
+    /// Checks the depth limit for the container at `at` (`deeper`: one
+    /// more level is allowed), then hands its view to `f`; `next` is what
+    /// [`one`](Self::one) returns.
     #[inline(always)]
     fn open(
         &mut self,
-        depth: usize,
+        deeper: bool,
         at: usize,
         view: Option<Term<'a>>,
         next: (usize, usize, usize),
     ) -> Result<(usize, usize, usize)> {
-        if depth >= self.p.max_depth {
+        if !deeper {
             return err(ErrorKind::DepthLimitExceeded, at);
         }
         if let Some(view) = view {

@@ -100,14 +100,14 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
         self.out.put_u8(VERSION)
     }
 
-    #[inline]
+    #[inline(always)]
     fn head(&mut self, t: u8, len: [u8; 4]) -> Result<()> {
         self.out.put(&[t, len[0], len[1], len[2], len[3]])
     }
 
     /// An integer in OTP's smallest form: 97 for 0..=255, 98 for `i32`,
     /// 110 (`SMALL_BIG`) beyond.
-    #[inline]
+    #[inline(always)]
     pub fn int(&mut self, v: i64) -> Result<()> {
         if let Ok(b) = u8::try_from(v) {
             self.out.put(&[tag::SMALL_INTEGER, b])
@@ -168,7 +168,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// A float as `NEW_FLOAT_EXT`; NaN and infinities have no encoding.
-    #[inline]
+    #[inline(always)]
     pub fn float(&mut self, v: f64) -> Result<()> {
         if !v.is_finite() {
             return Err(Error::new(ErrorKind::InvalidFloat, 0));
@@ -188,7 +188,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// An atom (at most 255 characters).
-    #[inline]
+    #[inline(always)]
     pub fn atom(&mut self, name: &str) -> Result<()> {
         // The common case inline: ASCII, so one byte per character, written
         // as a header and the bytes whatever the atom form.
@@ -270,7 +270,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// A binary (an Elixir string, or raw bytes).
-    #[inline]
+    #[inline(always)]
     pub fn binary(&mut self, bytes: &[u8]) -> Result<()> {
         self.head(tag::BINARY, u32_len(bytes.len())?)?;
         self.out.put(bytes)
@@ -316,7 +316,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// `[]`.
-    #[inline]
+    #[inline(always)]
     pub fn nil(&mut self) -> Result<()> {
         self.out.put_u8(tag::NIL)
     }
@@ -324,13 +324,13 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     /// The header of a list of `len` (> 0) elements; write the elements and
     /// then the tail: [`nil`](Self::nil) for a proper list. For `len` 0
     /// write just `nil()`.
-    #[inline]
+    #[inline(always)]
     pub fn list_header(&mut self, len: usize) -> Result<()> {
         self.head(tag::LIST, u32_len(len)?)
     }
 
     /// The header of a tuple of `arity` elements, which follow.
-    #[inline]
+    #[inline(always)]
     pub fn tuple_header(&mut self, arity: usize) -> Result<()> {
         match u8::try_from(arity) {
             Ok(n) => self.out.put(&[tag::SMALL_TUPLE, n]),
@@ -340,7 +340,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
 
     /// The header of a map of `len` pairs; keys and values follow, each
     /// key before its value. Keys must be distinct.
-    #[inline]
+    #[inline(always)]
     pub fn map_header(&mut self, len: usize) -> Result<()> {
         self.head(tag::MAP, u32_len(len)?)
     }
