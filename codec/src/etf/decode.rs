@@ -411,6 +411,8 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// of n keys costs n hashes plus one full comparison per collision. Up
     /// to [`SMALL_MAP`] hashes live on the stack; larger maps keep them in
     /// one `Vec` (with `alloc`), or rehash earlier keys (without).
+    // Out of line: the validator's loop keeps more in registers without it.
+    #[inline(never)]
     fn check_keys(&self, map: usize) -> Result<()> {
         let n = be_u32(self.b, map + 1).unwrap_or(0);
         let mut pos = map + 5;
@@ -517,18 +519,12 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
                 return err(ErrorKind::AtomTooLong, at);
             }
         } else if !bytes.is_ascii() {
-            let s = match core::str::from_utf8(bytes) {
-                Ok(s) => s,
-                Err(e) => return err(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
-            };
-            if n > 255 && s.chars().count() > 255 {
-                return err(ErrorKind::AtomTooLong, at);
-            }
+            utf8_atom(bytes, at, start)?;
         } else if n > 255 {
             return err(ErrorKind::AtomTooLong, at);
         }
-        if !self.any_atom && !self.p.atom_allowed(bytes, LATIN1) {
-            return err(ErrorKind::AtomNotAllowed, at);
+        if !self.any_atom {
+            allowed(self.p, bytes, LATIN1, at)?;
         }
         Ok((Term::Atom(Atom::new(bytes, LATIN1)), start + n))
     }
@@ -574,6 +570,31 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
                 })
             }
         }
+    }
+}
+
+/// The UTF-8 checks of a non-ASCII atom's `bytes`, which start at `start`
+/// (its tag is at `at`). Out of line, like [`allowed`]: rare, and the
+/// validator's loop keeps more in registers without them.
+#[inline(never)]
+fn utf8_atom(bytes: &[u8], at: usize, start: usize) -> Result<()> {
+    let s = match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => return err(ErrorKind::InvalidUtf8, start + e.valid_up_to()),
+    };
+    if bytes.len() > 255 && s.chars().count() > 255 {
+        return err(ErrorKind::AtomTooLong, at);
+    }
+    Ok(())
+}
+
+/// The allow-list check of an atom whose tag is at `at`.
+#[inline(never)]
+fn allowed(p: &SafePolicy<'_>, bytes: &[u8], latin1: bool, at: usize) -> Result<()> {
+    if p.atom_allowed(bytes, latin1) {
+        Ok(())
+    } else {
+        err(ErrorKind::AtomNotAllowed, at)
     }
 }
 
