@@ -283,3 +283,52 @@ fn duplicate_keys_match_term_equality() {
         agree(&map, &SafePolicy::new());
     }
 }
+
+#[test]
+fn errors_inside_a_tuple_of_leaves_are_where_they_are_alone() {
+    // Each element corrupted, inside a tuple {A, B, ...} and alone: the
+    // same error, at the same place relative to the element.
+    let nan = [70, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0];
+    let elements: [&[u8]; 6] = [
+        &[97, 1],
+        &[98, 0, 0, 1, 0],
+        &[109, 0, 0, 0, 2, b'h', b'i'],
+        &[70, 64, 4, 0, 0, 0, 0, 0, 0],
+        &[119, 2, b'o', b'k'],
+        &[106],
+    ];
+    let bad: [&[u8]; 5] = [
+        &nan,
+        &[119, 2, 0xff, b'k'],    // invalid UTF-8
+        &[109, 0, 0, 0, 9, b'h'], // binary longer than what is left
+        &[100, 1, 0, b'a'],       // ATOM_EXT declaring 256 bytes, 1 there
+        &[112],                   // a fun
+    ];
+    for (i, &b) in bad.iter().enumerate() {
+        let mut alone = vec![131];
+        alone.extend_from_slice(b);
+        let e = etf::decode(&alone, &SafePolicy::new()).unwrap_err();
+        for before in 0..elements.len() {
+            let mut t = vec![131, 104, (before + 2) as u8];
+            for el in &elements[..before] {
+                t.extend_from_slice(el);
+            }
+            let at = t.len();
+            t.extend_from_slice(b);
+            t.extend_from_slice(&[97, 0]);
+            let got = etf::decode(&t, &SafePolicy::new()).unwrap_err();
+            // A truncated element runs into the bytes after it: only its
+            // kind is compared then.
+            if i == 2 {
+                assert!(!agree(&t, &SafePolicy::new()));
+                continue;
+            }
+            assert_eq!(
+                (got.kind(), got.offset()),
+                (e.kind(), e.offset() - 1 + at),
+                "bad #{i} after {before} elements"
+            );
+            assert!(!agree(&t, &SafePolicy::new()));
+        }
+    }
+}

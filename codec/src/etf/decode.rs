@@ -230,6 +230,49 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         depth: usize,
         max_depth: usize,
     ) -> Result<(usize, usize, usize)> {
+        if let Some(end) = self.leaf(b, at)? {
+            return Ok((end, 0, 0));
+        }
+        // `leaf` has read the tag.
+        let t = b.get(at).copied().unwrap_or_default();
+        let p = at + 1;
+        match t {
+            tag::SMALL_TUPLE => {
+                let Some(&n) = b.get(p) else {
+                    return eof(p);
+                };
+                let n = usize::from(n);
+                if n > b.len() - (p + 1) {
+                    return eof(p);
+                }
+                let view = Some(term::tuple(b, p + 1, n));
+                let (mut q, _, _) = self.open(depth < max_depth, at, view, (p + 1, n, 0))?;
+                // Elements that are common leaves are checked right here,
+                // so a tuple of leaves needs no level; the caller takes
+                // the others from the first that is not one.
+                let mut left = n;
+                while left > 0 {
+                    match self.leaf(b, q)? {
+                        Some(end) => q = end,
+                        None => break,
+                    }
+                    left -= 1;
+                }
+                Ok((q, left, 0))
+            }
+            tag::LARGE_TUPLE | tag::MAP | tag::LIST => self.open_large(b, t, at, depth < max_depth),
+            _ => {
+                self.pos = at;
+                self.rare(t, depth)?;
+                Ok((self.pos, 0, 0))
+            }
+        }
+    }
+
+    /// A common leaf at `at`: validated, handed to `f`, and where it ends.
+    /// `None` for anything else, which the caller reads.
+    #[inline(always)]
+    fn leaf(&mut self, b: &'a [u8], at: usize) -> Result<Option<usize>> {
         let Some(&t) = b.get(at) else {
             return eof(at);
         };
@@ -267,28 +310,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
                 (Term::Binary(s), p + 4 + n)
             }
             tag::NIL => (Term::Nil, p),
-            tag::SMALL_TUPLE => {
-                let Some(&n) = b.get(p) else {
-                    return eof(p);
-                };
-                let n = usize::from(n);
-                if n > b.len() - (p + 1) {
-                    return eof(p);
-                }
-                let view = Some(term::tuple(b, p + 1, n));
-                return self.open(depth < max_depth, at, view, (p + 1, n, 0));
-            }
-            tag::LARGE_TUPLE | tag::MAP | tag::LIST => {
-                return self.open_large(b, t, at, depth < max_depth)
-            }
-            _ => {
-                self.pos = at;
-                self.rare(t, depth)?;
-                return Ok((self.pos, 0, 0));
-            }
+            _ => return Ok(None),
         };
         (self.f)(term);
-        Ok((end, 0, 0))
+        Ok(Some(end))
     }
 
     /// A tuple, list or map with a 4-byte length.
