@@ -332,3 +332,57 @@ fn errors_inside_a_tuple_of_leaves_are_where_they_are_alone() {
         }
     }
 }
+
+#[test]
+fn errors_inside_a_small_map_of_leaves_are_where_they_are_alone() {
+    // A bad key or value in a map of 1 to 5 pairs (the small ones are read
+    // as they open), after some good pairs: the error it gives alone.
+    let nan = [70, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0];
+    let bad: [&[u8]; 3] = [&nan, &[119, 2, 0xc3, b'('], &[112]];
+    for (i, &b) in bad.iter().enumerate() {
+        let mut alone = vec![131];
+        alone.extend_from_slice(b);
+        let e = etf::decode(&alone, &SafePolicy::new()).unwrap_err();
+        for pairs in 1..=5u8 {
+            for bad_pair in 0..pairs {
+                for as_key in [false, true] {
+                    let mut m = vec![131, 116, 0, 0, 0, pairs];
+                    let mut at = 0;
+                    for k in 0..pairs {
+                        if k == bad_pair && as_key {
+                            at = m.len();
+                            m.extend_from_slice(b);
+                        } else {
+                            m.extend_from_slice(&[109, 0, 0, 0, 1, b'a' + k]);
+                        }
+                        if k == bad_pair && !as_key {
+                            at = m.len();
+                            m.extend_from_slice(b);
+                        } else {
+                            m.extend_from_slice(&[97, k]);
+                        }
+                    }
+                    let got = etf::decode(&m, &SafePolicy::new()).unwrap_err();
+                    assert_eq!(
+                        (got.kind(), got.offset()),
+                        (e.kind(), e.offset() - 1 + at),
+                        "bad #{i}, {pairs} pairs, pair {bad_pair}, key {as_key}"
+                    );
+                    assert!(!agree(&m, &SafePolicy::new()));
+                }
+            }
+        }
+    }
+    // A duplicate is reported only once every pair is valid: here the NaN
+    // after it comes first.
+    let mut m = vec![131, 116, 0, 0, 0, 3, 97, 1, 97, 0, 97, 1, 97, 0, 97, 2];
+    m.extend_from_slice(&nan);
+    assert_eq!(
+        etf::decode(&m, &SafePolicy::new()).unwrap_err().kind(),
+        ErrorKind::InvalidFloat
+    );
+    m.truncate(16);
+    m.extend_from_slice(&[97, 0]);
+    let e = etf::decode(&m, &SafePolicy::new()).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::DuplicateMapKey, 10));
+}

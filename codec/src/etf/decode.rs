@@ -269,10 +269,60 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         }
     }
 
+    /// The pairs of a small map whose tag is at `at`, checked as it opens
+    /// when they are all common leaves (string or atom keys and values, as
+    /// in most structs): then no level is needed, and duplicate keys are
+    /// compared as read, as the general check would (`==`, in order).
+    /// Otherwise returns where it stopped and what is left, and the caller
+    /// checks the rest and then all the keys.
+    #[inline(never)]
+    fn map_of_leaves(&mut self, b: &'a [u8], at: usize, n: usize) -> Result<(usize, usize, usize)> {
+        let mut keys = [(Term::Nil, 0usize); MAP_INLINE];
+        let mut q = at + 5;
+        for i in 0..n {
+            let Some((key, value)) = self.leaf_term(b, q)? else {
+                return Ok((q, 2 * (n - i), at + 1));
+            };
+            let Some((_, end)) = self.leaf_term(b, value)? else {
+                return Ok((value, 2 * (n - i) - 1, at + 1));
+            };
+            if let Some(slot) = keys.get_mut(i) {
+                *slot = (key, q);
+            }
+            q = end;
+        }
+        // Every pair is valid: now a duplicate is the error to report.
+        for (i, (key, pos)) in keys.iter().enumerate().take(n).skip(1) {
+            if keys.get(..i).unwrap_or(&[]).iter().any(|(k, _)| k == key) {
+                return err(ErrorKind::DuplicateMapKey, *pos);
+            }
+        }
+        Ok((q, 0, 0))
+    }
+
+    /// [`leaf`](Self::leaf), also giving the term.
+    #[inline(always)]
+    fn leaf_term(&mut self, b: &'a [u8], at: usize) -> Result<Option<(Term<'a>, usize)>> {
+        let mut seen = None;
+        let end = self.leaf_with(b, at, &mut seen)?;
+        Ok(end.and_then(|end| Some((seen?, end))))
+    }
+
     /// A common leaf at `at`: validated, handed to `f`, and where it ends.
     /// `None` for anything else, which the caller reads.
     #[inline(always)]
     fn leaf(&mut self, b: &'a [u8], at: usize) -> Result<Option<usize>> {
+        self.leaf_with(b, at, &mut None)
+    }
+
+    /// [`leaf`](Self::leaf), keeping the term in `seen`.
+    #[inline(always)]
+    fn leaf_with(
+        &mut self,
+        b: &'a [u8],
+        at: usize,
+        seen: &mut Option<Term<'a>>,
+    ) -> Result<Option<usize>> {
         let Some(&t) = b.get(at) else {
             return eof(at);
         };
@@ -312,6 +362,7 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             tag::NIL => (Term::Nil, p),
             _ => return Ok(None),
         };
+        *seen = Some(term);
         (self.f)(term);
         Ok(Some(end))
     }
@@ -335,12 +386,14 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             tag::LARGE_TUPLE if n <= room => {
                 self.open(deeper, at, Some(term::tuple(b, body, n)), (body, n, 0))
             }
-            tag::MAP if n <= room / 2 => self.open(
-                deeper,
-                at,
-                Some(term::map(b, body, n)),
-                (body, 2 * n, at + 1),
-            ),
+            tag::MAP if n <= room / 2 => {
+                let next = (body, 2 * n, at + 1);
+                let next = self.open(deeper, at, Some(term::map(b, body, n)), next)?;
+                if n <= MAP_INLINE {
+                    return self.map_of_leaves(b, at, n);
+                }
+                Ok(next)
+            }
             // A list of no elements is just its tail: only the tail is seen.
             tag::LIST if n < room => {
                 let view = (n > 0).then(|| term::list(b, body, n));
@@ -628,6 +681,10 @@ const CHUNK: usize = 16;
 
 /// Maps with at most this many keys check duplicates without the heap.
 pub(crate) const SMALL_MAP: usize = 32;
+
+/// Maps with at most this many pairs are read as they open when their
+/// keys and values are all common leaves.
+const MAP_INLINE: usize = 4;
 
 /// Maps with at most this many keys try [`check_simple`] first.
 const SIMPLE_KEYS: usize = 16;
