@@ -8,6 +8,9 @@
 //!   which builds its tree.
 //! - `etf-decode-flat`: the same, walking with `Term::walk` (one pass in
 //!   written order) instead of the nested iterators.
+//! - `etf-decode-visit`: the same again in a single pass with `etf::visit`,
+//!   which checks each term and hands it over (the terms `Term::walk`
+//!   yields).
 //! - `etf-encode`: each side writes the same term into a reused `Vec` from
 //!   what a program would hold: ours through `Encoder` calls straight from
 //!   Rust values (no tree), eetf from its already built `Term` tree (the
@@ -20,6 +23,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use phoenix_wire::etf::{self, EncodeOptions, Encoder, SafePolicy, Term};
+use phoenix_wire_benches::cpu_time::CpuTime;
 
 struct Input {
     name: &'static str,
@@ -158,7 +162,7 @@ fn policy() -> SafePolicy<'static> {
     SafePolicy::new().max_depth(etf::DEFAULT_MAX_DEPTH)
 }
 
-fn decode(c: &mut Criterion) {
+fn decode(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("etf-decode");
     for input in inputs() {
         let bytes = input.bytes.as_slice();
@@ -200,6 +204,24 @@ fn decode(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // The same in one pass: `etf::visit` checks and hands over each term.
+    let mut group = c.benchmark_group("etf-decode-visit");
+    for input in inputs() {
+        let bytes = input.bytes.as_slice();
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::new("ours", input.name), bytes, |b, bytes| {
+            b.iter(|| {
+                let mut sum = 0u64;
+                etf::visit(black_box(bytes), &policy(), |x| sum += leaf(&x)).unwrap();
+                sum
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("eetf", input.name), bytes, |b, bytes| {
+            b.iter(|| eetf::Term::decode(black_box(bytes)).unwrap())
+        });
+    }
+    group.finish();
 }
 
 /// What `walk` reads of one term, without descending.
@@ -213,7 +235,7 @@ fn leaf(t: &Term<'_>) -> u64 {
     }
 }
 
-fn encode(c: &mut Criterion) {
+fn encode(c: &mut Criterion<CpuTime>) {
     let mut group = c.benchmark_group("etf-encode");
     for input in inputs() {
         let bytes = input.bytes.as_slice();
@@ -242,7 +264,7 @@ fn encode(c: &mut Criterion) {
     group.finish();
 }
 
-fn inflate(c: &mut Criterion) {
+fn inflate(c: &mut Criterion<CpuTime>) {
     let (bytes, size) = compressed();
     let mut buf = vec![0u8; size];
     let t = etf::decode_compressed(&bytes, &policy(), &mut buf).unwrap();
@@ -276,5 +298,10 @@ fn inflate(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, decode, encode, inflate);
+criterion_group! {
+    name = benches;
+    // CPU time of the bench thread: see `phoenix_wire_benches::cpu_time`.
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = decode, encode, inflate
+}
 criterion_main!(benches);

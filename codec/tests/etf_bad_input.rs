@@ -1,11 +1,47 @@
 //! One test per item of the "safe" list (spec etf.md section 4) and per
-//! known eetf failure: each must be a typed error at the right offset.
+//! known eetf failure: each must be a typed error at the right offset, the
+//! same from `etf::decode` and from `etf::visit`.
 
 use phoenix_wire::etf::{self, SafePolicy, Term};
 use phoenix_wire::ErrorKind::{self, *};
 
+/// `etf::decode`, checked against `etf::visit` on the same bytes: the same
+/// verdict, the same error kind and offset, and on success the terms
+/// `Term::walk` yields, in the same order.
+fn decode<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<Term<'a>, phoenix_wire::Error> {
+    let decoded = etf::decode_used(bytes, policy);
+    let mut seen = Vec::new();
+    let visited = etf::visit(bytes, policy, |t| seen.push(t));
+    match (&decoded, &visited) {
+        (Ok((t, used)), Ok(n)) => {
+            assert_eq!(used, n, "{bytes:?}");
+            let walked: Vec<Term<'_>> = t.walk().collect();
+            assert_eq!(walked.len(), seen.len(), "{bytes:?}");
+            assert!(
+                walked.iter().zip(&seen).all(|(a, b)| same(a, b)),
+                "{bytes:?}"
+            );
+        }
+        (Err(a), Err(b)) => assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{bytes:?}"),
+        _ => panic!("decode {decoded:?} but visit {visited:?} for {bytes:?}"),
+    }
+    decoded.map(|(t, _)| t)
+}
+
+/// The same kind, the same value for leaves and the same length for
+/// tuples and maps: the walk compares their elements one by one anyway
+/// (`==` on maps is quadratic, too slow for the 200,000-key one here).
+fn same(a: &Term<'_>, b: &Term<'_>) -> bool {
+    match (a, b) {
+        (Term::Tuple(x), Term::Tuple(y)) => x.len() == y.len(),
+        (Term::Map(x), Term::Map(y)) => x.len() == y.len(),
+        (Term::List(_), Term::List(_)) => true,
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
+    }
+}
+
 fn fails(bytes: &[u8], policy: &SafePolicy<'_>) -> (ErrorKind, usize) {
-    let e = etf::decode(bytes, policy).expect_err("must be rejected");
+    let e = decode(bytes, policy).expect_err("must be rejected");
     (e.kind(), e.offset())
 }
 
@@ -65,13 +101,13 @@ fn compressed_term_needs_the_inflating_entry_point() {
 #[test]
 fn allow_list_rejects_unknown_atoms_in_every_encoding() {
     let p = SafePolicy::new().allow_atoms(&["ok", "é"]);
-    assert!(etf::decode(&[131, 119, 2, b'o', b'k'], &p).is_ok());
-    assert!(etf::decode(&[131, 100, 0, 2, b'o', b'k'], &p).is_ok());
+    assert!(decode(&[131, 119, 2, b'o', b'k'], &p).is_ok());
+    assert!(decode(&[131, 100, 0, 2, b'o', b'k'], &p).is_ok());
     assert!(
-        etf::decode(&[131, 115, 1, 0xe9], &p).is_ok(),
+        decode(&[131, 115, 1, 0xe9], &p).is_ok(),
         "Latin-1 é matches UTF-8 \"é\""
     );
-    assert!(etf::decode(&[131, 118, 0, 2, 0xc3, 0xa9], &p).is_ok());
+    assert!(decode(&[131, 118, 0, 2, 0xc3, 0xa9], &p).is_ok());
     assert_eq!(fails(&[131, 119, 2, b'o', b'x'], &p), (AtomNotAllowed, 1));
     assert_eq!(fails(&[131, 100, 0, 1, b'o'], &p), (AtomNotAllowed, 1));
     assert_eq!(
@@ -79,7 +115,7 @@ fn allow_list_rejects_unknown_atoms_in_every_encoding() {
         (AtomNotAllowed, 5)
     );
     // The default accepts any atom (views are borrowed, nothing is interned).
-    assert!(etf::decode(&[131, 119, 3, b'a', b'n', b'y'], &SafePolicy::new()).is_ok());
+    assert!(decode(&[131, 119, 3, b'a', b'n', b'y'], &SafePolicy::new()).is_ok());
 }
 
 #[test]
@@ -92,7 +128,7 @@ fn allow_list_applies_to_node_names() {
         .allow_pids_ports_refs(true)
         .allow_atoms(&["nonode@nohost"]);
     assert_eq!(fails(&pid, &p), (AtomNotAllowed, 2));
-    assert!(etf::decode(&pid, &SafePolicy::new().allow_pids_ports_refs(true)).is_ok());
+    assert!(decode(&pid, &SafePolicy::new().allow_pids_ports_refs(true)).is_ok());
 }
 
 #[test]
@@ -103,7 +139,7 @@ fn atoms_longer_than_255_characters() {
     // 255 two-byte characters are fine in ATOM_UTF8_EXT, 256 are not.
     let mut ok = vec![131, 118, 1, 254];
     ok.extend("é".repeat(255).bytes());
-    assert!(etf::decode(&ok, &SafePolicy::new()).is_ok());
+    assert!(decode(&ok, &SafePolicy::new()).is_ok());
     let mut long = vec![131, 118, 2, 0];
     long.extend("é".repeat(256).bytes());
     assert_eq!(fails_default(&long), (AtomTooLong, 1));
@@ -120,7 +156,7 @@ fn invalid_utf8_in_utf8_atoms() {
         (InvalidUtf8, 4)
     );
     // The same bytes are a fine Latin-1 atom.
-    let t = etf::decode(&[131, 115, 3, b'a', 0xff, b'b'], &SafePolicy::new()).unwrap();
+    let t = decode(&[131, 115, 3, b'a', 0xff, b'b'], &SafePolicy::new()).unwrap();
     assert_eq!(t.as_atom().unwrap().to_string(), "aÿb");
 }
 
@@ -179,7 +215,7 @@ fn pids_ports_refs_only_when_allowed() {
     let allow = SafePolicy::new().allow_pids_ports_refs(true);
     for (tag, bytes) in pid_port_ref_samples() {
         assert_eq!(fails_default(&bytes), (DisallowedTerm(tag), 1), "tag {tag}");
-        let t = etf::decode(&bytes, &allow).unwrap_or_else(|e| panic!("tag {tag}: {e}"));
+        let t = decode(&bytes, &allow).unwrap_or_else(|e| panic!("tag {tag}: {e}"));
         assert!(matches!(t, Term::Pid(_) | Term::Port(_) | Term::Ref(_)));
     }
 }
@@ -233,9 +269,9 @@ fn every_truncation_of_a_valid_term_is_an_error() {
         0, 0, 100, 0, 3, 102, 111, 111, 106, 109, 0, 0, 0, 1, 98, 104, 4, 109, 0, 0, 0, 3, 1, 2, 3,
         98, 0, 1, 17, 112, 98, 255, 255, 255, 255, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
     ];
-    assert!(etf::decode(full, &SafePolicy::new()).is_ok());
+    assert!(decode(full, &SafePolicy::new()).is_ok());
     for n in 0..full.len() {
-        let e = etf::decode(&full[..n], &SafePolicy::new()).unwrap_err();
+        let e = decode(&full[..n], &SafePolicy::new()).unwrap_err();
         assert_eq!(e.kind(), UnexpectedEof, "prefix {n}");
         assert!(e.offset() <= n, "prefix {n}: offset {}", e.offset());
     }
@@ -283,7 +319,7 @@ fn deep_lists_and_maps_hit_the_depth_limit_too() {
         ok.extend_from_slice(&[104, 1]);
     }
     ok.push(106);
-    assert!(etf::decode(&ok, &SafePolicy::new()).is_ok());
+    assert!(decode(&ok, &SafePolicy::new()).is_ok());
 }
 
 // ----- 6. values -----
@@ -302,7 +338,7 @@ fn non_finite_floats() {
     }
     let neg_zero = [131, 70, 128, 0, 0, 0, 0, 0, 0, 0];
     assert_eq!(
-        etf::decode(&neg_zero, &SafePolicy::new())
+        decode(&neg_zero, &SafePolicy::new())
             .unwrap()
             .as_f64()
             .map(f64::to_bits),
@@ -321,7 +357,7 @@ fn old_float(text: &str) -> Vec<u8> {
 fn old_floats_are_read_as_f64() {
     // eetf 0.12 reads FLOAT_EXT as f32, losing precision.
     let f = |text: &str| {
-        etf::decode(&old_float(text), &SafePolicy::new())
+        decode(&old_float(text), &SafePolicy::new())
             .unwrap()
             .as_f64()
     };
@@ -350,18 +386,18 @@ fn bad_bit_counts() {
         fails_default(&[131, 77, 0, 0, 0, 0, 3]),
         (InvalidBitCount, 6)
     );
-    let t = etf::decode(&[131, 77, 0, 0, 0, 1, 3, 0b1010_0000], &SafePolicy::new()).unwrap();
+    let t = decode(&[131, 77, 0, 0, 0, 1, 3, 0b1010_0000], &SafePolicy::new()).unwrap();
     let Term::BitBinary(b) = t else {
         panic!("{t:?}")
     };
     assert_eq!((b.bytes(), b.last_bits()), (&[0b1010_0000][..], 3));
     // Eight bits of the last byte, or no bytes at all: a binary.
     assert!(matches!(
-        etf::decode(&[131, 77, 0, 0, 0, 1, 8, 7], &SafePolicy::new()).unwrap(),
+        decode(&[131, 77, 0, 0, 0, 1, 8, 7], &SafePolicy::new()).unwrap(),
         Term::Binary([7])
     ));
     assert!(matches!(
-        etf::decode(&[131, 77, 0, 0, 0, 0, 0], &SafePolicy::new()).unwrap(),
+        decode(&[131, 77, 0, 0, 0, 0, 0], &SafePolicy::new()).unwrap(),
         Term::Binary([])
     ));
 }
@@ -400,7 +436,7 @@ fn duplicate_map_keys_whatever_their_encoding() {
     let mut f = vec![131, 116, 0, 0, 0, 2, 97, 1, 106, 70];
     f.extend_from_slice(&1.0f64.to_be_bytes());
     f.push(106);
-    assert!(etf::decode(&f, &SafePolicy::new()).is_ok());
+    assert!(decode(&f, &SafePolicy::new()).is_ok());
 }
 
 #[test]
@@ -423,7 +459,7 @@ fn duplicate_keys_in_large_maps() {
         // Without the duplicate it decodes, and every pair is there.
         let last = m.len() - 6;
         m[last + 1..last + 5].copy_from_slice(&n.to_be_bytes());
-        let t = etf::decode(&m, &SafePolicy::new()).unwrap();
+        let t = decode(&m, &SafePolicy::new()).unwrap();
         assert_eq!(t.as_map().unwrap().iter().count(), n as usize);
     }
 }
@@ -442,7 +478,7 @@ fn many_distinct_keys_are_quick() {
         m.extend_from_slice(&i.to_be_bytes());
         m.push(106);
     }
-    let t = etf::decode(&m, &SafePolicy::new()).unwrap();
+    let t = decode(&m, &SafePolicy::new()).unwrap();
     assert_eq!(t.as_map().unwrap().len(), n as usize);
 }
 

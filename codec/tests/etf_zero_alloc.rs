@@ -137,6 +137,26 @@ fn decode_walk_and_encode_allocate_nothing() {
 }
 
 #[test]
+fn visit_allocates_nothing() {
+    let bytes = sample();
+    let policy = SafePolicy::new().allow_pids_ports_refs(true);
+    let (n, (count, ints)) = allocs(|| {
+        let (mut count, mut ints) = (0usize, 0i64);
+        let used = etf::visit(&bytes, &policy, |t| {
+            count += 1;
+            ints += t.as_i64().unwrap_or(0);
+        })
+        .unwrap();
+        assert_eq!(used, bytes.len());
+        (count, ints)
+    });
+    assert_eq!(n, 0, "allocations during visit");
+    let t = etf::decode(&bytes, &policy).unwrap();
+    assert_eq!(count, t.walk().count());
+    assert_eq!(ints, t.walk().filter_map(|t| t.as_i64()).sum::<i64>());
+}
+
+#[test]
 fn latin1_atoms_and_allow_lists_allocate_nothing() {
     let latin1 = [131, 104, 2, 100, 0, 2, b'h', 0xe9, 115, 2, b'o', b'k'];
     let allow = ["hé", "ok"];
@@ -167,6 +187,7 @@ fn errors_allocate_nothing() {
     let (n, ()) = allocs(|| {
         for c in cases {
             assert!(etf::decode(c, &SafePolicy::new()).is_err());
+            assert!(etf::visit(c, &SafePolicy::new(), |_| {}).is_err());
         }
     });
     assert_eq!(n, 0);

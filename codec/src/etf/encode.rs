@@ -95,17 +95,19 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// The version byte 131 that starts every encoded term.
+    #[inline]
     pub fn version(&mut self) -> Result<()> {
         self.out.put_u8(VERSION)
     }
 
-    #[inline]
+    #[inline(always)]
     fn head(&mut self, t: u8, len: [u8; 4]) -> Result<()> {
         self.out.put(&[t, len[0], len[1], len[2], len[3]])
     }
 
     /// An integer in OTP's smallest form: 97 for 0..=255, 98 for `i32`,
     /// 110 (`SMALL_BIG`) beyond.
+    #[inline(always)]
     pub fn int(&mut self, v: i64) -> Result<()> {
         if let Ok(b) = u8::try_from(v) {
             self.out.put(&[tag::SMALL_INTEGER, b])
@@ -113,8 +115,14 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
             let [a, b, c, d] = w.to_be_bytes();
             self.out.put(&[tag::INTEGER, a, b, c, d])
         } else {
-            self.big(v < 0, &v.unsigned_abs().to_le_bytes())
+            self.big_i64(v)
         }
+    }
+
+    // Out of line: `int` stays small enough to inline where it is called.
+    #[inline(never)]
+    fn big_i64(&mut self, v: i64) -> Result<()> {
+        self.big(v < 0, &v.unsigned_abs().to_le_bytes())
     }
 
     /// An `i128` (or `u64`), in the smallest form.
@@ -160,6 +168,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// A float as `NEW_FLOAT_EXT`; NaN and infinities have no encoding.
+    #[inline(always)]
     pub fn float(&mut self, v: f64) -> Result<()> {
         if !v.is_finite() {
             return Err(Error::new(ErrorKind::InvalidFloat, 0));
@@ -179,7 +188,25 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// An atom (at most 255 characters).
+    #[inline(always)]
     pub fn atom(&mut self, name: &str) -> Result<()> {
+        // The common case inline: ASCII, so one byte per character, written
+        // as a header and the bytes whatever the atom form.
+        match u8::try_from(name.len()) {
+            Ok(n) if name.is_ascii() => {
+                if self.opts.legacy_atoms {
+                    self.out.put(&[tag::ATOM, 0, n])?;
+                } else {
+                    self.out.put(&[tag::SMALL_ATOM_UTF8, n])?;
+                }
+                self.out.put(name.as_bytes())
+            }
+            _ => self.atom_str(name),
+        }
+    }
+
+    #[inline(never)]
+    fn atom_str(&mut self, name: &str) -> Result<()> {
         self.atom_chars(name.len(), name.is_ascii(), name.chars(), name.as_bytes())
     }
 
@@ -237,11 +264,13 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// `true` or `false`.
+    #[inline]
     pub fn bool(&mut self, v: bool) -> Result<()> {
         self.atom(if v { "true" } else { "false" })
     }
 
     /// A binary (an Elixir string, or raw bytes).
+    #[inline(always)]
     pub fn binary(&mut self, bytes: &[u8]) -> Result<()> {
         self.head(tag::BINARY, u32_len(bytes.len())?)?;
         self.out.put(bytes)
@@ -287,6 +316,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     /// `[]`.
+    #[inline(always)]
     pub fn nil(&mut self) -> Result<()> {
         self.out.put_u8(tag::NIL)
     }
@@ -294,11 +324,13 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     /// The header of a list of `len` (> 0) elements; write the elements and
     /// then the tail: [`nil`](Self::nil) for a proper list. For `len` 0
     /// write just `nil()`.
+    #[inline(always)]
     pub fn list_header(&mut self, len: usize) -> Result<()> {
         self.head(tag::LIST, u32_len(len)?)
     }
 
     /// The header of a tuple of `arity` elements, which follow.
+    #[inline(always)]
     pub fn tuple_header(&mut self, arity: usize) -> Result<()> {
         match u8::try_from(arity) {
             Ok(n) => self.out.put(&[tag::SMALL_TUPLE, n]),
@@ -308,6 +340,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
 
     /// The header of a map of `len` pairs; keys and values follow, each
     /// key before its value. Keys must be distinct.
+    #[inline(always)]
     pub fn map_header(&mut self, len: usize) -> Result<()> {
         self.head(tag::MAP, u32_len(len)?)
     }

@@ -152,6 +152,48 @@ pub fn decode_used<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<(Term
     finish(bytes, 1, end, policy)
 }
 
+/// Checks one term (version byte first) under `policy` and calls `f` with
+/// every term inside it in the order they are written, this one first: the
+/// terms [`Term::walk`] yields from [`decode`]'s result, but in a single pass
+/// over the bytes, each handed over as soon as its own bytes are checked.
+/// Returns how many bytes the term took, the version byte included (with a
+/// strict policy, all of them).
+///
+/// Errors are the ones [`decode`] gives, with the same kinds and offsets.
+/// They can come after `f` has seen part of the term: a duplicate map key
+/// is found once the whole map has been seen, trailing bytes once the whole
+/// term has. So keep what `f` saw only when `visit` returns `Ok`. Nothing
+/// is allocated for maps of at most 32 keys, and the nesting is tracked
+/// without input-driven recursion, as in [`decode`].
+///
+/// ```
+/// use phoenix_wire::etf::{self, SafePolicy, Term};
+/// use phoenix_wire::ErrorKind;
+///
+/// // {ok, [1, 2]}
+/// let bytes = [131, 104, 2, 119, 2, b'o', b'k', 108, 0, 0, 0, 2, 97, 1, 97, 2, 106];
+/// let mut ints = 0;
+/// let used = etf::visit(&bytes, &SafePolicy::new(), |t| ints += t.as_i64().unwrap_or(0))?;
+/// assert_eq!((ints, used), (3, bytes.len()));
+///
+/// // Same verdict as `decode`: here a fun inside a list.
+/// let err = etf::visit(&[131, 108, 0, 0, 0, 1, 112, 106], &SafePolicy::new(), |_| {}).unwrap_err();
+/// assert_eq!((err.kind(), err.offset()), (ErrorKind::ExecutableTerm, 6));
+/// # Ok::<(), phoenix_wire::Error>(())
+/// ```
+pub fn visit<'a>(
+    bytes: &'a [u8],
+    policy: &SafePolicy<'_>,
+    mut f: impl FnMut(Term<'a>),
+) -> Result<usize> {
+    check_version(bytes)?;
+    let end = decode::validate_with(bytes, 1, policy, &mut f)?;
+    if policy.strict && end != bytes.len() {
+        return Err(Error::new(ErrorKind::TrailingBytes, end));
+    }
+    Ok(end)
+}
+
 /// Requires the version byte and refuses what is not a term at all.
 fn check_version(bytes: &[u8]) -> Result<()> {
     match bytes.first() {

@@ -772,7 +772,12 @@ impl<'a> Iterator for Walk<'a> {
             return self.single.take();
         }
         let b = self.b;
-        let p = self.pos;
+        let mut p = self.pos;
+        // A list of no elements is just its tail (as `read` sees it): step
+        // over its header so the tail is yielded once.
+        while b.get(p) == Some(&tag::LIST) && be_u32(b, p + 1)? == 0 {
+            p += 5;
+        }
         let t = *b.get(p)?;
         // Containers: yield the view, then step into their elements.
         let (inner, header) = match t {
@@ -795,6 +800,27 @@ impl<'a> Iterator for Walk<'a> {
 }
 
 // ----- reading validated bytes -----
+
+/// The view of a tuple of `arity` elements starting at `pos`.
+#[inline(always)]
+pub(crate) fn tuple(b: &[u8], pos: usize, arity: usize) -> Term<'_> {
+    Term::Tuple(Tuple { b, pos, arity })
+}
+
+/// The view of a map of `arity` pairs starting at `pos`.
+#[inline(always)]
+pub(crate) fn map(b: &[u8], pos: usize, arity: usize) -> Term<'_> {
+    Term::Map(Map { b, pos, arity })
+}
+
+/// The view of a list of `left` (> 0) elements starting at `pos`.
+#[inline(always)]
+pub(crate) fn list(b: &[u8], pos: usize, left: usize) -> Term<'_> {
+    Term::List(List {
+        b,
+        state: State::Cons { pos, left },
+    })
+}
 
 #[inline(always)]
 fn be_u32_raw(b: &[u8], at: usize) -> Option<u32> {
