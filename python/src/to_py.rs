@@ -184,29 +184,74 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
     }
 
+    /// A number, read in one pass: integers of up to 18 digits and floats
+    /// of up to 15 significant digits with a small exponent (nearly all in
+    /// payloads) are built from the digits directly; the rest are parsed
+    /// from their text.
     fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
         let start = self.pos;
-        let mut integer = true;
-        while let Some(&b) = self.s.get(self.pos) {
-            match b {
-                b'0'..=b'9' | b'-' | b'+' => {}
-                b'.' | b'e' | b'E' => integer = false,
-                _ => break,
+        let neg = self.s.get(start) == Some(&b'-');
+        let mut i = start + usize::from(neg);
+        let mut mant: u64 = 0;
+        let mut digits = 0usize;
+        let mut frac = 0i64;
+        let digit = |i: &mut usize, mant: &mut u64| match self.s.get(*i) {
+            Some(&b) if b.is_ascii_digit() => {
+                *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                *i += 1;
+                true
             }
-            self.pos += 1;
+            _ => false,
+        };
+        while digit(&mut i, &mut mant) {
+            digits += 1;
         }
-        let text = self.text.get(start..self.pos).unwrap_or("");
-        if text.is_empty() {
+        let mut float = false;
+        if self.s.get(i) == Some(&b'.') {
+            float = true;
+            i += 1;
+            while digit(&mut i, &mut mant) {
+                digits += 1;
+                frac += 1;
+            }
+        }
+        let mut exp = 0i64;
+        if matches!(self.s.get(i), Some(b'e' | b'E')) {
+            float = true;
+            i += 1;
+            let exp_neg = self.s.get(i) == Some(&b'-');
+            if matches!(self.s.get(i), Some(b'-' | b'+')) {
+                i += 1;
+            }
+            let mut e = 0u64;
+            while digit(&mut i, &mut e) {
+                // Clamped: any exponent this large overflows or underflows.
+                e = e.min(1_000_000);
+            }
+            exp = if exp_neg { -(e as i64) } else { e as i64 };
+        }
+        self.pos = i;
+        if digits == 0 {
             return Err(invalid(start));
         }
-        if integer {
+        if !float && digits <= 18 {
+            // Below 10^18, so it fits an i64 either way.
+            let v = mant as i64;
+            return Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any());
+        }
+        let text = self.text.get(start..i).ok_or_else(|| invalid(start))?;
+        if !float {
             return match text.parse::<i64>() {
-                Ok(i) => Ok(i.into_pyobject(self.py)?.into_any()),
+                Ok(v) => Ok(v.into_pyobject(self.py)?.into_any()),
                 Err(_) => ffi::new_big_int(self.py, text),
             };
         }
-        // Correctly rounded, overflowing to infinity like `json.loads`.
-        let f: f64 = text.parse().map_err(|_| invalid(start))?;
+        let f = match exact_float(mant, digits, exp - frac) {
+            Some(f) if neg => -f,
+            Some(f) => f,
+            // Correctly rounded, overflowing to infinity like `json.loads`.
+            None => text.parse().map_err(|_| invalid(start))?,
+        };
         Ok(PyFloat::new(self.py, f).into_any())
     }
 
@@ -257,7 +302,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
             self.pos += 1;
             let v = self.value(depth)?;
-            dict.set_item(key, v)?;
+            // SAFETY: three live objects; `PyDict_SetItem` takes its own
+            // references (ours are dropped after).
+            if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
+                return Err(PyErr::fetch(self.py));
+            }
             match self.peek() {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -281,13 +330,35 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 }
 
+/// Exact powers of ten as `f64` (all up to 1e22 are representable).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `mant * 10^exp` when one IEEE operation gives it correctly rounded
+/// (Clinger's fast path): the digits fit 53 bits exactly (at most 15 of
+/// them) and `10^|exp|` is exact, so the product or quotient of two exact
+/// values is rounded once, as a full parse would round it.
+#[inline]
+fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
+    if digits > 15 {
+        return None;
+    }
+    let p = *POW10.get(usize::try_from(exp.unsigned_abs()).ok()?)?;
+    let m = mant as f64;
+    Some(if exp >= 0 { m * p } else { m / p })
+}
+
 thread_local! {
     static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::new());
 }
 
-/// One cache slot: a key's UTF-8 bytes (inline, no allocation) and its `str`.
+/// One cache slot: a key's UTF-8 bytes (inline, no allocation), the words
+/// they hash from, and its `str`.
 struct Entry {
     len: usize,
+    words: (u64, u64),
     bytes: [u8; KeyCache::MAX_LEN],
     s: Py<PyString>,
 }
@@ -311,12 +382,18 @@ impl KeyCache {
     fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
         let text = key;
         let key = text.as_bytes();
-        let slot = hash(key) as usize % Self::SLOTS;
+        let words = words(key);
+        let slot = hash(words, key.len()) as usize % Self::SLOTS;
         let Some(entry) = self.slots.get_mut(slot) else {
             return PyString::new(py, text).into_any();
         };
         if let Some(e) = entry {
-            if e.bytes.get(..e.len) == Some(key) {
+            // Up to 16 bytes the words are the whole key; longer keys
+            // compare the rest too.
+            if e.len == key.len()
+                && e.words == words
+                && (key.len() <= 16 || e.bytes.get(..e.len) == Some(key))
+            {
                 return e.s.bind(py).clone().into_any();
             }
         }
@@ -326,11 +403,29 @@ impl KeyCache {
             dst.copy_from_slice(key);
             *entry = Some(Entry {
                 len: key.len(),
+                words,
                 bytes,
                 s: fresh.clone().unbind(),
             });
         }
         fresh.into_any()
+    }
+}
+
+/// The first and last eight bytes of `bytes` (overlapping when shorter
+/// than 16; under eight, the bytes zero-padded and 0): together with the
+/// length they are all of a key of up to 16 bytes.
+#[inline]
+fn words(bytes: &[u8]) -> (u64, u64) {
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => {
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            (u64::from_le_bytes(w), 0)
+        }
     }
 }
 
@@ -347,12 +442,7 @@ fn has_byte(word: u64, b: u8) -> u64 {
 /// constant time, and keys that differ only in the middle are rare enough
 /// that a collision just costs a miss.
 #[inline]
-fn hash(bytes: &[u8]) -> u32 {
-    let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
-        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
-        // Under eight bytes: all of them, one at a time.
-        _ => (bytes.iter().fold(0, |w, &x| (w << 8) | u64::from(x)), 0),
-    };
-    let h = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+fn hash((head, tail): (u64, u64), len: usize) -> u32 {
+    let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 40) as u32
 }
