@@ -200,10 +200,7 @@ fn json_payload<'a>(
     if let Ok(b) = obj.cast::<PyBytes>() {
         return RawJson::from_slice(b.as_bytes()).map_err(|e| encode_codec_error(py, e));
     }
-    to_json::write_json(buf, obj)?;
-    // The writer copies UTF-8 from `str`s and writes ASCII around it.
-    let text = std::str::from_utf8(buf).map_err(|e| encode_error(e.to_string()))?;
-    Ok(RawJson::trusted(text))
+    Ok(RawJson::trusted(to_json::json_text(buf, obj)?))
 }
 
 /// Raw bytes for a binary payload: borrowed from `bytes`, copied from a

@@ -43,6 +43,18 @@ pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
 /// formatted without their `__str__`), and it allocates no objects that the
 /// garbage collector tracks. So nothing can drop an item while it is read.
 /// After an error nothing borrowed is read again.
+/// Appends the JSON text of `obj` to `out` and returns that text.
+pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&'b str> {
+    let start = out.len();
+    write_json(out, obj)?;
+    let written = out.get(start..).unwrap_or_default();
+    // SAFETY: `written` is exactly what `write_json` appended: bytes copied
+    // from Rust `str`s (CPython's UTF-8 of each `str`, the codec's
+    // escaper's output, digits) and ASCII punctuation, so it is UTF-8;
+    // checking it again was 3% of encoding a payload.
+    Ok(unsafe { core::str::from_utf8_unchecked(written) })
+}
+
 struct Writer<'o, 'py> {
     py: Python<'py>,
     out: &'o mut Vec<u8>,
@@ -141,8 +153,7 @@ impl Writer<'_, '_> {
         // SAFETY: `obj` is an int, so no `__index__` is called.
         let v = unsafe { c::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };
         if overflow == 0 && !(v == -1 && unsafe { !c::PyErr_Occurred().is_null() }) {
-            self.out
-                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+            push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
             return Ok(());
         }
         // Bigger than i64: Python's own decimal text (Jason writes bignums
@@ -264,57 +275,139 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
     push_quoted(out, s.as_bytes());
 }
 
-/// Appends `"`, `s` and `"`. Payload strings are mostly short, and a
-/// `memcpy` call for each cost more than the copy: up to 16 bytes are
-/// moved as two overlapping words.
+/// Appends `"`, `s` and `"` with one capacity check.
 #[inline]
 fn push_quoted(out: &mut Vec<u8>, s: &[u8]) {
     let n = s.len();
+    if n > 32 {
+        out.reserve(n + 2);
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     out.reserve(n + 2);
     let len = out.len();
-    // SAFETY: after `reserve` the buffer has room for `n + 2` more bytes
-    // at `len`; all of them are written before `set_len` makes them part
-    // of the vector. Reads stay inside `s` (the words overlap rather than
-    // run past its end).
+    // SAFETY: after `reserve` there is room for `n + 2` bytes at `len`;
+    // `copy_small` writes the `n` in the middle (n <= 32), and all of them
+    // are written before `set_len` makes them part of the vector.
     unsafe {
         let dst = out.as_mut_ptr().add(len);
-        let src = s.as_ptr();
         dst.write(b'"');
-        let body = dst.add(1);
-        if (8..=16).contains(&n) {
-            let a = src.cast::<u64>().read_unaligned();
-            let b = src.add(n - 8).cast::<u64>().read_unaligned();
-            body.cast::<u64>().write_unaligned(a);
-            body.add(n - 8).cast::<u64>().write_unaligned(b);
-        } else if (4..8).contains(&n) {
-            let a = src.cast::<u32>().read_unaligned();
-            let b = src.add(n - 4).cast::<u32>().read_unaligned();
-            body.cast::<u32>().write_unaligned(a);
-            body.add(n - 4).cast::<u32>().write_unaligned(b);
-        } else if n < 4 {
-            // Spelled out: LLVM turns a loop back into a `memcpy` call.
-            if n > 0 {
-                body.write(src.read());
-            }
-            if n > 1 {
-                body.add(1).write(src.add(1).read());
-            }
-            if n > 2 {
-                body.add(2).write(src.add(2).read());
-            }
-        } else {
-            core::ptr::copy_nonoverlapping(src, body, n);
-        }
-        body.add(n).write(b'"');
+        copy_small(s.as_ptr(), dst.add(1), n);
+        dst.add(n + 1).write(b'"');
         out.set_len(len + n + 2);
     }
 }
 
-/// Whether `bytes` holds a quote, a backslash or a C0 control, checked
-/// eight bytes at a time (the last word overlaps the one before; short
-/// strings are padded with spaces). UTF-8 bytes beyond ASCII never match.
+/// Appends `s`, with [`copy_small`] for up to 32 bytes.
+#[inline]
+fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 32 {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.reserve(n);
+    let len = out.len();
+    // SAFETY: after `reserve` there is room for `n` bytes at `len`, all
+    // written by `copy_small` before `set_len`.
+    unsafe {
+        copy_small(s.as_ptr(), out.as_mut_ptr().add(len), n);
+        out.set_len(len + n);
+    }
+}
+
+/// Copies `n <= 32` bytes. Payload strings and numbers are mostly short,
+/// and a `memcpy` call for each cost more than the copy: two overlapping
+/// 16- or 8-byte words (or halves, or single bytes) instead.
+///
+/// # Safety
+/// `src` is readable and `dst` writable for `n` bytes, `n <= 32`, and they
+/// do not overlap.
+#[inline(always)]
+unsafe fn copy_small(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: every read and write below stays inside the first `n` bytes
+    // (the words overlap rather than run past the end).
+    unsafe {
+        if n >= 16 {
+            let a = src.cast::<u128>().read_unaligned();
+            let b = src.add(n - 16).cast::<u128>().read_unaligned();
+            dst.cast::<u128>().write_unaligned(a);
+            dst.add(n - 16).cast::<u128>().write_unaligned(b);
+        } else if n >= 8 {
+            let a = src.cast::<u64>().read_unaligned();
+            let b = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if n >= 4 {
+            let a = src.cast::<u32>().read_unaligned();
+            let b = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else {
+            // Spelled out: LLVM turns a loop back into a `memcpy` call.
+            if n > 0 {
+                dst.write(src.read());
+            }
+            if n > 1 {
+                dst.add(1).write(src.add(1).read());
+            }
+            if n > 2 {
+                dst.add(2).write(src.add(2).read());
+            }
+        }
+    }
+}
+
+/// Whether `bytes` holds a quote, a backslash or a C0 control (UTF-8
+/// bytes beyond ASCII never match): sixteen bytes at a time with SSE2,
+/// which every x86-64 CPU has.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn needs_escape(bytes: &[u8]) -> bool {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let n = bytes.len();
+    if n < 16 {
+        return needs_escape_swar(bytes);
+    }
+    // SAFETY (the intrinsics): SSE2 is part of the x86-64 baseline, so
+    // every CPU this code runs on has it.
+    let special = |w: __m128i| unsafe {
+        let quote = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'\\' as i8));
+        // max(w, 0x1f) == 0x1f exactly for the bytes up to 0x1f.
+        let ctl = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(w, ctl), ctl);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) != 0
+    };
+    // SAFETY: each load reads 16 bytes starting at `i <= n - 16`, inside
+    // `bytes` (the last one overlaps the one before).
+    let load = |i: usize| unsafe { _mm_loadu_si128(bytes.as_ptr().add(i).cast()) };
+    let mut i = 0;
+    while i + 16 < n {
+        if special(load(i)) {
+            return true;
+        }
+        i += 16;
+    }
+    special(load(n - 16))
+}
+
+/// [`needs_escape`] on other targets.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn needs_escape(bytes: &[u8]) -> bool {
+    needs_escape_swar(bytes)
+}
+
+/// [`needs_escape`] eight bytes at a time in a `u64` (the last word
+/// overlaps the one before; short strings are padded with spaces).
+#[inline]
+fn needs_escape_swar(bytes: &[u8]) -> bool {
     let n = bytes.len();
     let word = |i: usize| {
         let mut w = [0u8; 8];
@@ -324,11 +417,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
         u64::from_le_bytes(w)
     };
     if n < 8 {
-        let mut w = [b' '; 8];
-        if let Some(dst) = w.get_mut(..n) {
-            dst.copy_from_slice(bytes);
-        }
-        return special(u64::from_le_bytes(w)) != 0;
+        return special(small_word(bytes)) != 0;
     }
     let mut i = 0;
     while i + 8 < n {
@@ -338,6 +427,29 @@ fn needs_escape(bytes: &[u8]) -> bool {
         i += 8;
     }
     special(word(n - 8)) != 0
+}
+
+/// Every byte of a slice shorter than eight bytes in one word, without a
+/// `memcpy` call: two overlapping halves from four bytes on, else the
+/// bytes one by one over spaces (which never need escaping).
+#[inline]
+fn small_word(bytes: &[u8]) -> u64 {
+    let half = |i: usize| {
+        let mut w = [0u8; 4];
+        if let Some(src) = bytes.get(i..i + 4) {
+            w.copy_from_slice(src);
+        }
+        u64::from(u32::from_le_bytes(w))
+    };
+    let n = bytes.len();
+    if n >= 4 {
+        return half(0) | (half(n - 4) << 32);
+    }
+    let mut w = [b' '; 8];
+    for (dst, &b) in w.iter_mut().zip(bytes.iter().take(3)) {
+        *dst = b;
+    }
+    u64::from_le_bytes(w)
 }
 
 /// A high bit in every byte of `w` below 0x20 or equal to `"` or `\`
@@ -372,52 +484,128 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         let mut buf = ryu::Buffer::new();
         Decimal::parse(buf.format_finite(f.abs()))
     });
-    let digits = digits.as_slice();
-    let (first, rest) = digits.split_at(1);
+    let mut t = Text::new();
     if f < 0.0 {
-        out.push(b'-');
+        t.byte(b'-');
     }
-    let mut exp_buf = itoa::Buffer::new();
-    let exp_text = exp_buf.format(exp).as_bytes();
+    let n = digits.len.max(1);
+    let exp_len =
+        1 + usize::from(exp < 0) + usize::from(exp.abs() >= 10) + usize::from(exp.abs() >= 100);
     // Scientific: d.ddd e exp, with ".0" when there is a single digit.
-    let sci_len = 1 + 1 + rest.len().max(1) + 1 + exp_text.len();
+    let sci_len = 1 + 1 + (n - 1).max(1) + 1 + exp_len;
     // Plain: the decimal point sits after `exp + 1` digits.
     let place = exp + 1;
-    let n = digits.len() as i32;
     let plain_len = if place <= 0 {
-        2 + (-place) as usize + digits.len()
-    } else if place >= n {
+        2 + place.unsigned_abs() as usize + n
+    } else if place as usize >= n {
         place as usize + 2
     } else {
-        digits.len() + 1
+        n + 1
     };
     let plain = f.abs() < 9_007_199_254_740_992.0 && plain_len <= sci_len;
     if !plain {
-        out.extend_from_slice(first);
-        out.push(b'.');
-        out.extend_from_slice(if rest.is_empty() { b"0" } else { rest });
-        out.push(b'e');
-        out.extend_from_slice(exp_text);
+        t.digits(&digits, 0, 1);
+        t.byte(b'.');
+        if n == 1 {
+            t.byte(b'0');
+        } else {
+            t.digits(&digits, 1, n - 1);
+        }
+        t.byte(b'e');
+        t.int(exp);
     } else if place <= 0 {
-        out.extend_from_slice(b"0.");
-        out.extend(core::iter::repeat_n(b'0', (-place) as usize));
-        out.extend_from_slice(digits);
-    } else if place >= n {
-        out.extend_from_slice(digits);
-        out.extend(core::iter::repeat_n(b'0', (place - n) as usize));
-        out.extend_from_slice(b".0");
+        t.byte(b'0');
+        t.byte(b'.');
+        t.zeros(place.unsigned_abs() as usize);
+        t.digits(&digits, 0, n);
+    } else if place as usize >= n {
+        t.digits(&digits, 0, n);
+        t.zeros(place as usize - n);
+        t.byte(b'.');
+        t.byte(b'0');
     } else {
-        let (int, frac) = digits.split_at(place as usize);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
+        let place = place as usize;
+        t.digits(&digits, 0, place);
+        t.byte(b'.');
+        t.digits(&digits, place, n - place);
+    }
+    push_bytes(out, t.as_slice());
+}
+
+/// A float's text on the stack. Digits and zeros are copied as fixed
+/// 24-byte blocks of which only the wanted part is kept (the rest is
+/// overwritten or cut off), so no copy has a run-time length.
+struct Text {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Text {
+    fn new() -> Text {
+        Text {
+            buf: [0; 96],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.len) {
+            *dst = b;
+            self.len += 1;
+        }
+    }
+
+    /// `count` digits of `d` from `from` (at most 24 are kept).
+    #[inline]
+    fn digits(&mut self, d: &Decimal, from: usize, count: usize) {
+        let src = d
+            .buf
+            .get(from..from + 24)
+            .and_then(|s| <&[u8; 24]>::try_from(s).ok());
+        self.block(src, count);
+    }
+
+    /// `count` zeros (at most 24 are kept).
+    #[inline]
+    fn zeros(&mut self, count: usize) {
+        self.block(Some(&[b'0'; 24]), count);
+    }
+
+    #[inline]
+    fn block(&mut self, src: Option<&[u8; 24]>, count: usize) {
+        if let (Some(src), Some(dst)) = (src, self.buf.get_mut(self.len..self.len + 24)) {
+            dst.copy_from_slice(src);
+            self.len += count.min(24);
+        }
+    }
+
+    /// A decimal exponent (|exp| < 1000).
+    #[inline]
+    fn int(&mut self, exp: i32) {
+        if exp < 0 {
+            self.byte(b'-');
+        }
+        let e = exp.unsigned_abs();
+        if e >= 100 {
+            self.byte(b'0' + (e / 100 % 10) as u8);
+        }
+        if e >= 10 {
+            self.byte(b'0' + (e / 10 % 10) as u8);
+        }
+        self.byte(b'0' + (e % 10) as u8);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
     }
 }
 
 /// The significant digits of a positive float's shortest text, without
 /// leading or trailing zeros, on the stack.
 struct Decimal {
-    buf: [u8; 24],
+    /// Zero-padded to 48 so that any 24-byte window from a digit is there.
+    buf: [u8; 48],
     len: usize,
 }
 
@@ -450,9 +638,9 @@ impl Decimal {
             }
             // Round half up: `scaled + 0.5` is exact below 2^50, and the
             // cast truncates (a libm `round` call cost more than the rest).
-            let m = (scaled + 0.5) as u64;
+            let m = (scaled + 0.5) as i64;
             if m >= 1 && m as f64 / p == a {
-                return Some(Decimal::from_int(m, k as i32));
+                return Some(Decimal::from_int(m as u64, k as i32));
             }
         }
         None
@@ -463,7 +651,7 @@ impl Decimal {
         let mut itoa_buf = itoa::Buffer::new();
         let text = itoa_buf.format(m).as_bytes();
         let mut d = Decimal {
-            buf: [0; 24],
+            buf: [0; 48],
             len: 0,
         };
         let mut len = text.len();
@@ -484,7 +672,7 @@ impl Decimal {
         let exp: i32 = exp.parse().unwrap_or(0);
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let mut d = Decimal {
-            buf: [0; 24],
+            buf: [0; 48],
             len: 0,
         };
         // The first digit's exponent, before leading zeros are dropped.
@@ -505,9 +693,5 @@ impl Decimal {
             d.len -= 1;
         }
         (d, first_exp)
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        self.buf.get(..self.len.max(1)).unwrap_or(b"0")
     }
 }
