@@ -216,3 +216,16 @@ def test_random_documents_round_trip_with_floats():
 def test_lone_surrogates_still_refused_on_the_fast_path(bad):
     with pytest.raises(pw.EncodeError):
         pw.encode(None, None, "t", "e", [1, 2.5, {"k": bad}])
+
+
+def test_escaped_strings_decode_like_json_loads():
+    rng = random.Random(17)
+    alphabet = 'ab"\\/\b\f\n\r\t\x00\x1f\x7fé€😀\U0010ffff\u2028\ufffd'
+    strings = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for ensure_ascii in (True, False):
+        text = json.dumps({s: s for s in strings}, ensure_ascii=ensure_ascii)
+        text = text.replace("/", "\\/")
+        assert payload_of(text) == json.loads(text)
+        # Envelope strings go through the same decoder.
+        m = pw.decode(json.dumps([None, "r\\u00e9f", strings[1], strings[2], {}], ensure_ascii=ensure_ascii))
+        assert (m.ref, m.topic, m.event) == ("r\\u00e9f", strings[1], strings[2])
