@@ -147,6 +147,16 @@ fn invalid(at: usize) -> PyErr {
 impl<'a, 'py> Parser<'a, 'py, '_> {
     #[inline]
     fn peek(&mut self) -> u8 {
+        // Payloads are mostly compact: one compare settles it (JSON's
+        // whitespace is all at or below the space).
+        match self.s.get(self.pos) {
+            Some(&b) if b > b' ' => b,
+            _ => self.skip_whitespace(),
+        }
+    }
+
+    #[cold]
+    fn skip_whitespace(&mut self) -> u8 {
         while let Some(&b) = self.s.get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return b;
