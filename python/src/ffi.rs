@@ -86,3 +86,72 @@ pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, 
         Ok(Bound::from_owned_ptr_or_err(py, p)?.cast_into_unchecked())
     }
 }
+
+/// The UTF-8 text of a `str` given by pointer; see [`str_utf8`].
+///
+/// # Safety
+/// `obj` must be a live `str` (or subclass) that outlives `'a`.
+#[inline]
+pub unsafe fn utf8_of<'a>(py: Python<'_>, obj: *mut ffi::PyObject) -> PyResult<&'a str> {
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: as in `str_utf8`; the caller keeps `obj` alive for `'a`.
+    unsafe {
+        let p = PyUnicode_AsUTF8AndSize(obj, &mut len);
+        if p.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let bytes = core::slice::from_raw_parts(p.cast::<u8>(), len as usize);
+        Ok(core::str::from_utf8_unchecked(bytes))
+    }
+}
+
+/// The decimal text of an `int` (or subclass) as a new `str`, made by
+/// CPython's int formatter: a subclass's `__str__`/`__repr__` is not called.
+///
+/// # Safety
+/// `obj` must be a live `int` (or subclass).
+pub unsafe fn int_decimal<'py>(
+    py: Python<'py>,
+    obj: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyString>> {
+    // SAFETY: `PyNumber_ToBase` takes any int (its `__index__` is not called
+    // for ints) and returns a new `str` or NULL with an exception set.
+    unsafe {
+        let s = Bound::from_owned_ptr_or_err(py, ffi::PyNumber_ToBase(obj, 10))?;
+        Ok(s.cast_into_unchecked())
+    }
+}
+
+/// The built-in types (and singletons) the JSON writer tells apart by
+/// pointer: an exact type check is one compare.
+#[derive(Clone, Copy)]
+pub struct ExactTypes {
+    pub str: *mut ffi::PyTypeObject,
+    pub int: *mut ffi::PyTypeObject,
+    pub float: *mut ffi::PyTypeObject,
+    pub bool: *mut ffi::PyTypeObject,
+    pub dict: *mut ffi::PyTypeObject,
+    pub list: *mut ffi::PyTypeObject,
+    pub none: *mut ffi::PyObject,
+    pub true_: *mut ffi::PyObject,
+}
+
+impl ExactTypes {
+    /// The interpreter's static types; only their addresses are taken.
+    #[inline]
+    pub fn get() -> ExactTypes {
+        // SAFETY: taking the address of an interpreter static reads nothing.
+        unsafe {
+            ExactTypes {
+                str: &raw mut ffi::PyUnicode_Type,
+                int: &raw mut ffi::PyLong_Type,
+                float: &raw mut ffi::PyFloat_Type,
+                bool: &raw mut ffi::PyBool_Type,
+                dict: &raw mut ffi::PyDict_Type,
+                list: &raw mut ffi::PyList_Type,
+                none: ffi::Py_None(),
+                true_: ffi::Py_True(),
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! `Message`: one decoded frame, holding the caller's `str`/`bytes` and the
 //! codec's borrowed view of it; Python objects are made on access.
 
+use std::sync::OnceLock;
+
 use phoenix_wire::frame::{self, Reply};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
 use pyo3::prelude::*;
@@ -29,7 +31,9 @@ struct View {
     /// The `str` or `bytes` the frame was decoded from (both immutable).
     _owner: Py<PyAny>,
     frame: Frame<'static>,
-    reply: Option<Reply<'static>>,
+    /// The reply's status and response, found on first use: most messages
+    /// are not replies, and finding out cost a twentieth of `decode`.
+    reply: OnceLock<Option<Reply<'static>>>,
 }
 
 impl View {
@@ -45,15 +49,10 @@ impl View {
         // bounded by `&self` (see `frame()` and `reply()`).
         let data = unsafe { ffi::extend(data) };
         let frame = decode(data).map_err(|e| decode_error(owner.py(), e))?;
-        let reply = if frame.is_reply() {
-            frame.reply().ok()
-        } else {
-            None
-        };
         Ok(View {
             _owner: owner.clone().unbind(),
             frame,
-            reply,
+            reply: OnceLock::new(),
         })
     }
 
@@ -64,7 +63,15 @@ impl View {
 
     #[inline]
     fn reply(&self) -> Option<&Reply<'_>> {
-        self.reply.as_ref()
+        self.reply
+            .get_or_init(|| {
+                if self.frame.is_reply() {
+                    self.frame.reply().ok()
+                } else {
+                    None
+                }
+            })
+            .as_ref()
     }
 }
 

@@ -15,8 +15,8 @@
 //! than the codec's payload limit are refused.
 
 use phoenix_wire::json::{self, write_str};
+use pyo3::ffi::{self as c, PyObject};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::encode_error;
 use crate::ffi;
@@ -24,32 +24,67 @@ use crate::ffi;
 /// Appends the JSON text of `obj` to `out`.
 pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     out.reserve(256);
-    Writer { out }.value(obj, json::DEFAULT_MAX_DEPTH)
+    let mut w = Writer {
+        py: obj.py(),
+        out,
+        types: ffi::ExactTypes::get(),
+    };
+    // SAFETY: `obj` is a live object, borrowed for the whole call.
+    unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) }
 }
 
-struct Writer<'o> {
+/// Walks the objects with borrowed pointers, as `PyDict_Next` and
+/// `PyList_GetItem` hand them out: no reference counting per item.
+///
+/// That is sound because the walk never runs Python code: it only reads
+/// exact built-in types and `str`/`int`/`float`/`dict`/`list`/`tuple`
+/// subclasses through C functions that do not call back into Python
+/// (`PyDict_Next` reads a dict subclass's storage directly, big ints are
+/// formatted without their `__str__`), and it allocates no objects that the
+/// garbage collector tracks. So nothing can drop an item while it is read.
+/// After an error nothing borrowed is read again.
+/// Appends the JSON text of `obj` to `out` and returns that text.
+pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&'b str> {
+    let start = out.len();
+    write_json(out, obj)?;
+    let written = out.get(start..).unwrap_or_default();
+    // SAFETY: `written` is exactly what `write_json` appended: bytes copied
+    // from Rust `str`s (CPython's UTF-8 of each `str`, the codec's
+    // escaper's output, digits) and ASCII punctuation, so it is UTF-8;
+    // checking it again was 3% of encoding a payload.
+    Ok(unsafe { core::str::from_utf8_unchecked(written) })
+}
+
+struct Writer<'o, 'py> {
+    py: Python<'py>,
     out: &'o mut Vec<u8>,
+    types: ffi::ExactTypes,
 }
 
-impl Writer<'_> {
-    fn value(&mut self, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
+impl Writer<'_, '_> {
+    /// # Safety
+    /// `obj` is a live object that stays alive during the call.
+    unsafe fn value(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+        let t = &self.types;
+        // SAFETY: `obj` is live.
+        let ty = unsafe { c::Py_TYPE(obj) };
         // Exact types first: they are nearly all of what payloads hold, and
         // an exact check is a pointer compare (a subclass check is a call).
-        if let Ok(s) = obj.cast_exact::<PyString>() {
-            return self.str(s);
+        if ty == t.str {
+            return unsafe { self.str(obj) };
         }
-        if let Ok(i) = obj.cast_exact::<PyInt>() {
-            return self.int(i);
+        if ty == t.int {
+            return unsafe { self.int(obj) };
         }
-        if let Ok(f) = obj.cast_exact::<PyFloat>() {
-            return self.float(f.value());
+        if ty == t.float {
+            return unsafe { self.float(obj) };
         }
-        if obj.is_none() {
+        if obj == t.none {
             self.out.extend_from_slice(b"null");
             return Ok(());
         }
-        if let Ok(b) = obj.cast_exact::<PyBool>() {
-            let text: &[u8] = if b.is_true() { b"true" } else { b"false" };
+        if ty == t.bool {
+            let text: &[u8] = if obj == t.true_ { b"true" } else { b"false" };
             self.out.extend_from_slice(text);
             return Ok(());
         }
@@ -58,55 +93,82 @@ impl Writer<'_> {
                 "payload nests too deeply (or refers to itself)",
             ));
         };
-        if let Ok(d) = obj.cast_exact::<PyDict>() {
-            return self.dict(d, depth);
+        if ty == t.dict {
+            return unsafe { self.dict(obj, depth) };
         }
-        if let Ok(l) = obj.cast_exact::<PyList>() {
-            return self.seq(l.iter(), depth);
+        if ty == t.list {
+            return unsafe { self.list(obj, depth) };
         }
-        // Subclasses (IntEnum, str enums, OrderedDict, named tuples, ...).
-        if let Ok(i) = obj.cast::<PyInt>() {
-            return self.int(i);
-        }
-        if let Ok(f) = obj.cast::<PyFloat>() {
-            return self.float(f.value());
-        }
-        if let Ok(s) = obj.cast::<PyString>() {
-            return self.str(s);
-        }
-        if let Ok(d) = obj.cast::<PyDict>() {
-            return self.dict(d, depth);
-        }
-        if let Ok(l) = obj.cast::<PyList>() {
-            return self.seq(l.iter(), depth);
-        }
-        if let Ok(t) = obj.cast::<PyTuple>() {
-            return self.seq(t.iter(), depth);
-        }
-        let ty = obj.get_type().name()?;
-        Err(encode_error(format!("type {ty} is not JSON serializable")))
+        unsafe { self.subclass(obj, depth) }
     }
 
-    fn str(&mut self, s: &Bound<'_, PyString>) -> PyResult<()> {
-        let text = ffi::str_utf8(s).map_err(|_| encode_error("str holds a lone surrogate"))?;
-        // Writing into a Vec cannot fail.
-        write_str(self.out, text).map_err(|e| encode_error(e.to_string()))
-    }
-
-    fn int(&mut self, i: &Bound<'_, PyInt>) -> PyResult<()> {
-        match i.extract::<i64>() {
-            Ok(v) => json::write_i64(self.out, v).map_err(|e| encode_error(e.to_string())),
-            // Bigger than i64: Python's own decimal text (Jason writes
-            // bignums the same way).
-            Err(_) => {
-                let text = i.str()?;
-                self.out.extend_from_slice(ffi::str_utf8(&text)?.as_bytes());
-                Ok(())
+    /// Subclasses (IntEnum, str enums, OrderedDict, named tuples, ...) and
+    /// tuples; anything else is refused.
+    ///
+    /// # Safety
+    /// As for `value`.
+    #[cold]
+    unsafe fn subclass(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+        // SAFETY: `obj` is live; the checks read its type's flags.
+        unsafe {
+            if c::PyLong_Check(obj) != 0 && c::PyBool_Check(obj) == 0 {
+                return self.int(obj);
             }
+            if c::PyFloat_Check(obj) != 0 {
+                return self.float(obj);
+            }
+            if c::PyUnicode_Check(obj) != 0 {
+                return self.str(obj);
+            }
+            if c::PyDict_Check(obj) != 0 {
+                return self.dict(obj, depth);
+            }
+            if c::PyList_Check(obj) != 0 {
+                return self.list(obj, depth);
+            }
+            if c::PyTuple_Check(obj) != 0 {
+                return self.tuple(obj, depth);
+            }
+            let any = Bound::from_borrowed_ptr(self.py, obj);
+            let ty = any.get_type().name()?;
+            Err(encode_error(format!("type {ty} is not JSON serializable")))
         }
     }
 
-    fn float(&mut self, f: f64) -> PyResult<()> {
+    /// # Safety
+    /// `obj` is a live `str` (or subclass).
+    #[inline]
+    unsafe fn str(&mut self, obj: *mut PyObject) -> PyResult<()> {
+        // SAFETY: per the contract; the text lives as long as `obj`.
+        let text = unsafe { ffi::utf8_of(self.py, obj) }
+            .map_err(|_| encode_error("str holds a lone surrogate"))?;
+        write_json_str(self.out, text);
+        Ok(())
+    }
+
+    /// # Safety
+    /// `obj` is a live `int` (or subclass).
+    unsafe fn int(&mut self, obj: *mut PyObject) -> PyResult<()> {
+        let mut overflow = 0;
+        // SAFETY: `obj` is an int, so no `__index__` is called.
+        let v = unsafe { c::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };
+        if overflow == 0 && !(v == -1 && unsafe { !c::PyErr_Occurred().is_null() }) {
+            push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
+            return Ok(());
+        }
+        // Bigger than i64: Python's own decimal text (Jason writes bignums
+        // the same way), never a subclass's `__str__`.
+        let text = unsafe { ffi::int_decimal(self.py, obj) }?;
+        self.out.extend_from_slice(ffi::str_utf8(&text)?.as_bytes());
+        Ok(())
+    }
+
+    /// # Safety
+    /// `obj` is a live `float` (or subclass).
+    #[inline]
+    unsafe fn float(&mut self, obj: *mut PyObject) -> PyResult<()> {
+        // SAFETY: `obj` is a float, so no `__float__` is called.
+        let f = unsafe { c::PyFloat_AsDouble(obj) };
         if !f.is_finite() {
             return Err(encode_error(format!("{f} is not valid JSON")));
         }
@@ -114,47 +176,293 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn dict(&mut self, d: &Bound<'_, PyDict>, depth: usize) -> PyResult<()> {
+    /// # Safety
+    /// `obj` is a live `dict` (or subclass).
+    unsafe fn dict(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
         self.out.push(b'{');
-        for (n, (k, v)) in d.iter().enumerate() {
-            if n > 0 {
+        let mut pos: c::Py_ssize_t = 0;
+        let mut k: *mut PyObject = core::ptr::null_mut();
+        let mut v: *mut PyObject = core::ptr::null_mut();
+        let mut first = true;
+        // SAFETY: `obj` is a dict; the items are borrowed from it, and it is
+        // not changed while they are read (see `Writer`).
+        while unsafe { c::PyDict_Next(obj, &mut pos, &mut k, &mut v) } != 0 {
+            if !first {
                 self.out.push(b',');
             }
-            if let Ok(s) = k.cast::<PyString>() {
-                self.str(s)?;
-            } else if let (Ok(i), false) = (k.cast::<PyInt>(), k.is_instance_of::<PyBool>()) {
-                // Jason and `json.dumps` both turn integer keys into strings.
-                self.out.push(b'"');
-                self.int(i)?;
-                self.out.push(b'"');
-            } else {
-                let ty = k.get_type().name()?;
-                return Err(encode_error(format!(
-                    "dict key of type {ty} is not a str or int"
-                )));
+            first = false;
+            unsafe {
+                self.key(k)?;
+                self.out.push(b':');
+                self.value(v, depth)?;
             }
-            self.out.push(b':');
-            self.value(&v, depth)?;
         }
         self.out.push(b'}');
         Ok(())
     }
 
-    fn seq<'py>(
-        &mut self,
-        items: impl Iterator<Item = Bound<'py, PyAny>>,
-        depth: usize,
-    ) -> PyResult<()> {
-        self.out.push(b'[');
-        for (n, item) in items.enumerate() {
-            if n > 0 {
-                self.out.push(b',');
+    /// # Safety
+    /// `k` is a live object.
+    #[inline]
+    unsafe fn key(&mut self, k: *mut PyObject) -> PyResult<()> {
+        // SAFETY: `k` is live; the checks read its type.
+        unsafe {
+            if c::Py_TYPE(k) == self.types.str || c::PyUnicode_Check(k) != 0 {
+                return self.str(k);
             }
-            self.value(&item, depth)?;
+            if c::PyLong_Check(k) != 0 && c::PyBool_Check(k) == 0 {
+                // Jason and `json.dumps` both turn integer keys into strings.
+                self.out.push(b'"');
+                self.int(k)?;
+                self.out.push(b'"');
+                return Ok(());
+            }
+            let any = Bound::from_borrowed_ptr(self.py, k);
+            let ty = any.get_type().name()?;
+            Err(encode_error(format!(
+                "dict key of type {ty} is not a str or int"
+            )))
+        }
+    }
+
+    /// # Safety
+    /// `obj` is a live `list` (or subclass).
+    unsafe fn list(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+        self.out.push(b'[');
+        // SAFETY: `obj` is a list; it does not change during the walk, so
+        // every index below its length holds a live item.
+        unsafe {
+            for i in 0..c::PyList_Size(obj) {
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                self.value(c::PyList_GetItem(obj, i), depth)?;
+            }
         }
         self.out.push(b']');
         Ok(())
     }
+
+    /// # Safety
+    /// `obj` is a live `tuple` (or subclass).
+    unsafe fn tuple(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+        self.out.push(b'[');
+        // SAFETY: tuples are immutable; every index below the length holds
+        // a live item.
+        unsafe {
+            for i in 0..c::PyTuple_Size(obj) {
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                self.value(c::PyTuple_GetItem(obj, i), depth)?;
+            }
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+}
+
+/// Writes `s` as a JSON string. Strings that need no escape (nearly all)
+/// are copied in one piece; the others go through the codec's
+/// Jason-compatible escaper.
+#[inline]
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        // Writing into a Vec cannot fail.
+        let _ = write_str(out, s);
+        return;
+    }
+    push_quoted(out, s.as_bytes());
+}
+
+/// Appends `"`, `s` and `"` with one capacity check.
+#[inline]
+fn push_quoted(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 32 {
+        out.reserve(n + 2);
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
+    out.reserve(n + 2);
+    let len = out.len();
+    // SAFETY: after `reserve` there is room for `n + 2` bytes at `len`;
+    // `copy_small` writes the `n` in the middle (n <= 32), and all of them
+    // are written before `set_len` makes them part of the vector.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        dst.write(b'"');
+        copy_small(s.as_ptr(), dst.add(1), n);
+        dst.add(n + 1).write(b'"');
+        out.set_len(len + n + 2);
+    }
+}
+
+/// Appends `s`, with [`copy_small`] for up to 32 bytes.
+#[inline]
+fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 32 {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.reserve(n);
+    let len = out.len();
+    // SAFETY: after `reserve` there is room for `n` bytes at `len`, all
+    // written by `copy_small` before `set_len`.
+    unsafe {
+        copy_small(s.as_ptr(), out.as_mut_ptr().add(len), n);
+        out.set_len(len + n);
+    }
+}
+
+/// Copies `n <= 32` bytes. Payload strings and numbers are mostly short,
+/// and a `memcpy` call for each cost more than the copy: two overlapping
+/// 16- or 8-byte words (or halves, or single bytes) instead.
+///
+/// # Safety
+/// `src` is readable and `dst` writable for `n` bytes, `n <= 32`, and they
+/// do not overlap.
+#[inline(always)]
+unsafe fn copy_small(src: *const u8, dst: *mut u8, n: usize) {
+    // SAFETY: every read and write below stays inside the first `n` bytes
+    // (the words overlap rather than run past the end).
+    unsafe {
+        if n >= 16 {
+            let a = src.cast::<u128>().read_unaligned();
+            let b = src.add(n - 16).cast::<u128>().read_unaligned();
+            dst.cast::<u128>().write_unaligned(a);
+            dst.add(n - 16).cast::<u128>().write_unaligned(b);
+        } else if n >= 8 {
+            let a = src.cast::<u64>().read_unaligned();
+            let b = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if n >= 4 {
+            let a = src.cast::<u32>().read_unaligned();
+            let b = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else {
+            // Spelled out: LLVM turns a loop back into a `memcpy` call.
+            if n > 0 {
+                dst.write(src.read());
+            }
+            if n > 1 {
+                dst.add(1).write(src.add(1).read());
+            }
+            if n > 2 {
+                dst.add(2).write(src.add(2).read());
+            }
+        }
+    }
+}
+
+/// Whether `bytes` holds a quote, a backslash or a C0 control (UTF-8
+/// bytes beyond ASCII never match): sixteen bytes at a time with SSE2,
+/// which every x86-64 CPU has.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn needs_escape(bytes: &[u8]) -> bool {
+    use core::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let n = bytes.len();
+    if n < 16 {
+        return needs_escape_swar(bytes);
+    }
+    // SAFETY (the intrinsics): SSE2 is part of the x86-64 baseline, so
+    // every CPU this code runs on has it.
+    let special = |w: __m128i| unsafe {
+        let quote = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'\\' as i8));
+        // max(w, 0x1f) == 0x1f exactly for the bytes up to 0x1f.
+        let ctl = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(w, ctl), ctl);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) != 0
+    };
+    // SAFETY: each load reads 16 bytes starting at `i <= n - 16`, inside
+    // `bytes` (the last one overlaps the one before).
+    let load = |i: usize| unsafe { _mm_loadu_si128(bytes.as_ptr().add(i).cast()) };
+    let mut i = 0;
+    while i + 16 < n {
+        if special(load(i)) {
+            return true;
+        }
+        i += 16;
+    }
+    special(load(n - 16))
+}
+
+/// [`needs_escape`] on other targets.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn needs_escape(bytes: &[u8]) -> bool {
+    needs_escape_swar(bytes)
+}
+
+/// [`needs_escape`] eight bytes at a time in a `u64` (the last word
+/// overlaps the one before; short strings are padded with spaces).
+#[inline]
+fn needs_escape_swar(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        if let Some(src) = bytes.get(i..i + 8) {
+            w.copy_from_slice(src);
+        }
+        u64::from_le_bytes(w)
+    };
+    if n < 8 {
+        return special(small_word(bytes)) != 0;
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if special(word(i)) != 0 {
+            return true;
+        }
+        i += 8;
+    }
+    special(word(n - 8)) != 0
+}
+
+/// Every byte of a slice shorter than eight bytes in one word, without a
+/// `memcpy` call: two overlapping halves from four bytes on, else the
+/// bytes one by one over spaces (which never need escaping).
+#[inline]
+fn small_word(bytes: &[u8]) -> u64 {
+    let half = |i: usize| {
+        let mut w = [0u8; 4];
+        if let Some(src) = bytes.get(i..i + 4) {
+            w.copy_from_slice(src);
+        }
+        u64::from(u32::from_le_bytes(w))
+    };
+    let n = bytes.len();
+    if n >= 4 {
+        return half(0) | (half(n - 4) << 32);
+    }
+    let mut w = [b' '; 8];
+    for (dst, &b) in w.iter_mut().zip(bytes.iter().take(3)) {
+        *dst = b;
+    }
+    u64::from_le_bytes(w)
+}
+
+/// A high bit in every byte of `w` below 0x20 or equal to `"` or `\`
+/// (exact as a yes/no answer, which is all `needs_escape` asks).
+#[inline]
+fn special(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    // Below 0x20: a byte >= 0x80 has its high bit set in `w`, which `!w`
+    // clears.
+    let ctl = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    ctl | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
 }
 
 /// Writes a finite float as Erlang's `float_to_binary(F, [short])` (which
@@ -170,60 +478,193 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         });
         return;
     }
-    // ryu gives the shortest round-trip digits ("1e20", "0.1", "1.5e-7");
-    // only the digits and the decimal exponent are kept from its text.
-    let mut buf = ryu::Buffer::new();
-    let (digits, exp) = Decimal::parse(buf.format_finite(f.abs()));
-    let digits = digits.as_slice();
-    let (first, rest) = digits.split_at(1);
+    let (digits, exp) = Decimal::short_decimal(f.abs()).unwrap_or_else(|| {
+        // ryu gives the shortest round-trip digits ("1e20", "0.1",
+        // "1.5e-7"); only the digits and the decimal exponent are kept.
+        let mut buf = ryu::Buffer::new();
+        Decimal::parse(buf.format_finite(f.abs()))
+    });
+    let mut t = Text::new();
     if f < 0.0 {
-        out.push(b'-');
+        t.byte(b'-');
     }
-    let mut exp_buf = itoa::Buffer::new();
-    let exp_text = exp_buf.format(exp).as_bytes();
+    let n = digits.len.max(1);
+    let exp_len =
+        1 + usize::from(exp < 0) + usize::from(exp.abs() >= 10) + usize::from(exp.abs() >= 100);
     // Scientific: d.ddd e exp, with ".0" when there is a single digit.
-    let sci_len = 1 + 1 + rest.len().max(1) + 1 + exp_text.len();
+    let sci_len = 1 + 1 + (n - 1).max(1) + 1 + exp_len;
     // Plain: the decimal point sits after `exp + 1` digits.
     let place = exp + 1;
-    let n = digits.len() as i32;
     let plain_len = if place <= 0 {
-        2 + (-place) as usize + digits.len()
-    } else if place >= n {
+        2 + place.unsigned_abs() as usize + n
+    } else if place as usize >= n {
         place as usize + 2
     } else {
-        digits.len() + 1
+        n + 1
     };
     let plain = f.abs() < 9_007_199_254_740_992.0 && plain_len <= sci_len;
     if !plain {
-        out.extend_from_slice(first);
-        out.push(b'.');
-        out.extend_from_slice(if rest.is_empty() { b"0" } else { rest });
-        out.push(b'e');
-        out.extend_from_slice(exp_text);
+        t.digits(&digits, 0, 1);
+        t.byte(b'.');
+        if n == 1 {
+            t.byte(b'0');
+        } else {
+            t.digits(&digits, 1, n - 1);
+        }
+        t.byte(b'e');
+        t.int(exp);
     } else if place <= 0 {
-        out.extend_from_slice(b"0.");
-        out.extend(core::iter::repeat_n(b'0', (-place) as usize));
-        out.extend_from_slice(digits);
-    } else if place >= n {
-        out.extend_from_slice(digits);
-        out.extend(core::iter::repeat_n(b'0', (place - n) as usize));
-        out.extend_from_slice(b".0");
+        t.byte(b'0');
+        t.byte(b'.');
+        t.zeros(place.unsigned_abs() as usize);
+        t.digits(&digits, 0, n);
+    } else if place as usize >= n {
+        t.digits(&digits, 0, n);
+        t.zeros(place as usize - n);
+        t.byte(b'.');
+        t.byte(b'0');
     } else {
-        let (int, frac) = digits.split_at(place as usize);
-        out.extend_from_slice(int);
-        out.push(b'.');
-        out.extend_from_slice(frac);
+        let place = place as usize;
+        t.digits(&digits, 0, place);
+        t.byte(b'.');
+        t.digits(&digits, place, n - place);
+    }
+    push_bytes(out, t.as_slice());
+}
+
+/// A float's text on the stack. Digits and zeros are copied as fixed
+/// 24-byte blocks of which only the wanted part is kept (the rest is
+/// overwritten or cut off), so no copy has a run-time length.
+struct Text {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Text {
+    fn new() -> Text {
+        Text {
+            buf: [0; 96],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.len) {
+            *dst = b;
+            self.len += 1;
+        }
+    }
+
+    /// `count` digits of `d` from `from` (at most 24 are kept).
+    #[inline]
+    fn digits(&mut self, d: &Decimal, from: usize, count: usize) {
+        let src = d
+            .buf
+            .get(from..from + 24)
+            .and_then(|s| <&[u8; 24]>::try_from(s).ok());
+        self.block(src, count);
+    }
+
+    /// `count` zeros (at most 24 are kept).
+    #[inline]
+    fn zeros(&mut self, count: usize) {
+        self.block(Some(&[b'0'; 24]), count);
+    }
+
+    #[inline]
+    fn block(&mut self, src: Option<&[u8; 24]>, count: usize) {
+        if let (Some(src), Some(dst)) = (src, self.buf.get_mut(self.len..self.len + 24)) {
+            dst.copy_from_slice(src);
+            self.len += count.min(24);
+        }
+    }
+
+    /// A decimal exponent (|exp| < 1000).
+    #[inline]
+    fn int(&mut self, exp: i32) {
+        if exp < 0 {
+            self.byte(b'-');
+        }
+        let e = exp.unsigned_abs();
+        if e >= 100 {
+            self.byte(b'0' + (e / 100 % 10) as u8);
+        }
+        if e >= 10 {
+            self.byte(b'0' + (e / 10 % 10) as u8);
+        }
+        self.byte(b'0' + (e % 10) as u8);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
     }
 }
 
 /// The significant digits of a positive float's shortest text, without
 /// leading or trailing zeros, on the stack.
 struct Decimal {
-    buf: [u8; 24],
+    /// Zero-padded to 48 so that any 24-byte window from a digit is there.
+    buf: [u8; 48],
     len: usize,
 }
 
+/// Exact powers of ten as `f64` (every one up to 1e22 is representable).
+const POW10: [f64; 18] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17,
+];
+
 impl Decimal {
+    /// The shortest digits of a positive finite `a` that is `m / 10^k` for
+    /// an integer `m < 2^50` and a small `k` (readings such as `1234.567`,
+    /// nearly all floats in payloads), found with a few float operations
+    /// instead of ryu; None for any other float.
+    ///
+    /// Trying `k = 0, 1, 2, ...`, the first `m = round(a * 10^k)` with
+    /// `m / 10^k == a` has the fewest digits: an IEEE division of two
+    /// exact values is correctly rounded, so that is exactly the test "the
+    /// decimal m·10^-k reads back as `a`"; and below 2^50 the computed
+    /// `a * 10^k` is within 0.2 of the exact product, while any decimal at
+    /// scale `k` that reads back as `a` is within 0.125 of it, so no such
+    /// decimal is missed at a smaller `k`.
+    #[inline]
+    fn short_decimal(a: f64) -> Option<(Decimal, i32)> {
+        const LIMIT: f64 = (1u64 << 50) as f64;
+        for (k, &p) in POW10.iter().enumerate() {
+            let scaled = a * p;
+            if scaled >= LIMIT {
+                return None;
+            }
+            // Round half up: `scaled + 0.5` is exact below 2^50, and the
+            // cast truncates (a libm `round` call cost more than the rest).
+            let m = (scaled + 0.5) as i64;
+            if m >= 1 && m as f64 / p == a {
+                return Some(Decimal::from_int(m as u64, k as i32));
+            }
+        }
+        None
+    }
+
+    /// The digits of `m * 10^-k` (`m > 0`), trailing zeros dropped.
+    fn from_int(m: u64, k: i32) -> (Decimal, i32) {
+        let mut itoa_buf = itoa::Buffer::new();
+        let text = itoa_buf.format(m).as_bytes();
+        let mut d = Decimal {
+            buf: [0; 48],
+            len: 0,
+        };
+        let mut len = text.len();
+        while len > 1 && text.get(len - 1) == Some(&b'0') {
+            len -= 1;
+        }
+        if let (Some(dst), Some(src)) = (d.buf.get_mut(..len), text.get(..len)) {
+            dst.copy_from_slice(src);
+            d.len = len;
+        }
+        (d, text.len() as i32 - 1 - k)
+    }
+
     /// Splits ryu's text into significant digits and the exponent of the
     /// first digit (`1.5e-7` → `15`, -7; `0.0025` → `25`, -3).
     fn parse(text: &str) -> (Decimal, i32) {
@@ -231,7 +672,7 @@ impl Decimal {
         let exp: i32 = exp.parse().unwrap_or(0);
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let mut d = Decimal {
-            buf: [0; 24],
+            buf: [0; 48],
             len: 0,
         };
         // The first digit's exponent, before leading zeros are dropped.
@@ -252,9 +693,5 @@ impl Decimal {
             d.len -= 1;
         }
         (d, first_exp)
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        self.buf.get(..self.len.max(1)).unwrap_or(b"0")
     }
 }

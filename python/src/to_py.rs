@@ -57,8 +57,65 @@ pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
 pub fn json_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
         Some(plain) => PyString::new(py, plain).into_any(),
-        None => PyString::new(py, &s.to_cow()).into_any(),
+        None => {
+            let mut buf = Vec::with_capacity(s.raw().len());
+            match unescape(s.raw().as_bytes(), &mut buf)
+                .and_then(|()| std::str::from_utf8(&buf).ok())
+            {
+                Some(text) => PyString::new(py, text).into_any(),
+                // Not from the codec's validator after all: its slow path.
+                None => PyString::new(py, &s.to_cow()).into_any(),
+            }
+        }
     }
+}
+
+/// Decodes the escapes of a JSON string's raw content into `out`: runs
+/// without a backslash are copied whole (the codec's character iterator
+/// built the value one `char` at a time). The codec validated the text, so
+/// every escape is complete and surrogates come in pairs; None if not.
+fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let mut i = 0;
+    while let Some(skip) = memchr::memchr(b'\\', raw.get(i..)?) {
+        out.extend_from_slice(raw.get(i..i + skip)?);
+        i += skip;
+        let simple = match *raw.get(i + 1)? {
+            b'b' => Some(0x08),
+            b'f' => Some(0x0c),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            other => Some(other),
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            i += 2;
+            continue;
+        }
+        let hi = hex4(raw.get(i + 2..i + 6)?)?;
+        let (code, used) = if (0xD800..0xDC00).contains(&hi) {
+            let lo = hex4(raw.get(i + 8..i + 12)?)?;
+            (
+                0x10000 + ((hi - 0xD800) << 10) + lo.checked_sub(0xDC00)?,
+                12,
+            )
+        } else {
+            (hi, 6)
+        };
+        let c = char::from_u32(code)?;
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        i += used;
+    }
+    out.extend_from_slice(raw.get(i..)?);
+    Some(())
+}
+
+/// Four hex digits.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits
+        .iter()
+        .try_fold(0u32, |v, &d| Some(v << 4 | (d as char).to_digit(16)?))
 }
 
 /// String values up to this many bytes go through the key cache as well:
@@ -90,6 +147,16 @@ fn invalid(at: usize) -> PyErr {
 impl<'a, 'py> Parser<'a, 'py, '_> {
     #[inline]
     fn peek(&mut self) -> u8 {
+        // Payloads are mostly compact: one compare settles it (JSON's
+        // whitespace is all at or below the space).
+        match self.s.get(self.pos) {
+            Some(&b) if b > b' ' => b,
+            _ => self.skip_whitespace(),
+        }
+    }
+
+    #[cold]
+    fn skip_whitespace(&mut self) -> u8 {
         while let Some(&b) = self.s.get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return b;
@@ -125,7 +192,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 
     /// The string at `pos` (which is its opening quote).
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> PyResult<JsonStr<'a>> {
         let start = self.pos + 1;
         let (end, escaped) = self.closing_quote(start).ok_or_else(|| invalid(self.pos))?;
@@ -145,7 +212,21 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     fn closing_quote(&self, mut i: usize) -> Option<(usize, bool)> {
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while they last, then one at a time.
+            // Sixteen bytes at a time while they last, then eight, then
+            // one at a time.
+            if let Some(mask) = quote_or_backslash16(self.s, i) {
+                if mask == 0 {
+                    i += 16;
+                    continue;
+                }
+                let hit = i + mask.trailing_zeros() as usize;
+                if *self.s.get(hit)? == b'"' {
+                    return Some((hit, escaped));
+                }
+                escaped = true;
+                i = hit + 2;
+                continue;
+            }
             let hit = match self.s.get(i..i + 8) {
                 Some(chunk) => {
                     let word = u64::from_le_bytes(chunk.try_into().ok()?);
@@ -184,29 +265,74 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
     }
 
+    /// A number, read in one pass: integers of up to 18 digits and floats
+    /// of up to 15 significant digits with a small exponent (nearly all in
+    /// payloads) are built from the digits directly; the rest are parsed
+    /// from their text.
     fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
         let start = self.pos;
-        let mut integer = true;
-        while let Some(&b) = self.s.get(self.pos) {
-            match b {
-                b'0'..=b'9' | b'-' | b'+' => {}
-                b'.' | b'e' | b'E' => integer = false,
-                _ => break,
+        let neg = self.s.get(start) == Some(&b'-');
+        let mut i = start + usize::from(neg);
+        let mut mant: u64 = 0;
+        let mut digits = 0usize;
+        let mut frac = 0i64;
+        let digit = |i: &mut usize, mant: &mut u64| match self.s.get(*i) {
+            Some(&b) if b.is_ascii_digit() => {
+                *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+                *i += 1;
+                true
             }
-            self.pos += 1;
+            _ => false,
+        };
+        while digit(&mut i, &mut mant) {
+            digits += 1;
         }
-        let text = self.text.get(start..self.pos).unwrap_or("");
-        if text.is_empty() {
+        let mut float = false;
+        if self.s.get(i) == Some(&b'.') {
+            float = true;
+            i += 1;
+            while digit(&mut i, &mut mant) {
+                digits += 1;
+                frac += 1;
+            }
+        }
+        let mut exp = 0i64;
+        if matches!(self.s.get(i), Some(b'e' | b'E')) {
+            float = true;
+            i += 1;
+            let exp_neg = self.s.get(i) == Some(&b'-');
+            if matches!(self.s.get(i), Some(b'-' | b'+')) {
+                i += 1;
+            }
+            let mut e = 0u64;
+            while digit(&mut i, &mut e) {
+                // Clamped: any exponent this large overflows or underflows.
+                e = e.min(1_000_000);
+            }
+            exp = if exp_neg { -(e as i64) } else { e as i64 };
+        }
+        self.pos = i;
+        if digits == 0 {
             return Err(invalid(start));
         }
-        if integer {
+        if !float && digits <= 18 {
+            // Below 10^18, so it fits an i64 either way.
+            let v = mant as i64;
+            return Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any());
+        }
+        let text = self.text.get(start..i).ok_or_else(|| invalid(start))?;
+        if !float {
             return match text.parse::<i64>() {
-                Ok(i) => Ok(i.into_pyobject(self.py)?.into_any()),
+                Ok(v) => Ok(v.into_pyobject(self.py)?.into_any()),
                 Err(_) => ffi::new_big_int(self.py, text),
             };
         }
-        // Correctly rounded, overflowing to infinity like `json.loads`.
-        let f: f64 = text.parse().map_err(|_| invalid(start))?;
+        let f = match exact_float(mant, digits, exp - frac) {
+            Some(f) if neg => -f,
+            Some(f) => f,
+            // Correctly rounded, overflowing to infinity like `json.loads`.
+            None => text.parse().map_err(|_| invalid(start))?,
+        };
         Ok(PyFloat::new(self.py, f).into_any())
     }
 
@@ -257,7 +383,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
             self.pos += 1;
             let v = self.value(depth)?;
-            dict.set_item(key, v)?;
+            // SAFETY: three live objects; `PyDict_SetItem` takes its own
+            // references (ours are dropped after).
+            if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
+                return Err(PyErr::fetch(self.py));
+            }
             match self.peek() {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -281,13 +411,35 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 }
 
+/// Exact powers of ten as `f64` (all up to 1e22 are representable).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `mant * 10^exp` when one IEEE operation gives it correctly rounded
+/// (Clinger's fast path): the digits fit 53 bits exactly (at most 15 of
+/// them) and `10^|exp|` is exact, so the product or quotient of two exact
+/// values is rounded once, as a full parse would round it.
+#[inline]
+fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
+    if digits > 15 {
+        return None;
+    }
+    let p = *POW10.get(usize::try_from(exp.unsigned_abs()).ok()?)?;
+    let m = mant as f64;
+    Some(if exp >= 0 { m * p } else { m / p })
+}
+
 thread_local! {
     static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::new());
 }
 
-/// One cache slot: a key's UTF-8 bytes (inline, no allocation) and its `str`.
+/// One cache slot: a key's UTF-8 bytes (inline, no allocation), the words
+/// they hash from, and its `str`.
 struct Entry {
     len: usize,
+    words: (u64, u64),
     bytes: [u8; KeyCache::MAX_LEN],
     s: Py<PyString>,
 }
@@ -307,31 +459,94 @@ impl KeyCache {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
         let text = key;
         let key = text.as_bytes();
-        let slot = hash(key) as usize % Self::SLOTS;
+        let words = words(key);
+        let slot = hash(words, key.len()) as usize % Self::SLOTS;
         let Some(entry) = self.slots.get_mut(slot) else {
             return PyString::new(py, text).into_any();
         };
         if let Some(e) = entry {
-            if e.bytes.get(..e.len) == Some(key) {
+            // Up to 16 bytes the words are the whole key; longer keys
+            // compare the rest too.
+            if e.len == key.len()
+                && e.words == words
+                && (key.len() <= 16 || e.bytes.get(..e.len) == Some(key))
+            {
                 return e.s.bind(py).clone().into_any();
             }
         }
+        Self::insert(entry, py, text, words)
+    }
+
+    /// A miss: a new `str`, kept in `entry` (unless the key is too long).
+    #[cold]
+    #[inline(never)]
+    fn insert<'py>(
+        entry: &mut Option<Entry>,
+        py: Python<'py>,
+        text: &str,
+        words: (u64, u64),
+    ) -> Bound<'py, PyAny> {
+        let key = text.as_bytes();
         let fresh = PyString::new(py, text);
         let mut bytes = [0u8; Self::MAX_LEN];
         if let Some(dst) = bytes.get_mut(..key.len()) {
             dst.copy_from_slice(key);
             *entry = Some(Entry {
                 len: key.len(),
+                words,
                 bytes,
                 s: fresh.clone().unbind(),
             });
         }
         fresh.into_any()
     }
+}
+
+/// The first and last eight bytes of `bytes` (overlapping when shorter
+/// than 16; under eight, the bytes zero-padded and 0): together with the
+/// length they are all of a key of up to 16 bytes.
+#[inline]
+fn words(bytes: &[u8]) -> (u64, u64) {
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => {
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            (u64::from_le_bytes(w), 0)
+        }
+    }
+}
+
+/// A bit for every byte of `s[i..i + 16]` that is a quote or a backslash,
+/// or None when fewer than 16 bytes are left.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn quote_or_backslash16(s: &[u8], i: usize) -> Option<u32> {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    let chunk = s.get(i..i + 16)?;
+    // SAFETY: `chunk` is 16 readable bytes; SSE2 is part of the x86-64
+    // baseline, so every CPU this code runs on has it.
+    unsafe {
+        let w = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'\\' as i8));
+        Some(_mm_movemask_epi8(_mm_or_si128(quote, backslash)) as u32)
+    }
+}
+
+/// Other targets use the eight-byte path only.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn quote_or_backslash16(_s: &[u8], _i: usize) -> Option<u32> {
+    None
 }
 
 /// A high bit set in every byte of `word` that equals `b` (the lowest
@@ -347,12 +562,7 @@ fn has_byte(word: u64, b: u8) -> u64 {
 /// constant time, and keys that differ only in the middle are rare enough
 /// that a collision just costs a miss.
 #[inline]
-fn hash(bytes: &[u8]) -> u32 {
-    let (head, tail) = match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
-        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
-        // Under eight bytes: all of them, one at a time.
-        _ => (bytes.iter().fold(0, |w, &x| (w << 8) | u64::from(x)), 0),
-    };
-    let h = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+fn hash((head, tail): (u64, u64), len: usize) -> u32 {
+    let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 40) as u32
 }

@@ -1,0 +1,231 @@
+"""The glue's fast paths against slow references: numbers read straight
+from their digits, floats written without ryu, strings copied without the
+escaper, the key cache's word compare, and the pointer-walking writer on
+subclasses (which must behave as before and run no Python code)."""
+
+import collections
+import decimal
+import json
+import math
+import random
+import struct
+
+import pytest
+
+import phoenix_wire as pw
+
+
+def payload_of(text):
+    return pw.decode('[null,null,"t","e",%s]' % text).payload
+
+
+def encoded_payload(value):
+    out = pw.encode(None, None, "t", "e", value)
+    prefix = '[null,null,"t","e",'
+    assert out.startswith(prefix) and out.endswith("]")
+    return out[len(prefix) : -1]
+
+
+def same_number(a, b):
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+def random_number_text(rng):
+    sign = rng.choice(["", "-"])
+    int_digits = rng.randint(1, 25)
+    whole = "0" if rng.random() < 0.2 else str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(int_digits - 1))
+    text = sign + whole
+    if rng.random() < 0.6:
+        text += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 20)))
+    if rng.random() < 0.3:
+        text += rng.choice("eE") + rng.choice(["", "+", "-"]) + str(rng.randint(0, 40 if rng.random() < 0.9 else 400))
+    return text
+
+
+EDGE_NUMBERS = [
+    "0", "-0", "0.0", "-0.0", "0e5", "-0e-5", "1e22", "1e23", "-1e22", "9007199254740993", "9007199254740993.0",
+    "123456789012345678", "999999999999999999", "1000000000000000000", "-999999999999999999",
+    "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+    "123456789012345.0", "1234567890123456.0", "0.1", "0.30000000000000004", "2.2250738585072014e-308",
+    "5e-324", "1.7976931348623157e308", "1e400", "-1e400", "1e-400", "4.35", "1234.567e-5", "-1234.567",
+    "0.000000000000000000001", "100000000000000000000000", "1E+2", "12345678901234567890e-20",
+]
+
+
+def test_decoded_numbers_match_json_loads():
+    rng = random.Random(5)
+    texts = EDGE_NUMBERS + [random_number_text(rng) for _ in range(20000)]
+    ours = payload_of("[" + ",".join(texts) + "]")
+    for text, got in zip(texts, ours):
+        assert same_number(got, json.loads(text)), text
+
+
+def erlang_short(f):
+    """float_to_binary(F, [short]) from Python's shortest repr digits."""
+    if f == 0.0:
+        return "-0.0" if math.copysign(1, f) < 0 else "0.0"
+    sign, digits, exp = decimal.Decimal(repr(abs(f))).as_tuple()
+    d = "".join(map(str, digits)).lstrip("0")
+    first = exp + len("".join(map(str, digits))) - 1
+    d = d.rstrip("0") or "0"
+    n = len(d)
+    e = str(first)
+    sci_len = 1 + 1 + max(n - 1, 1) + 1 + len(e)
+    place = first + 1
+    plain_len = 2 + (-place) + n if place <= 0 else place + 2 if place >= n else n + 1
+    if abs(f) < 2.0**53 and plain_len <= sci_len:
+        if place <= 0:
+            body = "0." + "0" * (-place) + d
+        elif place >= n:
+            body = d + "0" * (place - n) + ".0"
+        else:
+            body = d[:place] + "." + d[place:]
+    else:
+        body = d[0] + "." + (d[1:] or "0") + "e" + e
+    return ("-" if f < 0 else "") + body
+
+
+def random_floats(rng, n):
+    out = [0.0, -0.0, 1.0, 0.1, 0.3, 4.35, 1e15, 1e16, 2.0**50, 2.0**50 - 1, 2.0**50 + 1, 2.0**52, 2.0**53,
+           1125899906842623.5, 0.1 + 0.2, 1 / 3, 5e-324, 1.7976931348623157e308, 123456.0, 1e-7, 1e21, 1e22, 1e23]
+    while len(out) < n:
+        k = rng.random()
+        if k < 0.4:
+            # Readings with a few decimals, like the bench's telemetry.
+            out.append(round(rng.uniform(-1e6, 1e6), rng.randint(0, 8)))
+        elif k < 0.6:
+            out.append(rng.randrange(-10**9, 10**9) / 10 ** rng.randint(0, 17))
+        elif k < 0.8:
+            out.append(rng.uniform(-1e3, 1e3) * 10 ** rng.randint(-30, 30))
+        else:
+            f = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+            if math.isfinite(f):
+                out.append(f)
+    return out
+
+
+def test_floats_are_written_in_erlang_short_form():
+    floats = random_floats(random.Random(9), 30000)
+    ours = encoded_payload(floats)[1:-1].split(",")
+    assert len(ours) == len(floats)
+    for f, text in zip(floats, ours):
+        assert text == erlang_short(f), repr(f)
+        assert float(text) == f
+
+
+def test_strings_are_escaped_wherever_the_special_byte_sits():
+    for n in range(0, 40):
+        for pos in range(n):
+            for ch in ['"', "\\", "\n", "\x00", "\x1f", "\x7f", "é", "🚀", " ", "/"]:
+                s = "a" * pos + ch + "b" * (n - pos - 1)
+                expected = json.dumps(s, ensure_ascii=False)
+                expected = expected.replace("\\u001f", "\\u001F")
+                assert encoded_payload(s) == expected, (n, pos, ch)
+                assert encoded_payload({s: s}) == "{%s:%s}" % (expected, expected)
+        plain = "xyz" * n
+        assert encoded_payload(plain[:n]) == '"%s"' % plain[:n]
+
+
+def test_key_cache_tells_apart_keys_that_differ_anywhere():
+    keys = []
+    for n in range(1, 40):
+        base = "k" * n
+        keys.append(base)
+        for pos in range(n):
+            keys.append(base[:pos] + "j" + base[pos + 1 :])
+    text = json.dumps({k: i for i, k in enumerate(keys)})
+    for _ in range(3):
+        assert payload_of(text) == json.loads(text)
+    values = json.dumps(keys)
+    assert payload_of(values) == keys
+
+
+class LoudInt(int):
+    calls = 0
+
+    def __str__(self):
+        LoudInt.calls += 1
+        return "loud"
+
+    __repr__ = __str__
+
+
+class LoudFloat(float):
+    def __repr__(self):
+        raise AssertionError("float subclass repr called")
+
+    __str__ = __repr__
+
+
+class LoudStr(str):
+    def __str__(self):
+        raise AssertionError("str subclass __str__ called")
+
+
+class LoudDict(dict):
+    def items(self):
+        raise AssertionError("dict subclass items called")
+
+    def __iter__(self):
+        raise AssertionError("dict subclass __iter__ called")
+
+
+class LoudList(list):
+    def __iter__(self):
+        raise AssertionError("list subclass __iter__ called")
+
+
+def test_subclasses_are_written_from_their_values_without_running_their_methods():
+    LoudInt.calls = 0
+    value = LoudDict(
+        {
+            LoudStr("s"): LoudList([LoudInt(2**70), LoudInt(-5), LoudFloat(1.5), LoudStr("x")]),
+            LoudInt(7): collections.OrderedDict([("b", 1), ("a", (True, None))]),
+            "t": collections.namedtuple("P", "x y")(1, 2),
+        }
+    )
+    assert encoded_payload(value) == '{"s":[1180591620717411303424,-5,1.5,"x"],"7":{"b":1,"a":[true,null]},"t":[1,2]}'
+    assert LoudInt.calls == 0
+
+
+def test_random_documents_round_trip_with_floats():
+    rng = random.Random(13)
+
+    def doc(depth):
+        k = rng.random()
+        if depth == 0 or k < 0.3:
+            return rng.choice([None, True, False, rng.randint(-(2**70), 2**70), rng.randint(-1000, 1000),
+                               round(rng.uniform(-1e4, 1e4), rng.randint(0, 6)), rng.random() * 10 ** rng.randint(-20, 20),
+                               "".join(rng.choice('ab"\\\n\x01é€😀') for _ in range(rng.randint(0, 30)))])
+        if k < 0.65:
+            return [doc(depth - 1) for _ in range(rng.randint(0, 6))]
+        return {"".join(rng.choice("abcdéz\"") for _ in range(rng.randint(0, 20))): doc(depth - 1) for _ in range(rng.randint(0, 6))}
+
+    for _ in range(2000):
+        v = doc(4)
+        text = encoded_payload(v)
+        assert json.loads(text) == v
+        assert payload_of(text) == v
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "a\udfff", {"\ud83d": 1}])
+def test_lone_surrogates_still_refused_on_the_fast_path(bad):
+    with pytest.raises(pw.EncodeError):
+        pw.encode(None, None, "t", "e", [1, 2.5, {"k": bad}])
+
+
+def test_escaped_strings_decode_like_json_loads():
+    rng = random.Random(17)
+    alphabet = 'ab"\\/\b\f\n\r\t\x00\x1f\x7fé€😀\U0010ffff\u2028\ufffd'
+    strings = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    for ensure_ascii in (True, False):
+        text = json.dumps({s: s for s in strings}, ensure_ascii=ensure_ascii)
+        text = text.replace("/", "\\/")
+        assert payload_of(text) == json.loads(text)
+        # Envelope strings go through the same decoder.
+        m = pw.decode(json.dumps([None, "r\\u00e9f", strings[1], strings[2], {}], ensure_ascii=ensure_ascii))
+        assert (m.ref, m.topic, m.event) == ("r\\u00e9f", strings[1], strings[2])
