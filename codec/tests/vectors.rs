@@ -96,6 +96,14 @@ fn text_vectors() {
         let name = v["name"].as_str().unwrap();
         let bytes = input(v);
         let result = frame::decode_text(&bytes, vsn(v));
+        // A frame that is already a `str` reads the same, errors included.
+        if let Ok(text) = core::str::from_utf8(&bytes) {
+            assert_eq!(
+                frame::decode_text_str(text, vsn(v)),
+                result,
+                "{name}: as str"
+            );
+        }
         if let Some(want) = v.get("error") {
             assert_error(name, result, want);
             continue;
@@ -189,6 +197,14 @@ fn text_truncated_at_every_byte() {
         for cut in 0..end {
             let err = frame::decode_text(&bytes[..cut], vsn(v))
                 .expect_err(&format!("{}: prefix of {cut} bytes decoded", v["name"]));
+            if let Ok(text) = core::str::from_utf8(&bytes[..cut]) {
+                assert_eq!(
+                    frame::decode_text_str(text, vsn(v)),
+                    Err(err),
+                    "{}",
+                    v["name"]
+                );
+            }
             assert!(
                 err.offset() <= cut,
                 "{}: offset {} past the end {cut}",

@@ -109,6 +109,8 @@ fn decode_walk_and_encode_allocate_nothing() {
         let mut digest = 0usize;
         for &(bytes, vsn) in TEXT {
             let f = frame::decode_text(bytes, vsn).unwrap();
+            let text = core::str::from_utf8(bytes).unwrap();
+            digest += frame::decode_text_str(text, vsn).unwrap().topic.raw().len();
             let Payload::Json(p) = f.payload else {
                 unreachable!()
             };

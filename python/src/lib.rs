@@ -103,7 +103,7 @@ fn decode(
 ) -> PyResult<Message> {
     if let Ok(text) = frame.cast::<PyString>() {
         let data = ffi::str_utf8(text)?;
-        return Message::text(frame, data.as_bytes(), vsn_of(vsn)?);
+        return Message::text_str(frame, data, vsn_of(vsn)?);
     }
     if let Ok(bytes) = frame.cast::<PyBytes>() {
         let direction = direction_of(direction, Direction::ToClient)?;

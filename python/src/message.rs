@@ -56,6 +56,22 @@ impl View {
         })
     }
 
+    /// [`new`](Self::new) for a `str` owner, viewed as text.
+    fn new_str(
+        owner: &Bound<'_, PyAny>,
+        text: &str,
+        decode: impl FnOnce(&'static str) -> phoenix_wire::Result<Frame<'static>>,
+    ) -> PyResult<View> {
+        // SAFETY: as in `new`; the bytes are `text`'s, so still UTF-8.
+        let text = unsafe { core::str::from_utf8_unchecked(ffi::extend(text.as_bytes())) };
+        let frame = decode(text).map_err(|e| decode_error(owner.py(), e))?;
+        Ok(View {
+            _owner: owner.clone().unbind(),
+            frame,
+            reply: OnceLock::new(),
+        })
+    }
+
     #[inline]
     fn frame(&self) -> &Frame<'_> {
         &self.frame
@@ -80,6 +96,14 @@ impl Message {
     pub fn text(owner: &Bound<'_, PyAny>, data: &[u8], vsn: Vsn) -> PyResult<Message> {
         Ok(Message::from_view(View::new(owner, data, |d| {
             frame::decode_text(d, vsn)
+        })?))
+    }
+
+    /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`
+    /// (valid UTF-8 already, so not checked again).
+    pub fn text_str(owner: &Bound<'_, PyAny>, text: &str, vsn: Vsn) -> PyResult<Message> {
+        Ok(Message::from_view(View::new_str(owner, text, |t| {
+            frame::decode_text_str(t, vsn)
         })?))
     }
 

@@ -3,8 +3,8 @@
 //!
 //! | family | decode | encode |
 //! |---|---|---|
-//! | V1 JSON object (text) | [`decode_text`] with [`Vsn::V1`] | [`Frame::encode_text`] |
-//! | V2 JSON array (text) | [`decode_text`] with [`Vsn::V2`] | [`Frame::encode_text`] |
+//! | V1 JSON object (text) | [`decode_text`] (bytes) or [`decode_text_str`] with [`Vsn::V1`] | [`Frame::encode_text`] |
+//! | V2 JSON array (text) | [`decode_text`] (bytes) or [`decode_text_str`] with [`Vsn::V2`] | [`Frame::encode_text`] |
 //! | V2 binary, kinds 0/1/2 | [`decode_binary`] with a [`Direction`] | [`Frame::encode_binary`] |
 //!
 //! ```
@@ -31,7 +31,7 @@ mod text;
 pub use binary::decode_binary;
 #[cfg(feature = "bytes")]
 pub use owned::OwnedFrame;
-pub use text::decode_text;
+pub use text::{decode_text, decode_text_str};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, JsonStr, RawJson};
@@ -277,6 +277,11 @@ impl Decoder {
     /// Decodes a text frame; see [`decode_text`].
     pub fn decode_text<'a>(&self, bytes: &'a [u8], vsn: Vsn) -> Result<Frame<'a>> {
         text::decode(bytes, vsn, self.max_depth)
+    }
+
+    /// Decodes a text frame that is already a `str`; see [`decode_text_str`].
+    pub fn decode_text_str<'a>(&self, text: &'a str, vsn: Vsn) -> Result<Frame<'a>> {
+        text::decode_str(text, vsn, self.max_depth)
     }
 
     /// Decodes a binary frame; see [`decode_binary`].

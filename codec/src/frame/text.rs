@@ -29,11 +29,32 @@ pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
     decode(bytes, vsn, json::DEFAULT_MAX_DEPTH)
 }
 
-// Inlined into both entry points so the frame is built in the caller's
-// slot and the reader's cursor stays in a register.
+/// [`decode_text`] for a frame that is already a `str`, as websocket
+/// libraries hand over text frames: the same frame and errors, without
+/// checking UTF-8 again.
+///
+/// ```
+/// use phoenix_wire::{frame, Vsn};
+///
+/// let f = frame::decode_text_str(r#"[null,"2","phoenix","heartbeat",{}]"#, Vsn::V2)?;
+/// assert_eq!(f.event, "heartbeat");
+/// # Ok::<(), phoenix_wire::Error>(())
+/// ```
+pub fn decode_text_str(text: &str, vsn: Vsn) -> Result<Frame<'_>> {
+    decode_str(text, vsn, json::DEFAULT_MAX_DEPTH)
+}
+
+/// Checks UTF-8, then reads the frame.
 #[inline]
 pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
-    let text = crate::utf8::to_str(bytes)?;
+    decode_str(crate::utf8::to_str(bytes)?, vsn, max_depth)
+}
+
+// Inlined into every entry point so the frame is built in the caller's
+// slot and the reader's cursor stays in a register.
+#[inline]
+pub(crate) fn decode_str(text: &str, vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
+    let bytes = text.as_bytes();
     let mut r = Reader {
         s: Scanner::new(bytes, 0),
         text,
