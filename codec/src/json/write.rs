@@ -1,7 +1,6 @@
 //! Writing JSON strings the way Phoenix's encoder (Jason) does.
 
 use crate::error::Result;
-use crate::json::scan::stop_byte;
 use crate::json::JsonStr;
 use crate::sink::Sink;
 
@@ -47,7 +46,7 @@ fn write_str_content<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
     let bytes = s.as_bytes();
     // Most strings need no escape: find that out a word at a time and
     // write them in one piece.
-    let first = stop_byte(bytes, 0);
+    let first = first_escape(bytes);
     if first == bytes.len() {
         return out.put(bytes);
     }
@@ -79,22 +78,96 @@ fn write_escaped<S: Sink + ?Sized>(out: &mut S, bytes: &[u8], first: usize) -> R
     out.put(&bytes[start..])
 }
 
-/// Writes a [`JsonStr`] as a quoted JSON string. An escaped string was
-/// validated when it was read, so its raw text is copied as is.
+/// Writes a [`JsonStr`] as a quoted JSON string. A string read from JSON
+/// was validated then, so its raw text is copied as is; a Rust string is
+/// escaped like [`write_str`].
 #[inline(always)]
 pub fn write_json_str<S: Sink + ?Sized>(out: &mut S, s: JsonStr<'_>) -> Result<()> {
-    if s.is_escaped() {
-        out.put_u8(b'"')?;
-        out.put(s.raw().as_bytes())?;
-        out.put_u8(b'"')
-    } else {
-        write_str(out, s.raw())
+    match s.json_text() {
+        Some(text) => {
+            out.put_u8(b'"')?;
+            out.put(text.as_bytes())?;
+            out.put_u8(b'"')
+        }
+        None => write_str(out, s.raw()),
     }
+}
+
+/// The text of `s` when it goes between quotes as is: the raw text of a
+/// string read from JSON (validated then), or a Rust string that holds
+/// nothing to escape.
+#[inline(always)]
+pub(crate) fn clean_text<'a>(s: JsonStr<'a>) -> Option<&'a str> {
+    match s.json_text() {
+        Some(text) => Some(text),
+        None if first_escape(s.raw().as_bytes()) == s.raw().len() => Some(s.raw()),
+        None => None,
+    }
+}
+
+/// The index of the first byte of `bytes` that a JSON string cannot hold
+/// raw (`"`, `\` or a C0 control), or `bytes.len()` when there is none.
+/// Eight bytes at a time: header strings are short and almost never need it.
+#[inline]
+pub(crate) fn first_escape(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(word);
+        let hits = escape_hits(u64::from_le_bytes(x));
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    at + tail
+        .iter()
+        .position(|&b| escape_for(b).is_some())
+        .unwrap_or(tail.len())
+}
+
+/// A word with the high bit set in every byte of `x` that needs an escape.
+/// Above the lowest hit, bits may be set spuriously (borrows carry upwards),
+/// so only the lowest one is meaningful.
+#[inline(always)]
+fn escape_hits(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
+    below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) | below(x, 0x20)
 }
 
 /// Writes an integer in decimal without allocating.
 pub fn write_i64<S: Sink + ?Sized>(out: &mut S, v: i64) -> Result<()> {
     out.put(Digits::new(v).as_bytes())
+}
+
+/// The length of the decimal text of `v`.
+#[inline(always)]
+pub(crate) fn decimal_len(v: i64) -> usize {
+    let digits = v
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(v < 0)
+}
+
+/// Writes the decimal text of `v` into `dst`, which is
+/// [`decimal_len`]`(v)` bytes long; from the last digit backwards.
+#[inline]
+pub(crate) fn write_decimal(dst: &mut [u8], v: i64) {
+    let mut n = v.unsigned_abs();
+    for d in dst.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    if v < 0 {
+        if let Some(sign) = dst.first_mut() {
+            *sign = b'-';
+        }
+    }
 }
 
 /// The decimal text of an integer, on the stack.
