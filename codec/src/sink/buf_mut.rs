@@ -27,6 +27,16 @@ impl<B: BufMut> Sink for B {
     }
 
     #[inline]
+    fn put_u8(&mut self, byte: u8) -> Result<()> {
+        if !self.has_remaining_mut() {
+            return Err(Error::new(ErrorKind::BufferFull, 0));
+        }
+        // A `Vec` pushes, instead of copying a one-byte slice.
+        BufMut::put_u8(self, byte);
+        Ok(())
+    }
+
+    #[inline]
     fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<bool> {
         if self.remaining_mut() < len {
             return Err(Error::new(ErrorKind::BufferFull, 0));
