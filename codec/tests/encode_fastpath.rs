@@ -199,6 +199,31 @@ fn every_control_character_and_every_position() {
 }
 
 #[test]
+fn escapes_are_found_at_every_length_and_position() {
+    // Whole words, tails of 1 to 7 bytes (read as overlapping halves) and
+    // every byte position in them.
+    for len in 1..=24 {
+        for at in 0..len {
+            for c in [0u8, 0x1f, b'"', b'\\'] {
+                let mut s = vec![b'a'; len];
+                s[at] = c;
+                let s = String::from_utf8(s).unwrap();
+                let mut out = Vec::new();
+                phoenix_wire::json::write_str(&mut out, &s).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), jason_str(&s), "{s:?}");
+            }
+        }
+    }
+    // Bytes just above and below the special ones are written raw.
+    for len in 0..=24 {
+        let s: String = " !#[]~\u{7f}\u{e9}".chars().cycle().take(len).collect();
+        let mut out = Vec::new();
+        phoenix_wire::json::write_str(&mut out, &s).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), format!("\"{s}\""));
+    }
+}
+
+#[test]
 fn integer_and_null_refs() {
     let ints = [
         0,

@@ -122,10 +122,48 @@ pub(crate) fn first_escape(bytes: &[u8]) -> usize {
         at += 8;
     }
     let tail = words.remainder();
-    at + tail
-        .iter()
-        .position(|&b| escape_for(b).is_some())
-        .unwrap_or(tail.len())
+    if tail.is_empty() {
+        return at;
+    }
+    // Header strings are mostly shorter than a word: one more SWAR test,
+    // not a loop over the bytes.
+    let hits = match tail_word(tail) {
+        Some(word) => escape_hits(word),
+        None => {
+            return at
+                + tail
+                    .iter()
+                    .take_while(|&&b| escape_for(b).is_none())
+                    .count()
+        }
+    };
+    if hits != 0 {
+        return at + (hits.trailing_zeros() / 8) as usize;
+    }
+    at + tail.len()
+}
+
+/// The 1 to 7 bytes of `tail` as a little-endian word, padded with `A`
+/// (which needs no escape); `None` for another length. Two overlapping
+/// loads: no bytes are stored to be read back as a word (that would stall).
+#[inline(always)]
+fn tail_word(tail: &[u8]) -> Option<u64> {
+    const PAD: u64 = 0x4141_4141_4141_4141;
+    let n = tail.len();
+    let (lo, hi, width) = match n {
+        1 => return tail.first().map(|&b| u64::from(b) | PAD << 8),
+        2..=3 => {
+            let word = |b: &[u8]| Some(u64::from(u16::from_le_bytes(b.try_into().ok()?)));
+            (word(tail.get(..2)?)?, word(tail.get(n - 2..)?)?, 2)
+        }
+        4..=7 => {
+            let word = |b: &[u8]| Some(u64::from(u32::from_le_bytes(b.try_into().ok()?)));
+            (word(tail.get(..4)?)?, word(tail.get(n - 4..)?)?, 4)
+        }
+        _ => return None,
+    };
+    // Where the loads overlap they hold the same bytes, so OR keeps them.
+    Some(lo | hi << ((n - width) * 8) | PAD << (n * 8))
 }
 
 /// A word with the high bit set in every byte of `x` that needs an escape.
