@@ -100,7 +100,7 @@ pub fn write_json_str<S: Sink + ?Sized>(out: &mut S, s: JsonStr<'_>) -> Result<(
 pub(crate) fn clean_text<'a>(s: JsonStr<'a>) -> Option<&'a str> {
     match s.json_text() {
         Some(text) => Some(text),
-        None if first_escape(s.raw().as_bytes()) == s.raw().len() => Some(s.raw()),
+        None if !needs_escape(s.raw().as_bytes()) => Some(s.raw()),
         None => None,
     }
 }
@@ -141,6 +141,23 @@ pub(crate) fn first_escape(bytes: &[u8]) -> usize {
         return at + (hits.trailing_zeros() / 8) as usize;
     }
     at + tail.len()
+}
+
+/// Whether a JSON string needs escapes to hold `bytes`. Header strings
+/// are short: up to 16 bytes take one or two word tests without a loop.
+#[inline(always)]
+fn needs_escape(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word = |b: Option<&[u8]>| {
+        let x: [u8; 8] = b.and_then(|b| b.try_into().ok()).unwrap_or([b'A'; 8]);
+        escape_hits(u64::from_le_bytes(x))
+    };
+    match n {
+        0 => false,
+        1..=7 => tail_word(bytes).map_or(true, |w| escape_hits(w) != 0),
+        8..=16 => word(bytes.get(..8)) | word(bytes.get(n - 8..)) != 0,
+        _ => first_escape(bytes) < n,
+    }
 }
 
 /// The 1 to 7 bytes of `tail` as a little-endian word, padded with `A`
