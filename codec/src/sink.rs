@@ -24,26 +24,34 @@ pub trait Sink {
         self.put(&[byte])
     }
 
-    /// Appends `len` bytes written in place: `fill` gets them as one zeroed
-    /// slice of exactly `len` bytes to write. Encoders assemble a frame's
-    /// many short pieces this way straight into the sink's memory, instead
-    /// of a `put` per piece or a copy from a scratch buffer.
+    /// Appends `len` bytes written in place, then the bytes of `then`:
+    /// `fill` gets the first `len` as one zeroed slice to write. This is
+    /// the shape of an encoded frame (a short envelope assembled from many
+    /// small pieces, then a long payload copied as is): the envelope goes
+    /// straight into the sink's memory, not through a `put` per piece or a
+    /// scratch buffer, and the payload is copied once.
     ///
     /// Returns `Ok(false)` without calling `fill` when the sink cannot hand
-    /// out `len` contiguous bytes now (the default); the caller then writes
-    /// with [`put`](Self::put). Fails like `put` when the bytes cannot fit.
+    /// out `len + then.len()` contiguous bytes now (the default); the caller
+    /// then writes with [`put`](Self::put). Fails like `put` when the bytes
+    /// cannot fit.
     ///
     /// ```
     /// use phoenix_wire::{Sink, SliceSink};
     ///
     /// let mut storage = [0u8; 8];
     /// let mut sink = SliceSink::new(&mut storage);
-    /// assert!(sink.put_in_place(3, &mut |dst| dst.copy_from_slice(b"abc")).unwrap());
-    /// assert_eq!(sink.written(), b"abc");
+    /// assert!(sink.put_in_place(3, &mut |dst| dst.copy_from_slice(b"abc"), b"de").unwrap());
+    /// assert_eq!(sink.written(), b"abcde");
     /// ```
     #[inline]
-    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<bool> {
-        let _ = (len, fill);
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let _ = (len, fill, then);
         Ok(false)
     }
 }
@@ -113,14 +121,21 @@ impl Sink for SliceSink<'_> {
     }
 
     #[inline]
-    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<bool> {
-        let end = self.len + len;
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let end = self.len + len + then.len();
         let dst = self
             .buf
             .get_mut(self.len..end)
             .ok_or(Error::new(ErrorKind::BufferFull, self.len))?;
-        dst.fill(0);
-        fill(dst);
+        let (head, tail) = dst.split_at_mut(len);
+        head.fill(0);
+        fill(head);
+        tail.copy_from_slice(then);
         self.len = end;
         Ok(true)
     }
@@ -162,10 +177,17 @@ impl Sink for alloc::vec::Vec<u8> {
     }
 
     #[inline]
-    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<bool> {
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
         let start = self.len();
+        self.reserve(len + then.len());
         self.resize(start + len, 0);
         fill(self.get_mut(start..).unwrap_or(&mut []));
+        self.extend_from_slice(then);
         Ok(true)
     }
 }

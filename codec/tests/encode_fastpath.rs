@@ -379,25 +379,45 @@ fn a_full_sink_keeps_a_prefix_and_says_buffer_full() {
 }
 
 #[test]
-fn put_in_place_writes_exactly_what_fill_writes() {
+fn put_in_place_writes_what_fill_writes_then_the_rest() {
     let mut v = b"ab".to_vec();
-    assert!(Sink::put_in_place(&mut v, 3, &mut |d| {
+    let fill = &mut |d: &mut [u8]| {
         assert_eq!(d, [0, 0, 0]);
         d.copy_from_slice(b"cde");
-    })
-    .unwrap());
-    assert_eq!(v, b"abcde");
-    let mut storage = [9u8; 4];
+    };
+    assert!(Sink::put_in_place(&mut v, 3, fill, b"fg").unwrap());
+    assert_eq!(v, b"abcdefg");
+    #[cfg(feature = "bytes")]
+    {
+        let mut b = bytes::BytesMut::with_capacity(16);
+        assert!(b
+            .put_in_place(2, &mut |d| d.copy_from_slice(b"hi"), b"jk")
+            .unwrap());
+        assert!(b
+            .put_in_place(0, &mut |d| assert!(d.is_empty()), b"")
+            .unwrap());
+        assert_eq!(&b[..], b"hijk");
+        let mut limited = bytes::BytesMut::new().limit(3);
+        let err = limited
+            .put_in_place(2, &mut |_| panic!("no room"), b"lm")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BufferFull);
+        assert!(limited.get_ref().is_empty());
+    }
+    let mut storage = [9u8; 6];
     let mut s = SliceSink::new(&mut storage);
     s.put(b"x").unwrap();
-    let err = s.put_in_place(4, &mut |_| panic!("no room")).unwrap_err();
+    let err = s
+        .put_in_place(4, &mut |_| panic!("no room"), b"yz")
+        .unwrap_err();
     assert_eq!((err.kind(), err.offset()), (ErrorKind::BufferFull, 1));
     assert!(s
-        .put_in_place(3, &mut |d| d.copy_from_slice(b"yzw"))
+        .put_in_place(3, &mut |d| d.copy_from_slice(b"yzw"), b"uv")
         .unwrap());
-    assert_eq!(s.written(), b"xyzw");
+    assert_eq!(s.written(), b"xyzwuv");
     let mut p = PutOnly(Vec::new());
-    assert!(!p.put_in_place(2, &mut |_| panic!("declined")).unwrap());
+    assert!(!p.put_in_place(2, &mut |_| panic!("declined"), b"").unwrap());
+    assert!(p.0.is_empty());
 }
 
 fn tref() -> impl Strategy<Value = TRef> {

@@ -343,42 +343,28 @@ fn trim_ws(b: &[u8]) -> &[u8] {
     b.get(start..end).unwrap_or(&[])
 }
 
-/// Frames up to this long are written in place in one piece; in a longer
-/// one the payload is copied on its own (see [`write_v2_json`]).
-const IN_PLACE_MAX: usize = 256;
-
 /// Writes a V2 frame with a raw JSON payload.
 ///
 /// When no header string needs escapes (always so for strings read from
-/// JSON), the lengths are known up front and the envelope, plus the payload
-/// of a small frame, is written in place with [`Sink::put_in_place`]; the
-/// payload of a larger frame then follows in one `put`. Otherwise, or when
-/// the sink has no contiguous room, the frame goes in piece by piece. A full
-/// sink may be left holding part of the frame.
+/// JSON), the envelope's length is known up front: it is written in place
+/// and the payload copied after it in one [`Sink::put_in_place`], then the
+/// `]`. Otherwise, or when the sink has no contiguous room, the frame goes
+/// in piece by piece. A full sink may be left holding part of the frame.
 #[inline(always)]
 fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
-    let Some(head) = clean_head_len(f) else {
-        write_v2_head::<_, false>(out, f)?;
-        out.put(payload)?;
-        return out.put_u8(b']');
-    };
-    let whole = head + payload.len() + 1;
-    if whole <= IN_PLACE_MAX {
-        let fill = &mut |dst: &mut [u8]| {
-            let mut w = Cursor { buf: dst, pos: 0 };
-            w.head(f);
-            w.put(payload);
-            w.byte(b']');
-        };
-        if out.put_in_place(whole, fill)? {
-            return Ok(());
+    match clean_head_len(f) {
+        Some(head) => {
+            let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
+            if !out.put_in_place(head, fill, payload)? {
+                write_v2_head::<_, true>(out, f)?;
+                out.put(payload)?;
+            }
         }
-    } else if out.put_in_place(head, &mut |dst| Cursor { buf: dst, pos: 0 }.head(f))? {
-        out.put(payload)?;
-        return out.put_u8(b']');
+        None => {
+            write_v2_head::<_, false>(out, f)?;
+            out.put(payload)?;
+        }
     }
-    write_v2_head::<_, true>(out, f)?;
-    out.put(payload)?;
     out.put_u8(b']')
 }
 
@@ -537,7 +523,7 @@ where
             match clean_head_len(f) {
                 Some(len) => {
                     let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
-                    if !out.put_in_place(len, fill)? {
+                    if !out.put_in_place(len, fill, &[])? {
                         write_v2_head::<_, true>(out, f)?;
                     }
                 }

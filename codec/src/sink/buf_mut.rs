@@ -39,14 +39,23 @@ impl<B: BufMut> Sink for B {
     }
 
     #[inline]
-    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<bool> {
-        if self.remaining_mut() < len {
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let total = len + then.len();
+        if self.remaining_mut() < total {
             return Err(Error::new(ErrorKind::BufferFull, 0));
         }
         let chunk = self.chunk_mut();
-        if chunk.len() < len {
+        if chunk.len() < total {
             return Ok(false);
         }
+        // Initializes the `then` part (a safe copy into the chunk), so only
+        // the `len` bytes for `fill` need zeroing below.
+        chunk[len..total].copy_from_slice(then);
         let ptr = chunk.as_mut_ptr();
         // SAFETY: `chunk_mut` hands out `chunk.len() >= len` writable bytes
         // at `ptr`, borrowed from `self` (so from nothing else) until the
@@ -57,10 +66,10 @@ impl<B: BufMut> Sink for B {
             core::slice::from_raw_parts_mut(ptr, len)
         };
         fill(dst);
-        // SAFETY: the first `len` bytes of the chunk were initialized above
-        // (zeroed, then written by `fill`) and `len <= chunk.len()`, which is
-        // what `advance_mut` requires.
-        unsafe { self.advance_mut(len) };
+        // SAFETY: the first `total <= chunk.len()` bytes of the chunk are
+        // initialized (zeroed then written by `fill`, then copied from
+        // `then`), which is what `advance_mut` requires.
+        unsafe { self.advance_mut(total) };
         Ok(true)
     }
 }
