@@ -23,6 +23,37 @@ pub trait Sink {
     fn put_u8(&mut self, byte: u8) -> Result<()> {
         self.put(&[byte])
     }
+
+    /// Appends `len` bytes written in place, then the bytes of `then`:
+    /// `fill` gets the first `len` as one zeroed slice to write. This is
+    /// the shape of an encoded frame (a short envelope assembled from many
+    /// small pieces, then a long payload copied as is): the envelope goes
+    /// straight into the sink's memory, not through a `put` per piece or a
+    /// scratch buffer, and the payload is copied once.
+    ///
+    /// Returns `Ok(false)` without calling `fill` when the sink cannot hand
+    /// out `len + then.len()` contiguous bytes now (the default); the caller
+    /// then writes with [`put`](Self::put). Fails like `put` when the bytes
+    /// cannot fit.
+    ///
+    /// ```
+    /// use phoenix_wire::{Sink, SliceSink};
+    ///
+    /// let mut storage = [0u8; 8];
+    /// let mut sink = SliceSink::new(&mut storage);
+    /// assert!(sink.put_in_place(3, &mut |dst| dst.copy_from_slice(b"abc"), b"de").unwrap());
+    /// assert_eq!(sink.written(), b"abcde");
+    /// ```
+    #[inline]
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let _ = (len, fill, then);
+        Ok(false)
+    }
 }
 
 /// Writes into a fixed slice; for `no_std` targets without an allocator.
@@ -45,43 +76,95 @@ pub struct SliceSink<'a> {
 
 impl<'a> SliceSink<'a> {
     /// A sink that fills `buf` from the start.
+    #[inline]
     pub fn new(buf: &'a mut [u8]) -> SliceSink<'a> {
         SliceSink { buf, len: 0 }
     }
 
     /// How many bytes have been written.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether nothing has been written yet.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The bytes written so far.
+    #[inline]
     pub fn written(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 
     /// Gives back the written part of the buffer, for the buffer's lifetime.
+    #[inline]
     pub fn into_written(self) -> &'a mut [u8] {
         &mut self.buf[..self.len]
     }
 }
 
 impl Sink for SliceSink<'_> {
-    #[inline]
+    #[inline(always)]
     fn put(&mut self, bytes: &[u8]) -> Result<()> {
         let end = self.len + bytes.len();
         match self.buf.get_mut(self.len..end) {
             Some(dst) => {
-                dst.copy_from_slice(bytes);
+                copy_short(dst, bytes);
                 self.len = end;
                 Ok(())
             }
             None => Err(Error::new(ErrorKind::BufferFull, self.len)),
         }
+    }
+
+    #[inline]
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let end = self.len + len + then.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(Error::new(ErrorKind::BufferFull, self.len))?;
+        let (head, tail) = dst.split_at_mut(len);
+        head.fill(0);
+        fill(head);
+        tail.copy_from_slice(then);
+        self.len = end;
+        Ok(true)
+    }
+}
+
+/// Copies `src` into `dst` (same length). Encoders put many pieces of a
+/// few bytes (quotes, commas, refs, topics): up to 16 bytes take one or two
+/// possibly overlapping loads and stores instead of a call to memcpy.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
+    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) -> Option<()> {
+        let n = src.len();
+        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
+        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
+        dst.get_mut(..N)?.copy_from_slice(&head);
+        dst.get_mut(n - N..)?.copy_from_slice(&tail);
+        Some(())
+    }
+    let done = match src.len() {
+        0 => Some(()),
+        1 => dst.first_mut().zip(src.first()).map(|(d, s)| *d = *s),
+        2..=3 => two::<2>(dst, src),
+        4..=7 => two::<4>(dst, src),
+        8..=16 => two::<8>(dst, src),
+        _ => None,
+    };
+    if done.is_none() && dst.len() == src.len() {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -92,18 +175,22 @@ impl Sink for alloc::vec::Vec<u8> {
         self.extend_from_slice(bytes);
         Ok(())
     }
-}
 
-// With `bytes`, every `BufMut` is a sink, `Vec<u8>` and `BytesMut` included.
-#[cfg(feature = "bytes")]
-impl<B: bytes::BufMut> Sink for B {
     #[inline]
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        // `BufMut::put_slice` panics when the buffer cannot take the bytes.
-        if self.remaining_mut() < bytes.len() {
-            return Err(Error::new(ErrorKind::BufferFull, 0));
-        }
-        self.put_slice(bytes);
-        Ok(())
+    fn put_in_place(
+        &mut self,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]),
+        then: &[u8],
+    ) -> Result<bool> {
+        let start = self.len();
+        self.reserve(len + then.len());
+        self.resize(start + len, 0);
+        fill(self.get_mut(start..).unwrap_or(&mut []));
+        self.extend_from_slice(then);
+        Ok(true)
     }
 }
+
+#[cfg(feature = "bytes")]
+mod buf_mut;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::error::Result;
 use crate::frame::{Decoder, Direction, Frame, Payload, Ref, Vsn, PHX_REPLY};
-use crate::json::{JsonStr, RawJson};
+use crate::json::{Form, JsonStr, RawJson};
 
 /// A decoded frame that holds its input: a [`Bytes`] plus offsets.
 ///
@@ -46,7 +46,7 @@ enum Kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Slot {
     None,
-    Text { range: Range<usize>, escaped: bool },
+    Text { range: Range<usize>, form: Form },
     Int(i64),
     PhxReply,
 }
@@ -107,13 +107,13 @@ impl OwnedFrame {
 
     fn text(&self, slot: &Slot) -> JsonStr<'_> {
         match slot {
-            Slot::Text { escaped, .. } => {
+            Slot::Text { form, .. } => {
                 // SAFETY: every `Slot::Text` range was taken from a `&str` that
                 // the decoder validated as UTF-8, inside this same `Bytes`,
                 // whose contents never change; so the bytes are UTF-8 and the
                 // range lies on character boundaries.
                 let s = unsafe { core::str::from_utf8_unchecked(self.raw(slot)) };
-                JsonStr::from_raw(s, *escaped)
+                JsonStr::from_form(s, *form)
             }
             Slot::PhxReply => JsonStr::new(PHX_REPLY),
             _ => JsonStr::new(""),
@@ -147,13 +147,15 @@ impl Slots {
         let (kind, payload, status) = match f.payload {
             Payload::Json(p) => (
                 Kind::Json,
-                span(base, p.raw().as_bytes(), false),
+                span(base, p.raw().as_bytes(), Form::Plain),
                 Slot::None,
             ),
-            Payload::Binary(b) => (Kind::Binary, span(base, b, false), Slot::None),
-            Payload::Reply { status, response } => {
-                (Kind::Reply, span(base, response, false), text(base, status))
-            }
+            Payload::Binary(b) => (Kind::Binary, span(base, b, Form::Plain), Slot::None),
+            Payload::Reply { status, response } => (
+                Kind::Reply,
+                span(base, response, Form::Plain),
+                text(base, status),
+            ),
         };
         Slots {
             join_ref: reference(base, f.join_ref),
@@ -169,12 +171,12 @@ impl Slots {
 
 /// The range of `part` inside `base`; the decoder only returns sub-slices of
 /// its input, except for the constant `phx_reply` event of binary replies.
-fn span(base: &[u8], part: &[u8], escaped: bool) -> Slot {
+fn span(base: &[u8], part: &[u8], form: Form) -> Slot {
     let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
     if start <= base.len() && part.len() <= base.len() - start {
         Slot::Text {
             range: start..start + part.len(),
-            escaped,
+            form,
         }
     } else {
         Slot::PhxReply
@@ -182,7 +184,7 @@ fn span(base: &[u8], part: &[u8], escaped: bool) -> Slot {
 }
 
 fn text(base: &[u8], s: JsonStr<'_>) -> Slot {
-    span(base, s.raw().as_bytes(), s.is_escaped())
+    span(base, s.raw().as_bytes(), s.form())
 }
 
 fn reference(base: &[u8], r: Ref<'_>) -> Slot {

@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::frame::{Frame, Payload, Ref, Vsn};
 use crate::json::{self, parse_i64, JsonStr, RawJson, Scanner};
-use crate::sink::{Sink, SliceSink};
+use crate::sink::{copy_short, Sink};
 
 /// Decodes a text frame (V1 object or V2 array, as negotiated), borrowing
 /// every string and the payload from `bytes`.
@@ -334,15 +334,6 @@ fn envelope_field(key: JsonStr<'_>) -> Option<Field> {
 
 // ----- encoding -----
 
-#[inline(always)]
-fn write_ref<S: Sink + ?Sized>(out: &mut S, r: Ref<'_>) -> Result<()> {
-    match r {
-        Ref::Null => out.put(b"null"),
-        Ref::Str(s) => json::write_json_str(out, s),
-        Ref::Int(v) => json::write_i64(out, v),
-    }
-}
-
 /// Checks that a payload can go into a text frame, before anything is written.
 fn check_payload(payload: &Payload<'_>) -> Result<()> {
     match payload {
@@ -376,104 +367,183 @@ fn trim_ws(b: &[u8]) -> &[u8] {
     b.get(start..end).unwrap_or(&[])
 }
 
-/// Room on the stack for a V2 envelope (refs, topic and event of everyday
-/// frames fit many times over) and, when it is small, the payload too.
-const V2_STACK_CAP: usize = 128;
-
-/// Writes a V2 frame with a raw JSON payload. Small frames are assembled on
-/// the stack and reach the sink in one piece; otherwise the envelope does,
-/// then the payload. A full sink may be left holding part of the frame.
+/// Writes a V2 frame with a raw JSON payload.
+///
+/// When no header string needs escapes (always so for strings read from
+/// JSON), the envelope's length is known up front: it is written in place
+/// and the payload copied after it in one [`Sink::put_in_place`], then the
+/// `]`. Otherwise, or when the sink has no contiguous room, the frame goes
+/// in piece by piece. A full sink may be left holding part of the frame.
 #[inline(always)]
 fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
-    let mut stack = Stack {
-        buf: [0; V2_STACK_CAP],
-        len: 0,
-    };
-    if write_v2_head(&mut stack, f).is_err() {
-        write_v2_head(out, f)?;
-    } else {
-        let head = stack.len();
-        if stack.put(payload).is_ok() && stack.put_u8(b']').is_ok() {
-            return out.put(stack.written());
+    match clean_head_len(f) {
+        // A payload as short as a heartbeat's `{}` goes in with the envelope,
+        // in place of a call to memcpy.
+        Some(head) if payload.len() <= 16 => {
+            let fill = &mut |dst: &mut [u8]| {
+                let mut w = Cursor { buf: dst, pos: 0 };
+                w.head(f);
+                w.put(payload);
+            };
+            if !out.put_in_place(head + payload.len(), fill, &[])? {
+                write_v2_head::<_, true>(out, f)?;
+                out.put(payload)?;
+            }
         }
-        out.put(stack.written().get(..head).unwrap_or(&[]))?;
+        Some(head) => {
+            let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
+            if !out.put_in_place(head, fill, payload)? {
+                write_v2_head::<_, true>(out, f)?;
+                out.put(payload)?;
+            }
+        }
+        None => {
+            write_v2_head::<_, false>(out, f)?;
+            out.put(payload)?;
+        }
     }
-    out.put(payload)?;
     out.put_u8(b']')
 }
 
-/// A stack buffer for short frames. The pieces of an envelope are a few
-/// bytes each: they are moved a word at a time instead of through memcpy.
-struct Stack {
-    buf: [u8; V2_STACK_CAP],
-    len: usize,
+/// The length of `[join_ref,ref,topic,event,` of a V2 frame, or `None`
+/// when a string in it needs escapes. Then [`Cursor::head`] can write it.
+#[inline(always)]
+fn clean_head_len(f: &Frame<'_>) -> Option<usize> {
+    let strings = clean_len(f.topic)? + clean_len(f.event)?;
+    Some(ref_len(f.join_ref)? + ref_len(f.ref_)? + strings + 5)
 }
 
-impl Stack {
+/// The length of `s` quoted, when it needs no escapes.
+#[inline(always)]
+fn clean_len(s: JsonStr<'_>) -> Option<usize> {
+    Some(json::clean_text(s)?.len() + 2)
+}
+
+#[inline(always)]
+fn ref_len(r: Ref<'_>) -> Option<usize> {
+    match r {
+        Ref::Null => Some(4),
+        Ref::Int(v) => Some(json::decimal_len(v)),
+        Ref::Str(s) => clean_len(s),
+    }
+}
+
+/// Writes front to back into a slice measured to fit what is written, so
+/// the bounds checks never fail (and a miscount would show as wrong output
+/// in the tests, not as a panic).
+struct Cursor<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
     #[inline(always)]
-    fn len(&self) -> usize {
-        self.len
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + bytes.len()) {
+            copy_short(dst, bytes);
+        }
+        self.pos += bytes.len();
+    }
+
+    /// Writes `[join_ref,ref,topic,event,` of a frame that
+    /// [`clean_head_len`] measured: its strings go in as they are.
+    #[inline(always)]
+    fn head(&mut self, f: &Frame<'_>) {
+        self.byte(b'[');
+        self.reference(f.join_ref);
+        self.byte(b',');
+        self.reference(f.ref_);
+        self.put(b",\"");
+        self.put(f.topic.raw().as_bytes());
+        self.put(b"\",\"");
+        self.put(f.event.raw().as_bytes());
+        self.put(b"\",");
     }
 
     #[inline(always)]
-    fn written(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
-}
-
-impl Sink for Stack {
-    #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) -> Result<()> {
-        let end = self.len + bytes.len();
-        match self.buf.get_mut(self.len..end) {
-            Some(dst) => {
-                copy_short(dst, bytes);
-                self.len = end;
-                Ok(())
+    fn reference(&mut self, r: Ref<'_>) {
+        match r {
+            Ref::Null => self.put(b"null"),
+            Ref::Int(v) => self.int(v),
+            Ref::Str(s) => {
+                self.byte(b'"');
+                self.put(s.raw().as_bytes());
+                self.byte(b'"');
             }
-            None => Err(Error::new(ErrorKind::BufferFull, self.len)),
         }
     }
-}
 
-/// Copies `src` into `dst` (same length). Up to 16 bytes take two possibly
-/// overlapping loads and stores of 8, 4 or 1 bytes; longer ones use memcpy.
-#[inline(always)]
-fn copy_short(dst: &mut [u8], src: &[u8]) {
+    /// Writes `v` in decimal.
     #[inline(always)]
-    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) -> Option<()> {
-        let n = src.len();
-        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
-        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
-        dst.get_mut(..N)?.copy_from_slice(&head);
-        dst.get_mut(n - N..)?.copy_from_slice(&tail);
-        Some(())
-    }
-    let done = match src.len() {
-        0..=3 => {
-            dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
-            Some(())
+    fn int(&mut self, v: i64) {
+        let end = self.pos + json::decimal_len(v);
+        if let Some(dst) = self.buf.get_mut(self.pos..end) {
+            json::write_decimal(dst, v);
         }
-        4..=7 => two::<4>(dst, src),
-        8..=16 => two::<8>(dst, src),
-        _ => None,
-    };
-    if done.is_none() && dst.len() == src.len() {
-        dst.copy_from_slice(src);
+        self.pos = end;
+    }
+
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        if let Some(dst) = self.buf.get_mut(self.pos) {
+            *dst = b;
+        }
+        self.pos += 1;
     }
 }
 
-/// Writes `[join_ref,ref,topic,event,` of a V2 frame.
+/// Writes a quoted string whose text needs no escape: read from JSON, or a
+/// Rust string without `"`, `\` or control characters. Fails on any other,
+/// for the caller to take the escaping path.
 #[inline(always)]
-fn write_v2_head<S: Sink + ?Sized>(out: &mut S, f: &Frame<'_>) -> Result<()> {
+fn put_clean_str<S: Sink + ?Sized>(out: &mut S, s: JsonStr<'_>) -> Result<()> {
+    let text = json::clean_text(s).ok_or(Error::new(ErrorKind::InvalidEscape, 0))?;
+    out.put_u8(b'"')?;
+    out.put(text.as_bytes())?;
+    out.put_u8(b'"')
+}
+
+/// Writes a string of the envelope: copied as is when `CLEAN` (failing if it
+/// needs escapes), escaped as needed otherwise.
+#[inline(always)]
+fn write_head_str<S, const CLEAN: bool>(out: &mut S, s: JsonStr<'_>) -> Result<()>
+where
+    S: Sink + ?Sized,
+{
+    if CLEAN {
+        put_clean_str(out, s)
+    } else {
+        json::write_json_str(out, s)
+    }
+}
+
+#[inline(always)]
+fn write_ref<S, const CLEAN: bool>(out: &mut S, r: Ref<'_>) -> Result<()>
+where
+    S: Sink + ?Sized,
+{
+    match r {
+        Ref::Null => out.put(b"null"),
+        Ref::Str(s) => write_head_str::<S, CLEAN>(out, s),
+        Ref::Int(v) => json::write_i64(out, v),
+    }
+}
+
+/// Writes `[join_ref,ref,topic,event,` of a V2 frame; see
+/// [`write_head_str`] for `CLEAN`.
+#[inline(always)]
+fn write_v2_head<S, const CLEAN: bool>(out: &mut S, f: &Frame<'_>) -> Result<()>
+where
+    S: Sink + ?Sized,
+{
     out.put_u8(b'[')?;
-    write_ref(out, f.join_ref)?;
+    write_ref::<S, CLEAN>(out, f.join_ref)?;
     out.put_u8(b',')?;
-    write_ref(out, f.ref_)?;
+    write_ref::<S, CLEAN>(out, f.ref_)?;
     out.put_u8(b',')?;
-    json::write_json_str(out, f.topic)?;
+    write_head_str::<S, CLEAN>(out, f.topic)?;
     out.put_u8(b',')?;
-    json::write_json_str(out, f.event)?;
+    write_head_str::<S, CLEAN>(out, f.event)?;
     out.put_u8(b',')
 }
 
@@ -487,11 +557,14 @@ where
         Vsn::V2 => {
             // The envelope is short: assembled on the stack, it reaches the
             // sink in one piece instead of ten. Longer ones go straight in.
-            let mut buf = [0u8; V2_STACK_CAP];
-            let mut head = SliceSink::new(&mut buf);
-            match write_v2_head(&mut head, f) {
-                Ok(()) => out.put(head.written())?,
-                Err(_) => write_v2_head(out, f)?,
+            match clean_head_len(f) {
+                Some(len) => {
+                    let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
+                    if !out.put_in_place(len, fill, &[])? {
+                        write_v2_head::<_, true>(out, f)?;
+                    }
+                }
+                None => write_v2_head::<_, false>(out, f)?,
             }
             payload(out)?;
             out.put_u8(b']')
@@ -503,12 +576,12 @@ where
             json::write_json_str(out, f.event)?;
             if !f.join_ref.is_null() {
                 out.put(b",\"join_ref\":")?;
-                write_ref(out, f.join_ref)?;
+                write_ref::<_, false>(out, f.join_ref)?;
             }
             out.put(b",\"payload\":")?;
             payload(out)?;
             out.put(b",\"ref\":")?;
-            write_ref(out, f.ref_)?;
+            write_ref::<_, false>(out, f.ref_)?;
             out.put(b",\"topic\":")?;
             json::write_json_str(out, f.topic)?;
             out.put_u8(b'}')

@@ -26,7 +26,20 @@ use crate::json::scan::{escape, hex4};
 #[derive(Clone, Copy)]
 pub struct JsonStr<'a> {
     raw: &'a str,
-    escaped: bool,
+    form: Form,
+}
+
+/// What the raw text of a [`JsonStr`] is, which decides how it is written
+/// back as JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// A Rust string: the value itself, escaped when written as JSON.
+    Plain,
+    /// Validated JSON string content without escapes: it is both the value
+    /// and valid JSON text, so it is written without a scan.
+    Json,
+    /// Validated JSON string content with escapes, written as is.
+    Escaped,
 }
 
 impl<'a> JsonStr<'a> {
@@ -35,7 +48,7 @@ impl<'a> JsonStr<'a> {
     pub const fn new(s: &'a str) -> JsonStr<'a> {
         JsonStr {
             raw: s,
-            escaped: false,
+            form: Form::Plain,
         }
     }
 
@@ -57,12 +70,45 @@ impl<'a> JsonStr<'a> {
                 _ => i += 1,
             }
         }
-        Ok(JsonStr { raw, escaped })
+        Ok(JsonStr::from_raw(raw, escaped))
     }
 
+    /// A string read from JSON: `raw` is the content between the quotes of
+    /// a string the caller validated (no raw `"` or control characters, every
+    /// escape well formed), so the encoders copy it without a scan.
     #[inline]
-    pub(crate) const fn from_raw(raw: &'a str, escaped: bool) -> JsonStr<'a> {
-        JsonStr { raw, escaped }
+    pub(crate) fn from_raw(raw: &'a str, escaped: bool) -> JsonStr<'a> {
+        debug_assert!(
+            !raw.bytes()
+                .any(|b| b < 0x20 || (!escaped && matches!(b, b'"' | b'\\'))),
+            "not validated JSON string content: {raw:?}"
+        );
+        let form = if escaped { Form::Escaped } else { Form::Json };
+        JsonStr { raw, form }
+    }
+
+    /// Rebuilds a string from its parts (see [`form`](Self::form)).
+    #[cfg(feature = "bytes")]
+    #[inline]
+    pub(crate) const fn from_form(raw: &'a str, form: Form) -> JsonStr<'a> {
+        JsonStr { raw, form }
+    }
+
+    /// What the raw text is; with [`raw`](Self::raw) it rebuilds the string.
+    #[cfg(feature = "bytes")]
+    #[inline]
+    pub(crate) const fn form(&self) -> Form {
+        self.form
+    }
+
+    /// The raw text when it is valid JSON string content, to be copied
+    /// between quotes as is; `None` for a Rust string that needs a scan.
+    #[inline]
+    pub(crate) const fn json_text(&self) -> Option<&'a str> {
+        match self.form {
+            Form::Plain => None,
+            Form::Json | Form::Escaped => Some(self.raw),
+        }
     }
 
     /// The raw text between the quotes, escapes as written.
@@ -74,13 +120,13 @@ impl<'a> JsonStr<'a> {
     /// Whether the raw text holds escapes (and so differs from the value).
     #[inline]
     pub const fn is_escaped(&self) -> bool {
-        self.escaped
+        matches!(self.form, Form::Escaped)
     }
 
     /// The value, when it can be borrowed as is (no escapes).
     #[inline]
     pub const fn as_str(&self) -> Option<&'a str> {
-        if self.escaped {
+        if self.is_escaped() {
             None
         } else {
             Some(self.raw)
@@ -92,13 +138,13 @@ impl<'a> JsonStr<'a> {
     pub fn chars(&self) -> Chars<'a> {
         Chars {
             rest: self.raw,
-            escaped: self.escaped,
+            escaped: self.is_escaped(),
         }
     }
 
     /// The length in bytes of the decoded value.
     pub fn decoded_len(&self) -> usize {
-        if self.escaped {
+        if self.is_escaped() {
             self.chars().map(char::len_utf8).sum()
         } else {
             self.raw.len()
@@ -109,7 +155,7 @@ impl<'a> JsonStr<'a> {
     /// [`ErrorKind::BufferFull`] when `buf` is too small.
     pub fn unescape_into<'b>(&self, buf: &'b mut [u8]) -> Result<&'b str> {
         let mut len = 0;
-        if !self.escaped {
+        if !self.is_escaped() {
             let dst = buf
                 .get_mut(..self.raw.len())
                 .ok_or(Error::new(ErrorKind::BufferFull, 0))?;
@@ -132,7 +178,7 @@ impl<'a> JsonStr<'a> {
     /// The decoded value; allocates only when the string holds escapes.
     #[cfg(feature = "alloc")]
     pub fn to_cow(&self) -> alloc::borrow::Cow<'a, str> {
-        if self.escaped {
+        if self.is_escaped() {
             alloc::borrow::Cow::Owned(self.chars().collect())
         } else {
             alloc::borrow::Cow::Borrowed(self.raw)
@@ -148,7 +194,7 @@ impl<'a> From<&'a str> for JsonStr<'a> {
 
 impl PartialEq<str> for JsonStr<'_> {
     fn eq(&self, other: &str) -> bool {
-        if !self.escaped {
+        if !self.is_escaped() {
             return self.raw == other;
         }
         let mut rest = other;
@@ -171,7 +217,7 @@ impl PartialEq<&str> for JsonStr<'_> {
 
 impl PartialEq for JsonStr<'_> {
     fn eq(&self, other: &JsonStr<'_>) -> bool {
-        if !self.escaped && !other.escaped {
+        if !self.is_escaped() && !other.is_escaped() {
             return self.raw == other.raw;
         }
         self.chars().eq(other.chars())
@@ -193,7 +239,7 @@ impl fmt::Debug for JsonStr<'_> {
 /// Writes the decoded value.
 impl fmt::Display for JsonStr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.escaped {
+        if !self.is_escaped() {
             return f.write_str(self.raw);
         }
         let mut buf = [0u8; 4];

@@ -1,7 +1,6 @@
 //! Writing JSON strings the way Phoenix's encoder (Jason) does.
 
 use crate::error::Result;
-use crate::json::scan::stop_byte;
 use crate::json::JsonStr;
 use crate::sink::Sink;
 
@@ -47,7 +46,7 @@ fn write_str_content<S: Sink + ?Sized>(out: &mut S, s: &str) -> Result<()> {
     let bytes = s.as_bytes();
     // Most strings need no escape: find that out a word at a time and
     // write them in one piece.
-    let first = stop_byte(bytes, 0);
+    let first = first_escape(bytes);
     if first == bytes.len() {
         return out.put(bytes);
     }
@@ -79,22 +78,151 @@ fn write_escaped<S: Sink + ?Sized>(out: &mut S, bytes: &[u8], first: usize) -> R
     out.put(&bytes[start..])
 }
 
-/// Writes a [`JsonStr`] as a quoted JSON string. An escaped string was
-/// validated when it was read, so its raw text is copied as is.
+/// Writes a [`JsonStr`] as a quoted JSON string. A string read from JSON
+/// was validated then, so its raw text is copied as is; a Rust string is
+/// escaped like [`write_str`].
 #[inline(always)]
 pub fn write_json_str<S: Sink + ?Sized>(out: &mut S, s: JsonStr<'_>) -> Result<()> {
-    if s.is_escaped() {
-        out.put_u8(b'"')?;
-        out.put(s.raw().as_bytes())?;
-        out.put_u8(b'"')
-    } else {
-        write_str(out, s.raw())
+    match s.json_text() {
+        Some(text) => {
+            out.put_u8(b'"')?;
+            out.put(text.as_bytes())?;
+            out.put_u8(b'"')
+        }
+        None => write_str(out, s.raw()),
     }
+}
+
+/// The text of `s` when it goes between quotes as is: the raw text of a
+/// string read from JSON (validated then), or a Rust string that holds
+/// nothing to escape.
+#[inline(always)]
+pub(crate) fn clean_text<'a>(s: JsonStr<'a>) -> Option<&'a str> {
+    match s.json_text() {
+        Some(text) => Some(text),
+        None if !needs_escape(s.raw().as_bytes()) => Some(s.raw()),
+        None => None,
+    }
+}
+
+/// The index of the first byte of `bytes` that a JSON string cannot hold
+/// raw (`"`, `\` or a C0 control), or `bytes.len()` when there is none.
+/// Eight bytes at a time: header strings are short and almost never need it.
+#[inline]
+pub(crate) fn first_escape(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(word);
+        let hits = escape_hits(u64::from_le_bytes(x));
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return at;
+    }
+    // Header strings are mostly shorter than a word: one more SWAR test,
+    // not a loop over the bytes.
+    let hits = match tail_word(tail) {
+        Some(word) => escape_hits(word),
+        None => {
+            return at
+                + tail
+                    .iter()
+                    .take_while(|&&b| escape_for(b).is_none())
+                    .count()
+        }
+    };
+    if hits != 0 {
+        return at + (hits.trailing_zeros() / 8) as usize;
+    }
+    at + tail.len()
+}
+
+/// Whether a JSON string needs escapes to hold `bytes`. Header strings
+/// are short: up to 16 bytes take one or two word tests without a loop.
+#[inline(always)]
+fn needs_escape(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word = |b: Option<&[u8]>| {
+        let x: [u8; 8] = b.and_then(|b| b.try_into().ok()).unwrap_or([b'A'; 8]);
+        escape_hits(u64::from_le_bytes(x))
+    };
+    match n {
+        0 => false,
+        1..=7 => tail_word(bytes).map_or(true, |w| escape_hits(w) != 0),
+        8..=16 => word(bytes.get(..8)) | word(bytes.get(n - 8..)) != 0,
+        _ => first_escape(bytes) < n,
+    }
+}
+
+/// The 1 to 7 bytes of `tail` as a little-endian word, padded with `A`
+/// (which needs no escape); `None` for another length. Two overlapping
+/// loads: no bytes are stored to be read back as a word (that would stall).
+#[inline(always)]
+fn tail_word(tail: &[u8]) -> Option<u64> {
+    const PAD: u64 = 0x4141_4141_4141_4141;
+    let n = tail.len();
+    let (lo, hi, width) = match n {
+        1 => return tail.first().map(|&b| u64::from(b) | PAD << 8),
+        2..=3 => {
+            let word = |b: &[u8]| Some(u64::from(u16::from_le_bytes(b.try_into().ok()?)));
+            (word(tail.get(..2)?)?, word(tail.get(n - 2..)?)?, 2)
+        }
+        4..=7 => {
+            let word = |b: &[u8]| Some(u64::from(u32::from_le_bytes(b.try_into().ok()?)));
+            (word(tail.get(..4)?)?, word(tail.get(n - 4..)?)?, 4)
+        }
+        _ => return None,
+    };
+    // Where the loads overlap they hold the same bytes, so OR keeps them.
+    Some(lo | hi << ((n - width) * 8) | PAD << (n * 8))
+}
+
+/// A word with the high bit set in every byte of `x` that needs an escape.
+/// Above the lowest hit, bits may be set spuriously (borrows carry upwards),
+/// so only the lowest one is meaningful.
+#[inline(always)]
+fn escape_hits(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
+    below(x ^ (ONES * b'"' as u64), 1) | below(x ^ (ONES * b'\\' as u64), 1) | below(x, 0x20)
 }
 
 /// Writes an integer in decimal without allocating.
 pub fn write_i64<S: Sink + ?Sized>(out: &mut S, v: i64) -> Result<()> {
     out.put(Digits::new(v).as_bytes())
+}
+
+/// The length of the decimal text of `v`.
+#[inline(always)]
+pub(crate) fn decimal_len(v: i64) -> usize {
+    let digits = v
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |d| d as usize + 1);
+    digits + usize::from(v < 0)
+}
+
+/// Writes the decimal text of `v` into `dst`, which is
+/// [`decimal_len`]`(v)` bytes long; from the last digit backwards.
+#[inline]
+pub(crate) fn write_decimal(dst: &mut [u8], v: i64) {
+    let mut n = v.unsigned_abs();
+    for d in dst.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    if v < 0 {
+        if let Some(sign) = dst.first_mut() {
+            *sign = b'-';
+        }
+    }
 }
 
 /// The decimal text of an integer, on the stack.
