@@ -40,9 +40,11 @@
 //! needs no allocator: encode into a [`SliceSink`].
 //!
 //! ## Unsafe code
-//! The crate denies `unsafe` except in two small modules: the SSE2 byte
-//! classification the JSON scanner uses on x86_64 (`json/simd.rs`: intrinsics
-//! on 16-byte arrays, word-at-a-time arithmetic elsewhere), and
+//! The crate denies `unsafe` except in three small modules, each block with
+//! its safety argument: the SSE2 byte classification the JSON scanner uses
+//! on x86_64 (`json/simd.rs`: intrinsics on 16-byte arrays, word-at-a-time
+//! arithmetic elsewhere); writing a frame straight into a `bytes::BufMut`'s
+//! spare capacity (`sink/buf_mut.rs`, feature `bytes`); and
 //! [`frame::OwnedFrame`]'s one `from_utf8_unchecked` over ranges it validated
 //! when it was built. UTF-8 validation of whole frames uses `simdutf8`.
 #![cfg_attr(not(feature = "std"), no_std)]
