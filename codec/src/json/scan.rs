@@ -571,16 +571,8 @@ fn compact_members<const ON: bool>(
             return Ok(Resume::Key(i));
         }
         let v = key_end + 2;
-        let end = match bytes.get(v) {
-            Some(b'"') => match blocks.stop(bytes, v + 1) {
-                e if bytes.get(e) == Some(&b'"') => e + 1,
-                _ => return Ok(Resume::Value(v)),
-            },
-            Some(b'-' | b'0'..=b'9') => number_end(bytes, v, blocks)?.0,
-            Some(b't') => literal_end(bytes, v, b"true")?,
-            Some(b'f') => literal_end(bytes, v, b"false")?,
-            Some(b'n') => literal_end(bytes, v, b"null")?,
-            _ => return Ok(Resume::Value(v)),
+        let Some(end) = compact_scalar(bytes, v, blocks)? else {
+            return Ok(Resume::Value(v));
         };
         match (bytes.get(end), bytes.get(end + 1)) {
             (Some(b','), Some(b'"')) => i = end + 1,
@@ -589,9 +581,6 @@ fn compact_members<const ON: bool>(
     }
 }
 
-/// The end of a run of ASCII digits starting at `i`: a word at a time (one
-/// mask and a trailing-zero count find the end of most runs at once), the
-/// last few bytes of the input one by one.
 /// Array elements as compact JSON writes them: scalars joined by `,` with
 /// no whitespace (`["fleet","v1",null]`, `[1,2,3]`). Like
 /// [`compact_members`], hands over to the general path at anything else:
@@ -607,16 +596,8 @@ fn compact_elements<const ON: bool>(
         if !ON {
             return Ok(Resume::Value(i));
         }
-        let end = match bytes.get(i) {
-            Some(b'"') => match blocks.stop(bytes, i + 1) {
-                e if bytes.get(e) == Some(&b'"') => e + 1,
-                _ => return Ok(Resume::Value(i)),
-            },
-            Some(b'-' | b'0'..=b'9') => number_end(bytes, i, blocks)?.0,
-            Some(b't') => literal_end(bytes, i, b"true")?,
-            Some(b'f') => literal_end(bytes, i, b"false")?,
-            Some(b'n') => literal_end(bytes, i, b"null")?,
-            _ => return Ok(Resume::Value(i)),
+        let Some(end) = compact_scalar(bytes, i, blocks)? else {
+            return Ok(Resume::Value(i));
         };
         match bytes.get(end) {
             Some(b',') => i = end + 1,
@@ -625,6 +606,30 @@ fn compact_elements<const ON: bool>(
     }
 }
 
+/// The scalar at `at` when compact paths can take it whole: a string
+/// without escapes, a number or a literal. Its end, or `None` where the
+/// general path must read the value (a container, an escape, whitespace or
+/// a syntax error it then reports). Errors in numbers and literals are the
+/// general path's own, at the same offsets.
+#[inline(always)]
+fn compact_scalar(bytes: &[u8], at: usize, blocks: &mut Blocks) -> Result<Option<usize>> {
+    let end = match bytes.get(at) {
+        Some(b'"') => match blocks.stop(bytes, at + 1) {
+            e if bytes.get(e) == Some(&b'"') => e + 1,
+            _ => return Ok(None),
+        },
+        Some(b'-' | b'0'..=b'9') => number_end(bytes, at, blocks)?.0,
+        Some(b't') => literal_end(bytes, at, b"true")?,
+        Some(b'f') => literal_end(bytes, at, b"false")?,
+        Some(b'n') => literal_end(bytes, at, b"null")?,
+        _ => return Ok(None),
+    };
+    Ok(Some(end))
+}
+
+/// The end of a run of ASCII digits starting at `i`: a word at a time (one
+/// mask and a trailing-zero count find the end of most runs at once), the
+/// last few bytes of the input one by one.
 #[inline(always)]
 fn digits(bytes: &[u8], mut i: usize) -> usize {
     while let Some(x) = word_at(bytes, i) {
