@@ -103,32 +103,6 @@ unsafe extern "C" fn loads_fast(
     nargs: pyo3::ffi::Py_ssize_t,
     kwnames: *mut pyo3::ffi::PyObject,
 ) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: the arguments CPython passed to this fastcall function.
-    unsafe { loads_call(args, nargs, kwnames, false) }
-}
-
-/// `_loads_tree`: `loads` through the previous conversion (the codec's
-/// lazy view), the reference of the differential tests.
-unsafe extern "C" fn loads_tree_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    // SAFETY: the arguments CPython passed to this fastcall function.
-    unsafe { loads_call(args, nargs, kwnames, true) }
-}
-
-/// A fastcall of `loads` (`tree`: the previous conversion).
-///
-/// # Safety
-/// The arguments are those CPython passed to a fastcall function.
-unsafe fn loads_call(
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-    tree: bool,
-) -> *mut pyo3::ffi::PyObject {
     fastcall::trampoline(|py| {
         // The common call, `loads(data)`: no keyword parsing, the default
         // policy (a third of a small `loads` went to parsing options).
@@ -136,7 +110,7 @@ unsafe fn loads_call(
             // SAFETY: CPython passed one positional argument, borrowed for
             // the duration of the call.
             let data = unsafe { Borrowed::from_ptr(py, *args) };
-            return Ok(loads(py, &data, &SafePolicy::new(), false, tree)?.unbind());
+            return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
         }
         const SIG: Sig<7> = Sig {
             name: "loads",
@@ -175,7 +149,6 @@ unsafe fn loads_call(
             fastcall::opt_str("loads", "binaries", &a[4])?,
             size(5, etf::DEFAULT_MAX_DEPTH)?,
             size(6, etf::DEFAULT_MAX_INFLATED_SIZE)?,
-            tree,
         )?;
         Ok(out.unbind())
     })
@@ -192,7 +165,6 @@ fn loads_with<'py>(
     binaries: Option<&Bound<'py, PyString>>,
     max_depth: usize,
     max_inflated: usize,
-    tree: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let binaries_as_str = match binaries.map(ffi::str_utf8).transpose()? {
         None | Some("bytes") => false,
@@ -224,19 +196,15 @@ fn loads_with<'py>(
         Some(list) => base.allow_atoms(list),
         None => base,
     };
-    loads(py, data, &policy, binaries_as_str, tree)
+    loads(py, data, &policy, binaries_as_str)
 }
 
-/// Decodes `data` under `policy` and converts the term as it is checked
-/// (see [`Builder`]); `tree` converts through the codec's lazy view
-/// instead, the previous way, kept as the reference of the differential
-/// tests.
+/// Decodes `data` under `policy` and converts the term.
 fn loads<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     policy: &SafePolicy<'_>,
     binaries_as_str: bool,
-    tree: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let owned;
     let bytes: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
@@ -247,118 +215,48 @@ fn loads<'py>(
     } else {
         return Err(PyTypeError::new_err("data must be bytes"));
     };
+    let mut inflated = Vec::new();
+    let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
+        .map_err(|e| decode_error(py, e))?;
     let types = types(py)?;
-    let convert = |scratch: &mut Scratch| {
-        let opts = Opts {
-            py,
-            types,
-            binaries_as_str,
-        };
-        if tree {
-            loads_tree(opts, bytes, policy, scratch)
-        } else {
-            loads_visit(opts, bytes, policy, scratch)
-        }
-    };
+    let untrack = bytes.len() >= UNTRACK_FROM;
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut scratch) => {
-            let out = convert(&mut scratch);
-            // On an error the parts of unfinished containers are still here.
-            scratch.clear();
+            let out = ToPy {
+                py,
+                types,
+                binaries_as_str,
+                untrack,
+                scratch: &mut scratch,
+            }
+            .term(&term);
+            // On an error the elements of unfinished lists are still here.
+            scratch.stack.clear();
             out
         }
         // A finalizer that ran during this conversion called `loads`.
-        Err(_) => convert(&mut Scratch::new()),
+        Err(_) => ToPy {
+            py,
+            types,
+            binaries_as_str,
+            untrack,
+            scratch: &mut Scratch::new(),
+        }
+        .term(&term),
     })
-}
-
-/// What a conversion needs besides its scratch.
-#[derive(Clone, Copy)]
-struct Opts<'py, 't> {
-    py: Python<'py>,
-    types: &'t Types,
-    binaries_as_str: bool,
-}
-
-/// The previous conversion: the whole term checked by `decode`, then read
-/// again through its view.
-fn loads_tree<'py>(
-    o: Opts<'py, '_>,
-    bytes: &[u8],
-    policy: &SafePolicy<'_>,
-    scratch: &mut Scratch,
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut inflated = Vec::new();
-    let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
-        .map_err(|e| decode_error(o.py, e))?;
-    ToPy {
-        py: o.py,
-        types: o.types,
-        binaries_as_str: o.binaries_as_str,
-        scratch,
-    }
-    .term(&term)
-}
-
-/// One pass: `etf::visit` checks the term and hands each part to a
-/// [`Builder`]. A compressed term is inflated (and checked) first, then
-/// visited behind a version byte like any other.
-fn loads_visit<'py>(
-    o: Opts<'py, '_>,
-    bytes: &[u8],
-    policy: &SafePolicy<'_>,
-    scratch: &mut Scratch,
-) -> PyResult<Bound<'py, PyAny>> {
-    if bytes.get(1) == Some(&COMPRESSED) {
-        let mut inflated = Vec::new();
-        etf::decode_compressed_vec(bytes, policy, &mut inflated)
-            .map_err(|e| decode_error(o.py, e))?;
-        inflated.insert(0, etf::VERSION);
-        return visit_plain(o, &inflated, policy, scratch);
-    }
-    visit_plain(o, bytes, policy, scratch)
-}
-
-/// The tag of a compressed term.
-const COMPRESSED: u8 = 80;
-
-fn visit_plain<'py>(
-    o: Opts<'py, '_>,
-    bytes: &[u8],
-    policy: &SafePolicy<'_>,
-    scratch: &mut Scratch,
-) -> PyResult<Bound<'py, PyAny>> {
-    let mut b = Builder {
-        o,
-        bytes,
-        cur: 1,
-        s: scratch,
-        out: None,
-        err: None,
-    };
-    // `visit` reports a duplicate map key or trailing bytes only after the
-    // closure has seen terms: its verdict comes first, and what was built
-    // is dropped (by the caller's `clear`) on any error.
-    let end = etf::visit(bytes, policy, |t| b.push(t)).map_err(|e| decode_error(o.py, e))?;
-    b.finish(end)
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
 }
 
-/// What conversions keep between calls: one buffer for every call saves
-/// an allocation per call.
+/// What conversions keep between calls.
 struct Scratch {
     atoms: AtomCache,
-    /// Elements of the lists being built, innermost last (the tree
-    /// conversion's).
+    /// Elements of the lists being built, innermost last: a list's length
+    /// is only known once its elements are read, and one buffer for every
+    /// list of every call saves an allocation per call.
     stack: Vec<Py<PyAny>>,
-    /// The parts of the containers being built, innermost last: the
-    /// elements of tuples and lists, a map's dict and its pending key.
-    vals: Vec<Py<PyAny>>,
-    /// The containers being built, innermost last.
-    frames: Vec<Frame>,
 }
 
 impl Scratch {
@@ -366,547 +264,28 @@ impl Scratch {
         Scratch {
             atoms: AtomCache { slots: Vec::new() },
             stack: Vec::new(),
-            vals: Vec::new(),
-            frames: Vec::new(),
         }
     }
-
-    fn clear(&mut self) {
-        self.stack.clear();
-        self.vals.clear();
-        self.frames.clear();
-    }
-}
-
-/// A container being built from the terms `visit` hands over.
-#[derive(Clone, Copy)]
-struct Frame {
-    kind: Kind,
-    /// Where its parts start in `Scratch::vals`.
-    base: usize,
-    /// How many terms it still takes (a map: keys and values).
-    left: usize,
-    /// Whether every part so far is an object that holds no other (an
-    /// int, float, bytes, str, atom, bool or None).
-    atomic: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Tuple,
-    /// A list's elements.
-    List,
-    /// A list whose elements are all there: the next term is its tail.
-    Tail,
-    /// A list whose tail is not a list: the next value is that tail.
-    Improper,
-    /// A map: its dict is at `base`, a key waiting for its value after it.
-    Map,
-}
-
-/// Builds Python objects from the terms `etf::visit` hands over in written
-/// order, containers before their elements: each leaf is converted as it
-/// arrives and placed in the innermost open container, which is finished
-/// once it has all its parts. The open containers live in `Scratch`, so no
-/// recursion follows the input's nesting (which `visit` bounds).
-///
-/// A list's element count is not in the codec's `List` view, so a cursor
-/// follows the input alongside `visit`: it steps over each term's header
-/// (and a leaf's bytes), which `visit` has checked, and reads the count
-/// from a list's header.
-struct Builder<'py, 't, 'b> {
-    o: Opts<'py, 't>,
-    bytes: &'b [u8],
-    /// Where the next term handed over starts.
-    cur: usize,
-    s: &'t mut Scratch,
-    /// The whole term, once complete.
-    out: Option<Bound<'py, PyAny>>,
-    /// The first conversion error; later terms are ignored.
-    err: Option<PyErr>,
-}
-
-impl<'py> Builder<'py, '_, '_> {
-    #[inline(always)]
-    fn push(&mut self, t: Term<'_>) {
-        if self.err.is_none() {
-            if let Err(e) = self.term(t) {
-                self.err = Some(e);
-            }
-        }
-    }
-
-    /// The result once `visit` accepted the input.
-    fn finish(mut self, end: usize) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(e) = self.err.take() {
-            return Err(e);
-        }
-        match self.out.take() {
-            Some(v) if self.s.frames.is_empty() && self.cur == end => Ok(v),
-            _ => Err(PyValueError::new_err(
-                "internal error: the term was not built whole",
-            )),
-        }
-    }
-
-    #[inline(always)]
-    fn term(&mut self, t: Term<'_>) -> PyResult<()> {
-        let n = self.step();
-        if let Some(top) = self.s.frames.last_mut() {
-            if top.kind == Kind::Tail {
-                return self.tail(t, n);
-            }
-        }
-        self.value(t, n)
-    }
-
-    /// Converts or opens `t`; `n` is the element count of a list.
-    #[inline(always)]
-    fn value(&mut self, t: Term<'_>, n: usize) -> PyResult<()> {
-        let py = self.o.py;
-        let (v, atomic) = match t {
-            Term::Int(i) => (i.into_pyobject(py)?.into_any(), true),
-            Term::Float(f) => (PyFloat::new(py, f).into_any(), true),
-            Term::Atom(a) => (atom(self.o, &mut self.s.atoms, a)?, true),
-            Term::Binary(b) if !self.o.binaries_as_str => (PyBytes::new(py, b).into_any(), true),
-            Term::Tuple(tup) if !tup.is_empty() => return self.open(Kind::Tuple, tup.len()),
-            Term::List(_) => return self.open(Kind::List, n),
-            Term::Map(m) if !m.is_empty() => {
-                let d = PyDict::new(py).into_any().unbind();
-                self.s.vals.push(d);
-                return self.open(Kind::Map, 2 * m.len());
-            }
-            _ => (
-                leaf(self.o, &mut self.s.atoms, &t)?,
-                matches!(t, Term::Binary(_) | Term::Big(_)),
-            ),
-        };
-        self.place(v, atomic)
-    }
-
-    /// Opens a container of `left` terms (`Map`: its dict is pushed).
-    fn open(&mut self, kind: Kind, left: usize) -> PyResult<()> {
-        let base = match kind {
-            Kind::Map => self.s.vals.len().saturating_sub(1),
-            _ => self.s.vals.len(),
-        };
-        let kind = if kind == Kind::List && left == 0 {
-            Kind::Tail
-        } else {
-            kind
-        };
-        self.s.frames.push(Frame {
-            kind,
-            base,
-            left,
-            atomic: true,
-        });
-        Ok(())
-    }
-
-    /// The term after a list's elements: `[]` ends it, a list or charlist
-    /// continues it (as the codec's list iterator reads them), anything
-    /// else is its improper tail.
-    #[cold]
-    fn tail(&mut self, t: Term<'_>, n: usize) -> PyResult<()> {
-        let py = self.o.py;
-        match t {
-            Term::Nil => self.close_top(),
-            Term::Charlist(s) => {
-                for &c in s {
-                    let v = i64::from(c).into_pyobject(py)?.into_any();
-                    self.s.vals.push(v.unbind());
-                }
-                self.close_top()
-            }
-            Term::List(_) => {
-                if let Some(top) = self.s.frames.last_mut() {
-                    *top = Frame {
-                        kind: if n == 0 { Kind::Tail } else { Kind::List },
-                        left: n,
-                        ..*top
-                    };
-                }
-                Ok(())
-            }
-            _ => {
-                if let Some(top) = self.s.frames.last_mut() {
-                    top.kind = Kind::Improper;
-                    top.left = 1;
-                }
-                self.value(t, n)
-            }
-        }
-    }
-
-    /// Finishes the innermost container and places it in its parent.
-    fn close_top(&mut self) -> PyResult<()> {
-        match self.s.frames.pop() {
-            Some(f) => {
-                let v = self.close(f)?;
-                self.place(v, false)
-            }
-            None => Err(PyValueError::new_err("internal error: no open list")),
-        }
-    }
-
-    /// Puts `v` in the innermost open container, finishing every container
-    /// it completes; with none open, `v` is the result.
-    #[inline(always)]
-    fn place(&mut self, mut v: Bound<'py, PyAny>, mut atomic: bool) -> PyResult<()> {
-        loop {
-            let s = &mut *self.s;
-            let Some(top) = s.frames.last_mut() else {
-                self.out = Some(v);
-                return Ok(());
-            };
-            top.left -= 1;
-            top.atomic &= atomic;
-            if top.kind == Kind::Map && top.left % 2 == 0 {
-                let base = top.base;
-                set_pair(self.o.py, &mut s.vals, base, v)?;
-            } else {
-                s.vals.push(v.unbind());
-            }
-            if top.left > 0 {
-                return Ok(());
-            }
-            if top.kind == Kind::List {
-                top.kind = Kind::Tail;
-                return Ok(());
-            }
-            let f = *top;
-            s.frames.pop();
-            v = self.close(f)?;
-            atomic = false;
-        }
-    }
-
-    /// The object of a container that has all its parts.
-    fn close(&mut self, f: Frame) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.o.py;
-        let vals = &mut self.s.vals;
-        match f.kind {
-            Kind::Tuple => tuple_of(py, vals, f.base, f.atomic),
-            Kind::List | Kind::Tail => list_of(py, vals, f.base),
-            Kind::Improper => {
-                let tail = pop(py, vals)?;
-                let list = list_of(py, vals, f.base)?;
-                self.o.types.improper.bind(py).call1((list, tail))
-            }
-            Kind::Map => pop(py, vals),
-        }
-    }
-
-    /// Moves the cursor over the term `visit` hands over next (a
-    /// container's header, a leaf's bytes) and returns a list's element
-    /// count (0 for anything else). A list of no elements is just its
-    /// tail: `visit` hands over only the tail, so its header is skipped.
-    #[inline(always)]
-    fn step(&mut self) -> usize {
-        let b = self.bytes;
-        let mut c = self.cur;
-        loop {
-            let t = b.get(c).copied().unwrap_or(0);
-            let p = c + 1;
-            let (end, n) = match t {
-                tag::SMALL_INTEGER | tag::SMALL_TUPLE => (p + 1, 0),
-                tag::INTEGER => (p + 4, 0),
-                tag::NEW_FLOAT => (p + 8, 0),
-                tag::SMALL_ATOM_UTF8 | tag::SMALL_ATOM => (p + 1 + u8_at(b, p), 0),
-                tag::ATOM | tag::ATOM_UTF8 => (p + 2 + u16_at(b, p), 0),
-                tag::BINARY => (p + 4 + u32_at(b, p), 0),
-                tag::LIST => match u32_at(b, p) {
-                    0 => {
-                        c = p + 4;
-                        continue;
-                    }
-                    n => (p + 4, n),
-                },
-                tag::MAP | tag::LARGE_TUPLE => (p + 4, 0),
-                _ => (rare_end(b, c), 0),
-            };
-            self.cur = end;
-            return n;
-        }
-    }
-}
-
-/// The tags the cursor reads itself.
-mod tag {
-    pub const SMALL_INTEGER: u8 = 97;
-    pub const INTEGER: u8 = 98;
-    pub const NEW_FLOAT: u8 = 70;
-    pub const FLOAT: u8 = 99;
-    pub const ATOM: u8 = 100;
-    pub const SMALL_ATOM: u8 = 115;
-    pub const ATOM_UTF8: u8 = 118;
-    pub const SMALL_ATOM_UTF8: u8 = 119;
-    pub const BINARY: u8 = 109;
-    pub const BIT_BINARY: u8 = 77;
-    pub const NIL: u8 = 106;
-    pub const STRING: u8 = 107;
-    pub const LIST: u8 = 108;
-    pub const SMALL_TUPLE: u8 = 104;
-    pub const LARGE_TUPLE: u8 = 105;
-    pub const MAP: u8 = 116;
-    pub const SMALL_BIG: u8 = 110;
-    pub const LARGE_BIG: u8 = 111;
-    pub const NEW_PID: u8 = 88;
-    pub const PID: u8 = 103;
-    pub const NEW_PORT: u8 = 89;
-    pub const V4_PORT: u8 = 120;
-    pub const PORT: u8 = 102;
-    pub const REFERENCE: u8 = 101;
-    pub const NEW_REFERENCE: u8 = 114;
-    pub const NEWER_REFERENCE: u8 = 90;
-}
-
-fn u8_at(b: &[u8], at: usize) -> usize {
-    b.get(at).map_or(0, |&v| usize::from(v))
-}
-
-fn u16_at(b: &[u8], at: usize) -> usize {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => usize::from(u16::from_be_bytes([x, y])),
-        _ => 0,
-    }
-}
-
-fn u32_at(b: &[u8], at: usize) -> usize {
-    match b.get(at..at + 4) {
-        Some(&[w, x, y, z]) => u32::from_be_bytes([w, x, y, z]) as usize,
-        _ => 0,
-    }
-}
-
-/// Where the (checked) atom at `at` ends.
-fn atom_end(b: &[u8], at: usize) -> usize {
-    match b.get(at) {
-        Some(&(tag::SMALL_ATOM_UTF8 | tag::SMALL_ATOM)) => at + 2 + u8_at(b, at + 1),
-        _ => at + 3 + u16_at(b, at + 1),
-    }
-}
-
-/// Where the (checked) leaf at `at` ends, for the tags `step` leaves out.
-#[inline(never)]
-fn rare_end(b: &[u8], at: usize) -> usize {
-    let p = at + 1;
-    match b.get(at).copied().unwrap_or(0) {
-        tag::INTEGER => p + 4,
-        tag::NEW_FLOAT => p + 8,
-        tag::FLOAT => p + 31,
-        tag::NIL => p,
-        tag::STRING => p + 2 + u16_at(b, p),
-        tag::BIT_BINARY => p + 5 + u32_at(b, p),
-        tag::SMALL_BIG => p + 2 + u8_at(b, p),
-        tag::LARGE_BIG => p + 5 + u32_at(b, p),
-        tag::NEW_PID | tag::V4_PORT => atom_end(b, p) + 12,
-        tag::PID => atom_end(b, p) + 9,
-        tag::NEW_PORT => atom_end(b, p) + 8,
-        tag::PORT | tag::REFERENCE => atom_end(b, p) + 5,
-        tag::NEW_REFERENCE => atom_end(b, p + 2) + 1 + 4 * u16_at(b, p),
-        tag::NEWER_REFERENCE => atom_end(b, p + 2) + 4 + 4 * u16_at(b, p),
-        // Containers and the common leaves are `step`'s; nothing else is
-        // ever handed over.
-        _ => p,
-    }
-}
-
-/// The last part pushed.
-fn pop<'py>(py: Python<'py>, vals: &mut Vec<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-    vals.pop()
-        .map(|v| v.into_bound(py))
-        .ok_or_else(|| PyValueError::new_err("internal error: a container lost its parts"))
-}
-
-/// The tuple of the parts from `base`, which are taken. A tuple of
-/// `atomic` parts cannot be part of a reference cycle, so it is untracked
-/// by the garbage collector at once, as CPython would do at its next
-/// collection (for most such parts): a large term then costs no
-/// collection passes over its tuples while it is built.
-#[inline]
-fn tuple_of<'py>(
-    py: Python<'py>,
-    vals: &mut Vec<Py<PyAny>>,
-    base: usize,
-    atomic: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    // Small tuples (most of them: keyword lists, records, replies) in one
-    // call; setting items one by one cost twice as much.
-    let packed = match vals.get(base..).unwrap_or(&[]) {
-        [a, b] => Some(raw::tuple2(a.bind(py), b.bind(py))?),
-        [a, b, c] => Some(raw::tuple3(a.bind(py), b.bind(py), c.bind(py))?),
-        _ => None,
-    };
-    let out = match packed {
-        Some(out) => {
-            // Dropped as `Bound`: a plain decref, no check for the GIL.
-            vals.truncate_with(base, py);
-            out
-        }
-        None => {
-            let n = vals.len().saturating_sub(base);
-            let out = raw::new_tuple(py, n)?;
-            for i in (0..n).rev() {
-                raw::tuple_set(&out, i, pop(py, vals)?)?;
-            }
-            out
-        }
-    };
-    if atomic {
-        raw::untrack(&out);
-    }
-    Ok(out)
-}
-
-/// Dropping the parts past a length, as `Bound`s.
-trait TruncateWith {
-    fn truncate_with(&mut self, len: usize, py: Python<'_>);
-}
-
-impl TruncateWith for Vec<Py<PyAny>> {
-    #[inline]
-    fn truncate_with(&mut self, len: usize, py: Python<'_>) {
-        while self.len() > len {
-            if let Some(v) = self.pop() {
-                drop(v.into_bound(py));
-            }
-        }
-    }
-}
-
-/// The list of the parts from `base`, which are taken.
-fn list_of<'py>(
-    py: Python<'py>,
-    vals: &mut Vec<Py<PyAny>>,
-    base: usize,
-) -> PyResult<Bound<'py, PyAny>> {
-    let n = vals.len().saturating_sub(base);
-    let list = raw::new_list(py, n)?;
-    for i in (0..n).rev() {
-        raw::list_set(&list, i, pop(py, vals)?)?;
-    }
-    Ok(list)
-}
-
-/// Sets `v` under the key last pushed in the map whose dict is at `base`.
-fn set_pair(
-    py: Python<'_>,
-    vals: &mut Vec<Py<PyAny>>,
-    base: usize,
-    v: Bound<'_, PyAny>,
-) -> PyResult<()> {
-    let k = pop(py, vals)?;
-    let Some(d) = vals.get(base) else {
-        return Err(PyValueError::new_err("internal error: a map lost its dict"));
-    };
-    set_item(d.bind(py), &k, v)
-}
-
-/// `d[k] = v`; a key Python cannot hash is a `DecodeError`.
-fn set_item<'py>(
-    d: &Bound<'py, PyAny>,
-    k: &Bound<'py, PyAny>,
-    v: Bound<'py, PyAny>,
-) -> PyResult<()> {
-    let py = d.py();
-    match d.set_item(k, v) {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_instance_of::<PyTypeError>(py) => Err(unhashable(k)?),
-        Err(e) => Err(e),
-    }
-}
-
-#[cold]
-fn unhashable(k: &Bound<'_, PyAny>) -> PyResult<PyErr> {
-    let py = k.py();
-    let err =
-        PyErr::new::<DecodeError, _>(format!("map key {} is not hashable in Python", k.repr()?));
-    let value = err.value(py);
-    value.setattr("kind", "UnhashableMapKey")?;
-    value.setattr("offset", 0)?;
-    Ok(err)
-}
-
-/// The object of an atom: `True`, `False`, `None`, or a cached `Atom`.
-fn atom<'py>(o: Opts<'py, '_>, cache: &mut AtomCache, a: Atom<'_>) -> PyResult<Bound<'py, PyAny>> {
-    let py = o.py;
-    // ASCII names: the same bytes in Latin-1 and UTF-8 atoms.
-    match a.raw() {
-        b"true" => return Ok(PyBool::new(py, true).to_owned().into_any()),
-        b"false" => return Ok(PyBool::new(py, false).to_owned().into_any()),
-        b"nil" => return Ok(py.None().into_bound(py)),
-        _ => {}
-    }
-    let slot = AtomCache::slot(a.raw());
-    if let Some(atom) = cache.get(slot, &a) {
-        return Ok(atom.bind(py).clone());
-    }
-    let name = match a.as_str() {
-        Some(s) => PyString::new(py, s),
-        None => PyString::new(py, &a.chars().collect::<String>()),
-    };
-    let atom = o.types.atom.bind(py).call1((name,))?;
-    cache.put(slot, &a, atom.clone().unbind());
-    Ok(atom)
-}
-
-/// The object of a leaf term (containers are an error: they are built).
-#[inline(never)]
-fn leaf<'py>(o: Opts<'py, '_>, cache: &mut AtomCache, t: &Term<'_>) -> PyResult<Bound<'py, PyAny>> {
-    let py = o.py;
-    let types = o.types;
-    Ok(match *t {
-        Term::Int(i) => i.into_pyobject(py)?.into_any(),
-        Term::Float(f) => PyFloat::new(py, f).into_any(),
-        Term::Atom(a) => atom(o, cache, a)?,
-        Term::Binary(b) => match core::str::from_utf8(b) {
-            Ok(s) if o.binaries_as_str => PyString::new(py, s).into_any(),
-            _ => PyBytes::new(py, b).into_any(),
-        },
-        Term::Nil => PyList::empty(py).into_any(),
-        Term::Tuple(t) if t.is_empty() => PyTuple::empty(py).into_any(),
-        Term::Map(m) if m.is_empty() => PyDict::new(py).into_any(),
-        Term::Big(b) => match b.to_i128() {
-            Some(v) => v.into_pyobject(py)?.into_any(),
-            None => big_int(py, b.is_negative(), b.magnitude())?,
-        },
-        Term::BitBinary(b) => types
-            .bit_binary
-            .bind(py)
-            .call1((PyBytes::new(py, b.bytes()), b.last_bits()))?,
-        Term::Charlist(s) => PyList::new(py, s.iter().copied())?.into_any(),
-        Term::Pid(p) => {
-            let node = atom(o, cache, p.node)?;
-            types
-                .pid
-                .bind(py)
-                .call1((node, p.id, p.serial, p.creation))?
-        }
-        Term::Port(p) => {
-            let node = atom(o, cache, p.node)?;
-            types.port.bind(py).call1((node, p.id, p.creation))?
-        }
-        Term::Ref(r) => {
-            let node = atom(o, cache, r.node)?;
-            let ids = PyTuple::new(py, r.ids().collect::<Vec<_>>())?;
-            types.reference.bind(py).call1((node, r.creation, ids))?
-        }
-        Term::Tuple(_) | Term::List(_) | Term::Map(_) => {
-            return Err(PyValueError::new_err(
-                "internal error: a container as a leaf",
-            ))
-        }
-    })
 }
 
 struct ToPy<'py, 't> {
     py: Python<'py>,
     types: &'t Types,
     binaries_as_str: bool,
+    /// Whether tuples of atomic items are untracked (see [`UNTRACK_FROM`]).
+    untrack: bool,
     scratch: &'t mut Scratch,
 }
+
+/// Terms of at least this many bytes have their tuples of atomic items
+/// (ints, floats, binaries, atoms) untracked by the garbage collector as
+/// they are made. Such a tuple cannot be part of a reference cycle, and
+/// CPython itself untracks most of them at the next collection; but a
+/// large term makes thousands of tuples, which set off collections while
+/// it is built, each walking every tuple made so far (a fifth of the time
+/// of a list of 10 000 tuples). Small terms make too few tuples for a
+/// collection to start; untracking them costs more than it saves.
+const UNTRACK_FROM: usize = 16 * 1024;
 
 /// Made `Atom` objects by name: making one calls a Python class, which
 /// costs more than everything else an atom needs, and messages repeat the
@@ -1025,7 +404,7 @@ impl<'py> ToPy<'py, '_> {
         // Small tuples (most of them: keyword lists, records, replies) in
         // one call; setting items one by one cost twice as much.
         let mut it = tup.iter();
-        let mut atomic = true;
+        let mut atomic = self.untrack;
         let out = match tup.len() {
             2 => {
                 let a = self.next(&mut it, &mut atomic)?;
@@ -1054,7 +433,9 @@ impl<'py> ToPy<'py, '_> {
         Ok(out)
     }
 
-    /// The next element of a tuple whose length said there is one.
+    /// The next element of a tuple whose length said there is one;
+    /// `atomic` stays true while every element is an object that holds no
+    /// other (int, float, bytes, str, atom, bool, None).
     #[inline]
     fn next(&mut self, it: &mut TupleIter<'_>, atomic: &mut bool) -> PyResult<Bound<'py, PyAny>> {
         match it.next() {
@@ -1193,8 +574,9 @@ mod raw {
     /// items hold no references (so it cannot be part of a cycle).
     #[inline]
     pub fn untrack(t: &Bound<'_, PyAny>) {
-        // SAFETY: `t` is a live GC object (a tuple) that is tracked;
-        // untracking only removes it from the collector's lists.
+        // SAFETY: `t` is a live GC object (a tuple); untracking only
+        // removes it from the collector's lists (nothing if it is not in
+        // them).
         unsafe { ffi::PyObject_GC_UnTrack(t.as_ptr().cast()) }
     }
 
@@ -1821,7 +1203,6 @@ fn changed(what: &str) -> PyErr {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let etf = PyModule::new(m.py(), "etf")?;
     fastcall::add(&etf, c"loads", LOADS_DOC, loads_fast)?;
-    fastcall::add(&etf, c"_loads_tree", LOADS_DOC, loads_tree_fast)?;
     fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
     m.add_submodule(&etf)
