@@ -401,27 +401,59 @@ impl<'py> ToPy<'py, '_> {
     /// A tuple made at its final size and filled in place.
     #[inline(never)]
     fn tuple(&mut self, tup: Tuple<'_>) -> PyResult<Bound<'py, PyAny>> {
+        if self.untrack {
+            return self.tuple_untracked(tup);
+        }
         // Small tuples (most of them: keyword lists, records, replies) in
         // one call; setting items one by one cost twice as much.
         let mut it = tup.iter();
-        let mut atomic = self.untrack;
-        let out = match tup.len() {
+        match tup.len() {
             2 => {
-                let a = self.next(&mut it, &mut atomic)?;
-                let b = self.next(&mut it, &mut atomic)?;
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                return raw::tuple2(&a, &b);
+            }
+            3 => {
+                let a = self.next(&mut it)?;
+                let b = self.next(&mut it)?;
+                let c = self.next(&mut it)?;
+                return raw::tuple3(&a, &b, &c);
+            }
+            _ => {}
+        }
+        let out = raw::new_tuple(self.py, tup.len())?;
+        for (i, x) in it.enumerate() {
+            let v = self.term(&x)?;
+            raw::tuple_set(&out, i, v)?;
+        }
+        Ok(out)
+    }
+
+    /// [`tuple`](Self::tuple) for large terms: a tuple whose elements are
+    /// all ints, floats, binaries or atoms (objects that hold no other)
+    /// cannot be part of a reference cycle, so it is untracked by the
+    /// garbage collector at once (see [`UNTRACK_FROM`]).
+    #[inline(never)]
+    fn tuple_untracked(&mut self, tup: Tuple<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let mut it = tup.iter();
+        let mut atomic = true;
+        let out = match tup.len() {
+            0 => return raw::new_tuple(self.py, 0),
+            2 => {
+                let a = self.next_atomic(&mut it, &mut atomic)?;
+                let b = self.next_atomic(&mut it, &mut atomic)?;
                 raw::tuple2(&a, &b)?
             }
             3 => {
-                let a = self.next(&mut it, &mut atomic)?;
-                let b = self.next(&mut it, &mut atomic)?;
-                let c = self.next(&mut it, &mut atomic)?;
+                let a = self.next_atomic(&mut it, &mut atomic)?;
+                let b = self.next_atomic(&mut it, &mut atomic)?;
+                let c = self.next_atomic(&mut it, &mut atomic)?;
                 raw::tuple3(&a, &b, &c)?
             }
-            0 => return raw::new_tuple(self.py, 0),
             n => {
                 let out = raw::new_tuple(self.py, n)?;
                 for i in 0..n {
-                    let v = self.next(&mut it, &mut atomic)?;
+                    let v = self.next_atomic(&mut it, &mut atomic)?;
                     raw::tuple_set(&out, i, v)?;
                 }
                 out
@@ -433,11 +465,14 @@ impl<'py> ToPy<'py, '_> {
         Ok(out)
     }
 
-    /// The next element of a tuple whose length said there is one;
-    /// `atomic` stays true while every element is an object that holds no
-    /// other (int, float, bytes, str, atom, bool, None).
+    /// [`next`](Self::next), clearing `atomic` unless the element is an
+    /// int, float, binary or atom.
     #[inline]
-    fn next(&mut self, it: &mut TupleIter<'_>, atomic: &mut bool) -> PyResult<Bound<'py, PyAny>> {
+    fn next_atomic(
+        &mut self,
+        it: &mut TupleIter<'_>,
+        atomic: &mut bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         match it.next() {
             Some(x) => {
                 *atomic &= matches!(
@@ -446,6 +481,15 @@ impl<'py> ToPy<'py, '_> {
                 );
                 self.term(&x)
             }
+            None => Err(PyValueError::new_err("tuple shorter than its arity")),
+        }
+    }
+
+    /// The next element of a tuple whose length said there is one.
+    #[inline]
+    fn next(&mut self, it: &mut TupleIter<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match it.next() {
+            Some(x) => self.term(&x),
             None => Err(PyValueError::new_err("tuple shorter than its arity")),
         }
     }
