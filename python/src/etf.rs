@@ -34,7 +34,7 @@ use pyo3::types::{
 use pyo3::{Borrowed, PyTypeInfo};
 
 use crate::errors::{decode_error, encode_codec_error, encode_error, DecodeError};
-use crate::fastcall::{self, Call, Sig};
+use crate::fastcall::{self, Sig};
 use crate::ffi;
 
 /// The Python classes of `phoenix_wire.etf`, registered by that module.
@@ -97,62 +97,46 @@ Trailing bytes are an error. Binaries are bytes, or with binaries=\"str\" a
 str when they are UTF-8. Raises DecodeError with the codec's kind and byte
 offset.";
 
-unsafe extern "C" fn loads_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    fastcall::trampoline(|py| {
-        // The common call, `loads(data)`: no keyword parsing, the default
-        // policy (a third of a small `loads` went to parsing options).
-        if nargs == 1 && kwnames.is_null() {
-            // SAFETY: CPython passed one positional argument, borrowed for
-            // the duration of the call.
-            let data = unsafe { Borrowed::from_ptr(py, *args) };
-            return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
-        }
-        const SIG: Sig<7> = Sig {
-            name: "loads",
-            params: [
-                "data",
-                "safe",
-                "atoms",
-                "allow_pids",
-                "binaries",
-                "max_depth",
-                "max_inflated",
-            ],
-            positional: 1,
-            required: 1,
-        };
-        // SAFETY: the arguments CPython passed to this fastcall function.
-        let a = unsafe {
-            SIG.parse(
-                py,
-                Call {
-                    args,
-                    nargs,
-                    kwnames,
-                },
-            )?
-        };
-        let flag = |i: usize, default: bool| a[i].as_ref().map_or(Ok(default), |v| v.is_truthy());
-        let size =
-            |i: usize, default: usize| a[i].as_ref().map_or(Ok(default), |v| v.extract::<usize>());
-        let out = loads_with(
-            py,
-            fastcall::req(&a[0])?,
-            flag(1, true)?,
-            a[2].as_ref(),
-            flag(3, false)?,
-            fastcall::opt_str("loads", "binaries", &a[4])?,
-            size(5, etf::DEFAULT_MAX_DEPTH)?,
-            size(6, etf::DEFAULT_MAX_INFLATED_SIZE)?,
-        )?;
-        Ok(out.unbind())
-    })
-}
+fastcall_fn!(loads_fast, |py, call| {
+    // The common call, `loads(data)`: no keyword parsing, the default
+    // policy (a third of a small `loads` went to parsing options).
+    if call.nargs == 1 && call.kwnames.is_null() {
+        // SAFETY: CPython passed one positional argument, borrowed for
+        // the duration of the call.
+        let data = unsafe { Borrowed::from_ptr(py, *call.args) };
+        return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
+    }
+    const SIG: Sig<7> = Sig {
+        name: "loads",
+        params: [
+            "data",
+            "safe",
+            "atoms",
+            "allow_pids",
+            "binaries",
+            "max_depth",
+            "max_inflated",
+        ],
+        positional: 1,
+        required: 1,
+    };
+    // SAFETY: the arguments CPython passed to this fastcall function.
+    let a = unsafe { SIG.parse(py, call)? };
+    let flag = |i: usize, default: bool| a[i].as_ref().map_or(Ok(default), |v| v.is_truthy());
+    let size =
+        |i: usize, default: usize| a[i].as_ref().map_or(Ok(default), |v| v.extract::<usize>());
+    let out = loads_with(
+        py,
+        fastcall::req(&a[0])?,
+        flag(1, true)?,
+        a[2].as_ref(),
+        flag(3, false)?,
+        fastcall::opt_str("loads", "binaries", &a[4])?,
+        size(5, etf::DEFAULT_MAX_DEPTH)?,
+        size(6, etf::DEFAULT_MAX_INFLATED_SIZE)?,
+    )?;
+    Ok(out.unbind())
+});
 
 /// `loads` with its keyword arguments (see `LOADS_DOC`).
 #[allow(clippy::too_many_arguments)]
@@ -742,48 +726,32 @@ does. deterministic=True sorts map keys in Erlang term order so that equal
 values give equal bytes; `compressed` (True or a zlib level 0..9) writes a
 compressed term. Raises EncodeError.";
 
-unsafe extern "C" fn dumps_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    fastcall::trampoline(|py| {
-        // The common call, `dumps(obj)`: no keyword parsing.
-        if nargs == 1 && kwnames.is_null() {
-            // SAFETY: CPython passed one positional argument, borrowed for
-            // the duration of the call.
-            let obj = unsafe { Borrowed::from_ptr(py, *args) };
-            return Ok(dumps(py, &obj, None, None, false)?.into_any().unbind());
-        }
-        const SIG: Sig<4> = Sig {
-            name: "dumps",
-            params: ["obj", "compressed", "atom_tags", "deterministic"],
-            positional: 1,
-            required: 1,
-        };
-        // SAFETY: the arguments CPython passed to this fastcall function.
-        let a = unsafe {
-            SIG.parse(
-                py,
-                Call {
-                    args,
-                    nargs,
-                    kwnames,
-                },
-            )?
-        };
-        let deterministic = a[3].as_ref().map_or(Ok(false), |v| v.is_truthy())?;
-        let out = dumps(
-            py,
-            fastcall::req(&a[0])?,
-            a[1].as_ref(),
-            fastcall::opt_str("dumps", "atom_tags", &a[2])?,
-            deterministic,
-        )?;
-        Ok(out.into_any().unbind())
-    })
-}
+fastcall_fn!(dumps_fast, |py, call| {
+    // The common call, `dumps(obj)`: no keyword parsing.
+    if call.nargs == 1 && call.kwnames.is_null() {
+        // SAFETY: CPython passed one positional argument, borrowed for
+        // the duration of the call.
+        let obj = unsafe { Borrowed::from_ptr(py, *call.args) };
+        return Ok(dumps(py, &obj, None, None, false)?.into_any().unbind());
+    }
+    const SIG: Sig<4> = Sig {
+        name: "dumps",
+        params: ["obj", "compressed", "atom_tags", "deterministic"],
+        positional: 1,
+        required: 1,
+    };
+    // SAFETY: the arguments CPython passed to this fastcall function.
+    let a = unsafe { SIG.parse(py, call)? };
+    let deterministic = a[3].as_ref().map_or(Ok(false), |v| v.is_truthy())?;
+    let out = dumps(
+        py,
+        fastcall::req(&a[0])?,
+        a[1].as_ref(),
+        fastcall::opt_str("dumps", "atom_tags", &a[2])?,
+        deterministic,
+    )?;
+    Ok(out.into_any().unbind())
+});
 
 /// `dumps` (see `DUMPS_DOC`).
 fn dumps<'py>(

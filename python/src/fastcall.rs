@@ -32,6 +32,37 @@ pub type FastFn = unsafe extern "C" fn(
     *mut ffi::PyObject,
 ) -> *mut ffi::PyObject;
 
+/// Defines `$name` as a `METH_FASTCALL | METH_KEYWORDS` function (a
+/// [`FastFn`]) whose body runs in [`trampoline`] with the GIL token and the
+/// [`Call`] CPython made: each function writes only its argument handling.
+///
+/// ```ignore
+/// fastcall_fn!(decode_fast, |py, call| {
+///     // SAFETY: the arguments CPython passed to this fastcall function.
+///     let a = unsafe { SIG.parse(py, call)? };
+///     ...
+/// });
+/// ```
+macro_rules! fastcall_fn {
+    ($name:ident, |$py:ident, $call:ident| $body:block) => {
+        unsafe extern "C" fn $name(
+            _module: *mut pyo3::ffi::PyObject,
+            args: *const *mut pyo3::ffi::PyObject,
+            nargs: pyo3::ffi::Py_ssize_t,
+            kwnames: *mut pyo3::ffi::PyObject,
+        ) -> *mut pyo3::ffi::PyObject {
+            $crate::fastcall::trampoline(|$py| {
+                let $call = $crate::fastcall::Call {
+                    args,
+                    nargs,
+                    kwnames,
+                };
+                $body
+            })
+        }
+    };
+}
+
 /// Adds `func` to `m` as a builtin function. `doc` starts with the text
 /// signature (`name(a, /, *, b=...)\n--\n\n`) so `inspect.signature` works.
 pub fn add(

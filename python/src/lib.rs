@@ -4,9 +4,10 @@
 //! and the codec's views. Every protocol decision (frame layouts, key order,
 //! validation, error kinds and offsets) is the codec's.
 
+#[macro_use]
+mod fastcall;
 mod errors;
 mod etf;
-mod fastcall;
 mod ffi;
 mod message;
 mod to_json;
@@ -24,7 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
 
 use errors::{encode_codec_error, encode_error};
-use fastcall::{Call, Sig};
+use fastcall::Sig;
 use message::Message;
 
 const DEFAULT_VSN: &str = "2.0.0";
@@ -64,36 +65,20 @@ A str is a text frame: a V1 JSON object or a V2 JSON array, as `vsn` says
 .kind and .offset, counted in UTF-8 bytes) for anything that is not a valid
 frame.";
 
-unsafe extern "C" fn decode_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    fastcall::trampoline(|py| {
-        const SIG: Sig<3> = Sig {
-            name: "decode",
-            params: ["frame", "vsn", "direction"],
-            positional: 1,
-            required: 1,
-        };
-        // SAFETY: the arguments CPython passed to this fastcall function.
-        let a = unsafe {
-            SIG.parse(
-                py,
-                Call {
-                    args,
-                    nargs,
-                    kwnames,
-                },
-            )?
-        };
-        let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
-        let direction = fastcall::opt_str("decode", "direction", &a[2])?;
-        let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
-        Ok(Py::new(py, m)?.into_any())
-    })
-}
+fastcall_fn!(decode_fast, |py, call| {
+    const SIG: Sig<3> = Sig {
+        name: "decode",
+        params: ["frame", "vsn", "direction"],
+        positional: 1,
+        required: 1,
+    };
+    // SAFETY: the arguments CPython passed to this fastcall function.
+    let a = unsafe { SIG.parse(py, call)? };
+    let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
+    let direction = fastcall::opt_str("decode", "direction", &a[2])?;
+    let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
+    Ok(Py::new(py, m)?.into_any())
+});
 
 /// `decode` (see `DECODE_DOC`).
 fn decode(
@@ -124,38 +109,22 @@ const DECODE_TEXT_DOC: &CStr = c"decode_text(frame, *, vsn='2.0.0')
 Decodes a text frame given as UTF-8 bytes (V1 or V2 by `vsn`). Raises
 DecodeError.";
 
-unsafe extern "C" fn decode_text_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    fastcall::trampoline(|py| {
-        const SIG: Sig<2> = Sig {
-            name: "decode_text",
-            params: ["frame", "vsn"],
-            positional: 1,
-            required: 1,
-        };
-        // SAFETY: the arguments CPython passed to this fastcall function.
-        let a = unsafe {
-            SIG.parse(
-                py,
-                Call {
-                    args,
-                    nargs,
-                    kwnames,
-                },
-            )?
-        };
-        let frame = fastcall::req(&a[0])?
-            .cast::<PyBytes>()
-            .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
-        let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
-        let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
-        Ok(Py::new(py, m)?.into_any())
-    })
-}
+fastcall_fn!(decode_text_fast, |py, call| {
+    const SIG: Sig<2> = Sig {
+        name: "decode_text",
+        params: ["frame", "vsn"],
+        positional: 1,
+        required: 1,
+    };
+    // SAFETY: the arguments CPython passed to this fastcall function.
+    let a = unsafe { SIG.parse(py, call)? };
+    let frame = fastcall::req(&a[0])?
+        .cast::<PyBytes>()
+        .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
+    let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
+    let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
+    Ok(Py::new(py, m)?.into_any())
+});
 
 /// A ref argument: None, `str` or `int`.
 fn ref_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Ref<'a>> {
@@ -306,48 +275,32 @@ compact JSON the way Phoenix's Jason does) or pre-encoded JSON bytes
 (validated). V2 writes [join_ref,ref,topic,event,payload], V1 an object with
 Phoenix's key order. Raises EncodeError.";
 
-unsafe extern "C" fn encode_fast(
-    _module: *mut pyo3::ffi::PyObject,
-    args: *const *mut pyo3::ffi::PyObject,
-    nargs: pyo3::ffi::Py_ssize_t,
-    kwnames: *mut pyo3::ffi::PyObject,
-) -> *mut pyo3::ffi::PyObject {
-    fastcall::trampoline(|py| {
-        const SIG: Sig<6> = Sig {
-            name: "encode",
-            params: ["join_ref", "ref", "topic", "event", "payload", "vsn"],
-            positional: 5,
-            required: 5,
-        };
-        // SAFETY: the arguments CPython passed to this fastcall function.
-        let a = unsafe {
-            SIG.parse(
-                py,
-                Call {
-                    args,
-                    nargs,
-                    kwnames,
-                },
-            )?
-        };
-        let string = |i: usize, name: &str| -> PyResult<&Bound<'_, PyString>> {
-            fastcall::req(&a[i])?.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!("encode() argument '{name}' must be str"))
-            })
-        };
-        let vsn = fastcall::opt_str("encode", "vsn", &a[5])?;
-        let out = encode(
-            py,
-            fastcall::req(&a[0])?,
-            fastcall::req(&a[1])?,
-            string(2, "topic")?,
-            string(3, "event")?,
-            fastcall::req(&a[4])?,
-            vsn,
-        )?;
-        Ok(out.into_any().unbind())
-    })
-}
+fastcall_fn!(encode_fast, |py, call| {
+    const SIG: Sig<6> = Sig {
+        name: "encode",
+        params: ["join_ref", "ref", "topic", "event", "payload", "vsn"],
+        positional: 5,
+        required: 5,
+    };
+    // SAFETY: the arguments CPython passed to this fastcall function.
+    let a = unsafe { SIG.parse(py, call)? };
+    let string = |i: usize, name: &str| -> PyResult<&Bound<'_, PyString>> {
+        fastcall::req(&a[i])?
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("encode() argument '{name}' must be str")))
+    };
+    let vsn = fastcall::opt_str("encode", "vsn", &a[5])?;
+    let out = encode(
+        py,
+        fastcall::req(&a[0])?,
+        fastcall::req(&a[1])?,
+        string(2, "topic")?,
+        string(3, "event")?,
+        fastcall::req(&a[4])?,
+        vsn,
+    )?;
+    Ok(out.into_any().unbind())
+});
 
 /// `encode` (see `ENCODE_DOC`); `broadcast` uses it too.
 fn encode<'py>(
