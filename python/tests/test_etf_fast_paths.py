@@ -15,6 +15,9 @@ import pytest
 from phoenix_wire import etf
 from phoenix_wire.etf import Atom, ImproperList
 
+# The peers' term builders, shared with the interop tests.
+from test_etf import to_erlang_py, to_erlpack
+
 # ----- dumps: exact types vs subclasses -----
 
 
@@ -347,32 +350,3 @@ def test_binaries_as_str_on_the_keyword_path():
     data = etf.dumps([b"ok", b"\xff", "é", (b"",)])
     assert etf.loads(data, binaries="str") == ["ok", b"\xff", "é", ("",)]
     assert etf.loads(data) == [b"ok", b"\xff", "é".encode(), (b"",)]
-
-
-# ----- helpers -----
-
-
-def to_erlpack(erlpack, v):
-    if isinstance(v, Atom):
-        return erlpack.Atom(str(v))
-    if isinstance(v, list):
-        return [to_erlpack(erlpack, x) for x in v]
-    if isinstance(v, tuple):
-        return tuple(to_erlpack(erlpack, x) for x in v)
-    if isinstance(v, dict):
-        return {to_erlpack(erlpack, k): to_erlpack(erlpack, x) for k, x in v.items()}
-    return v
-
-
-def to_erlang_py(erlang, v):
-    if isinstance(v, Atom):
-        return erlang.OtpErlangAtom(str(v))
-    if isinstance(v, bytes):
-        return erlang.OtpErlangBinary(v)
-    if isinstance(v, list):
-        return [to_erlang_py(erlang, x) for x in v]
-    if isinstance(v, tuple):
-        return tuple(to_erlang_py(erlang, x) for x in v)
-    if isinstance(v, dict):
-        return {to_erlang_py(erlang, k): to_erlang_py(erlang, x) for k, x in v.items()}
-    return v
