@@ -5,39 +5,11 @@
 use phoenix_wire::etf::{self, SafePolicy, Term};
 use phoenix_wire::ErrorKind::{self, *};
 
-/// `etf::decode`, checked against `etf::visit` on the same bytes: the same
-/// verdict, the same error kind and offset, and on success the terms
-/// `Term::walk` yields, in the same order.
-fn decode<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<Term<'a>, phoenix_wire::Error> {
-    let decoded = etf::decode_used(bytes, policy);
-    let mut seen = Vec::new();
-    let visited = etf::visit(bytes, policy, |t| seen.push(t));
-    match (&decoded, &visited) {
-        (Ok((t, used)), Ok(n)) => {
-            assert_eq!(used, n, "{bytes:?}");
-            let walked: Vec<Term<'_>> = t.walk().collect();
-            assert_eq!(walked.len(), seen.len(), "{bytes:?}");
-            assert!(
-                walked.iter().zip(&seen).all(|(a, b)| same(a, b)),
-                "{bytes:?}"
-            );
-        }
-        (Err(a), Err(b)) => assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{bytes:?}"),
-        _ => panic!("decode {decoded:?} but visit {visited:?} for {bytes:?}"),
-    }
-    decoded.map(|(t, _)| t)
-}
+mod common;
 
-/// The same kind, the same value for leaves and the same length for
-/// tuples and maps: the walk compares their elements one by one anyway
-/// (`==` on maps is quadratic, too slow for the 200,000-key one here).
-fn same(a: &Term<'_>, b: &Term<'_>) -> bool {
-    match (a, b) {
-        (Term::Tuple(x), Term::Tuple(y)) => x.len() == y.len(),
-        (Term::Map(x), Term::Map(y)) => x.len() == y.len(),
-        (Term::List(_), Term::List(_)) => true,
-        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
-    }
+/// `etf::decode`, checked against `etf::visit` (see `common`).
+fn decode<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<Term<'a>, phoenix_wire::Error> {
+    common::decode_and_visit(bytes, policy).map(|(t, _)| t)
 }
 
 fn fails(bytes: &[u8], policy: &SafePolicy<'_>) -> (ErrorKind, usize) {

@@ -7,34 +7,12 @@
 use phoenix_wire::etf::{self, Encoder, SafePolicy, Term};
 use phoenix_wire::ErrorKind;
 
-/// Runs both and asserts they agree; returns whether the bytes decoded.
+mod common;
+
+/// Runs both and asserts they agree (see `common`); returns whether the
+/// bytes decoded.
 fn agree(bytes: &[u8], policy: &SafePolicy<'_>) -> bool {
-    let decoded = etf::decode_used(bytes, policy);
-    let mut seen = Vec::new();
-    let visited = etf::visit(bytes, policy, |t| seen.push(t));
-    match (&decoded, &visited) {
-        (Ok((t, used)), Ok(n)) => {
-            assert_eq!(used, n, "{bytes:?}");
-            let walked: Vec<Term<'_>> = t.walk().collect();
-            assert_eq!(walked.len(), seen.len(), "{bytes:?}");
-            for (i, (a, b)) in walked.iter().zip(&seen).enumerate() {
-                // Same kind and same value (`==` alone would let a list
-                // equal a charlist).
-                assert_eq!(
-                    core::mem::discriminant(a),
-                    core::mem::discriminant(b),
-                    "term #{i} of {bytes:?}"
-                );
-                assert!(a == b, "term #{i} of {bytes:?}: {a:?} vs {b:?}");
-            }
-            true
-        }
-        (Err(a), Err(b)) => {
-            assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{bytes:?}");
-            false
-        }
-        _ => panic!("decode {decoded:?} but visit {visited:?} for {bytes:?}"),
-    }
+    common::decode_and_visit(bytes, policy).is_ok()
 }
 
 fn policies() -> [SafePolicy<'static>; 4] {
