@@ -62,13 +62,10 @@ impl View {
         text: &str,
         decode: impl FnOnce(&'static str) -> phoenix_wire::Result<Frame<'static>>,
     ) -> PyResult<View> {
-        // SAFETY: as in `new`; the bytes are `text`'s, so still UTF-8.
-        let text = unsafe { core::str::from_utf8_unchecked(ffi::extend(text.as_bytes())) };
-        let frame = decode(text).map_err(|e| decode_error(owner.py(), e))?;
-        Ok(View {
-            _owner: owner.clone().unbind(),
-            frame,
-            reply: OnceLock::new(),
+        View::new(owner, text.as_bytes(), |d| {
+            // SAFETY: `d` is `text`'s bytes (given a longer lifetime by
+            // `new`), so UTF-8.
+            decode(unsafe { core::str::from_utf8_unchecked(d) })
         })
     }
 
