@@ -90,6 +90,8 @@ fn decode_any<'a>(bytes: &'a [u8], buf: &'a mut Vec<u8>) -> Result<Term<'a>, pho
 
 mod common;
 
+use common::Rng;
+
 /// `etf::visit` sees the terms `Term::walk` yields from the decoded view,
 /// in the same order, and takes all the bytes.
 fn visit_matches_walk(b: &[u8]) {
@@ -203,21 +205,6 @@ fn walk_tags(b: &[u8], mut p: usize, tags: &mut [usize; 256]) -> usize {
             q
         }
         _ => panic!("unexpected tag {t}"),
-    }
-}
-
-/// A small deterministic generator (xorshift64*), so runs are repeatable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 

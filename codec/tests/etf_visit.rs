@@ -9,6 +9,8 @@ use phoenix_wire::ErrorKind;
 
 mod common;
 
+use common::Rng;
+
 /// Runs both and asserts they agree (see `common`); returns whether the
 /// bytes decoded.
 fn agree(bytes: &[u8], policy: &SafePolicy<'_>) -> bool {
@@ -25,22 +27,6 @@ fn policies() -> [SafePolicy<'static>; 4] {
             .allow_pids_ports_refs(true)
             .max_depth(etf::MAX_DEPTH_LIMIT),
     ]
-}
-
-/// xorshift64*: fixed seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 const ATOMS: [&str; 6] = ["ok", "error", "hé", "nonode@nohost", "日本", ""];

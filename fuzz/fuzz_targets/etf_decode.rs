@@ -52,34 +52,13 @@ fn check(t: &Term<'_>, policy: &SafePolicy<'_>) {
     let _ = etf::from_term::<serde_json::Value>(*t);
 }
 
-/// The same kind, the same value for leaves and the same length for
-/// tuples and maps (the walk compares their elements one by one).
-fn same(a: &Term<'_>, b: &Term<'_>) -> bool {
-    match (a, b) {
-        (Term::Tuple(x), Term::Tuple(y)) => x.len() == y.len(),
-        (Term::Map(x), Term::Map(y)) => x.len() == y.len(),
-        (Term::List(_), Term::List(_)) => true,
-        _ => core::mem::discriminant(a) == core::mem::discriminant(b) && a == b,
-    }
-}
+// The visit-versus-decode check the ETF test suites use.
+#[path = "../../codec/tests/common/mod.rs"]
+mod common;
 
 fn run(data: &[u8], policy: &SafePolicy<'_>) {
-    let decoded = etf::decode_used(data, policy);
     // The one-pass visitor agrees: same verdict, same error, same terms.
-    let mut seen = Vec::new();
-    let visited = etf::visit(data, policy, |t| seen.push(t));
-    match (&decoded, &visited) {
-        (Ok((t, used)), Ok(n)) => {
-            assert_eq!(used, n);
-            let mut walk = t.walk();
-            assert!(seen
-                .iter()
-                .all(|s| walk.next().is_some_and(|w| same(&w, s))));
-            assert!(walk.next().is_none(), "visit saw fewer terms than walk");
-        }
-        (Err(a), Err(b)) => assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset())),
-        _ => panic!("decode {decoded:?} but visit {visited:?}"),
-    }
+    let decoded = common::decode_and_visit(data, policy);
     match decoded {
         Ok((t, used)) => {
             assert!(used <= data.len());

@@ -1,4 +1,5 @@
-//! Helpers shared by the ETF test binaries (`mod common;`).
+//! Helpers shared by the ETF test binaries (`mod common;`) and the
+//! `etf_decode` fuzz target.
 
 use phoenix_wire::etf::{self, SafePolicy, Term};
 use phoenix_wire::Error;
@@ -38,5 +39,24 @@ fn same(a: &Term<'_>, b: &Term<'_>) -> bool {
         (Term::Map(x), Term::Map(y)) => x.len() == y.len(),
         (Term::List(_), Term::List(_)) => true,
         _ => core::mem::discriminant(a) == core::mem::discriminant(b) && a == b,
+    }
+}
+
+/// A small deterministic generator (xorshift64*): fixed seeds, repeatable
+/// runs, no dependency.
+#[allow(dead_code)] // Not every binary that includes this module draws numbers.
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 }
