@@ -40,11 +40,12 @@
 //! needs no allocator: encode into a [`SliceSink`].
 //!
 //! ## Unsafe code
-//! The crate denies `unsafe` except in three small modules, each block with
+//! The crate denies `unsafe` except in four small modules, each block with
 //! its safety argument: the SSE2 byte classification the JSON scanner uses
 //! on x86_64 (`json/simd.rs`: intrinsics on 16-byte arrays, word-at-a-time
-//! arithmetic elsewhere); writing a frame straight into a `bytes::BufMut`'s
-//! spare capacity (`sink/buf_mut.rs`, feature `bytes`); and
+//! arithmetic elsewhere); writing a frame straight into a sink's spare
+//! memory without zeroing it first ([`InPlace`], `sink/in_place.rs`, and
+//! for a `bytes::BufMut`, `sink/buf_mut.rs`, feature `bytes`); and
 //! [`frame::OwnedFrame`]'s one `from_utf8_unchecked` over ranges it validated
 //! when it was built. UTF-8 validation of whole frames uses `simdutf8`.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -64,7 +65,7 @@ mod utf8;
 
 pub use error::{Error, ErrorKind, Field, Result};
 pub use frame::{Direction, Frame, Payload, Ref, Vsn};
-pub use sink::{Sink, SliceSink};
+pub use sink::{InPlace, Sink, SliceSink};
 
 // The README's example is compiled and run as a doc test.
 #[cfg(doctest)]

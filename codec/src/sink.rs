@@ -8,6 +8,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod in_place;
+pub use in_place::InPlace;
+
 /// A destination for encoded bytes.
 ///
 /// Encoders take `&mut S` where `S: Sink + ?Sized`. The offset in a
@@ -24,34 +27,36 @@ pub trait Sink {
         self.put(&[byte])
     }
 
-    /// Appends `len` bytes written in place, then the bytes of `then`:
-    /// `fill` gets the first `len` as one zeroed slice to write. This is
-    /// the shape of an encoded frame (a short envelope assembled from many
-    /// small pieces, then a long payload copied as is): the envelope goes
-    /// straight into the sink's memory, not through a `put` per piece or a
-    /// scratch buffer, and the payload is copied once.
+    /// Appends `len` bytes written in place by `fill`, straight into the
+    /// sink's memory. This is the shape of an encoded frame: a short
+    /// envelope assembled from many small pieces, and a payload copied
+    /// once, go in without a `put` (and its checks) per piece and without a
+    /// scratch buffer.
     ///
-    /// Returns `Ok(false)` without calling `fill` when the sink cannot hand
-    /// out `len + then.len()` contiguous bytes now (the default); the caller
-    /// then writes with [`put`](Self::put). Fails like `put` when the bytes
-    /// cannot fit.
+    /// The bytes are kept only if `fill` writes exactly `len` of them
+    /// ([`InPlace::filled`]); otherwise, and when the sink cannot hand out
+    /// `len` contiguous bytes now (the default), this returns `Ok(false)`
+    /// having kept nothing, and the caller writes with [`put`](Self::put)
+    /// instead. Fails like `put` when `len` bytes cannot fit at all.
     ///
     /// ```
     /// use phoenix_wire::{Sink, SliceSink};
     ///
     /// let mut storage = [0u8; 8];
     /// let mut sink = SliceSink::new(&mut storage);
-    /// assert!(sink.put_in_place(3, &mut |dst| dst.copy_from_slice(b"abc"), b"de").unwrap());
+    /// assert!(sink.put_in_place(5, &mut |room| {
+    ///     room.put(b"abc");
+    ///     room.put(b"de");
+    /// })?);
     /// assert_eq!(sink.written(), b"abcde");
+    /// // Two bytes asked for, one written: nothing kept.
+    /// assert!(!sink.put_in_place(2, &mut |room| room.put_u8(b'f'))?);
+    /// assert_eq!(sink.written(), b"abcde");
+    /// # Ok::<(), phoenix_wire::Error>(())
     /// ```
     #[inline]
-    fn put_in_place(
-        &mut self,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]),
-        then: &[u8],
-    ) -> Result<bool> {
-        let _ = (len, fill, then);
+    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut InPlace<'_>)) -> Result<bool> {
+        let _ = (len, fill);
         Ok(false)
     }
 }
@@ -121,21 +126,17 @@ impl Sink for SliceSink<'_> {
     }
 
     #[inline]
-    fn put_in_place(
-        &mut self,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]),
-        then: &[u8],
-    ) -> Result<bool> {
-        let end = self.len + len + then.len();
+    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut InPlace<'_>)) -> Result<bool> {
+        let end = self.len + len;
         let dst = self
             .buf
             .get_mut(self.len..end)
             .ok_or(Error::new(ErrorKind::BufferFull, self.len))?;
-        let (head, tail) = dst.split_at_mut(len);
-        head.fill(0);
-        fill(head);
-        tail.copy_from_slice(then);
+        let mut room = InPlace::over_init(dst);
+        fill(&mut room);
+        if !room.filled() {
+            return Ok(false);
+        }
         self.len = end;
         Ok(true)
     }
@@ -177,18 +178,8 @@ impl Sink for alloc::vec::Vec<u8> {
     }
 
     #[inline]
-    fn put_in_place(
-        &mut self,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]),
-        then: &[u8],
-    ) -> Result<bool> {
-        let start = self.len();
-        self.reserve(len + then.len());
-        self.resize(start + len, 0);
-        fill(self.get_mut(start..).unwrap_or(&mut []));
-        self.extend_from_slice(then);
-        Ok(true)
+    fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut InPlace<'_>)) -> Result<bool> {
+        Ok(in_place::fill_vec(self, len, fill))
     }
 }
 

@@ -17,7 +17,7 @@ use phoenix_wire::frame::{self, Frame, Payload, Ref};
 use phoenix_wire::json::{JsonStr, RawJson};
 #[cfg(feature = "bytes")]
 use phoenix_wire::Direction;
-use phoenix_wire::{ErrorKind, Sink, SliceSink, Vsn};
+use phoenix_wire::{ErrorKind, InPlace, Sink, SliceSink, Vsn};
 use proptest::prelude::*;
 
 /// A ref as the tests build it.
@@ -379,27 +379,30 @@ fn a_full_sink_keeps_a_prefix_and_says_buffer_full() {
 }
 
 #[test]
-fn put_in_place_writes_what_fill_writes_then_the_rest() {
+fn put_in_place_keeps_exactly_what_fill_wrote() {
     let mut v = b"ab".to_vec();
-    let fill = &mut |d: &mut [u8]| {
-        assert_eq!(d, [0, 0, 0]);
-        d.copy_from_slice(b"cde");
+    let fill = &mut |room: &mut InPlace<'_>| {
+        room.put(b"cd");
+        room.put_u8(b'e');
     };
-    assert!(Sink::put_in_place(&mut v, 3, fill, b"fg").unwrap());
-    assert_eq!(v, b"abcdefg");
+    assert!(Sink::put_in_place(&mut v, 3, fill).unwrap());
+    assert_eq!(v, b"abcde");
+    // Short or overlong: nothing kept, the sink as it was.
+    assert!(!Sink::put_in_place(&mut v, 3, &mut |room| room.put(b"fg")).unwrap());
+    assert!(!Sink::put_in_place(&mut v, 1, &mut |room| room.put(b"fg")).unwrap());
+    assert_eq!(v, b"abcde");
     #[cfg(feature = "bytes")]
     {
         let mut b = bytes::BytesMut::with_capacity(16);
-        assert!(b
-            .put_in_place(2, &mut |d| d.copy_from_slice(b"hi"), b"jk")
-            .unwrap());
-        assert!(b
-            .put_in_place(0, &mut |d| assert!(d.is_empty()), b"")
-            .unwrap());
+        assert!(b.put_in_place(2, &mut |room| room.put(b"hi")).unwrap());
+        assert!(b.put_in_place(0, &mut |_| {}).unwrap());
+        assert!(!b.put_in_place(2, &mut |room| room.put(b"x")).unwrap());
+        assert!(!b.put_in_place(1, &mut |room| room.put(b"xy")).unwrap());
+        assert!(b.put_in_place(2, &mut |room| room.put(b"jk")).unwrap());
         assert_eq!(&b[..], b"hijk");
         let mut limited = bytes::BytesMut::new().limit(3);
         let err = limited
-            .put_in_place(2, &mut |_| panic!("no room"), b"lm")
+            .put_in_place(4, &mut |_| panic!("no room"))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BufferFull);
         assert!(limited.get_ref().is_empty());
@@ -407,16 +410,19 @@ fn put_in_place_writes_what_fill_writes_then_the_rest() {
     let mut storage = [9u8; 6];
     let mut s = SliceSink::new(&mut storage);
     s.put(b"x").unwrap();
-    let err = s
-        .put_in_place(4, &mut |_| panic!("no room"), b"yz")
-        .unwrap_err();
+    let err = s.put_in_place(6, &mut |_| panic!("no room")).unwrap_err();
     assert_eq!((err.kind(), err.offset()), (ErrorKind::BufferFull, 1));
+    assert!(!s.put_in_place(3, &mut |room| room.put(b"yz")).unwrap());
+    assert_eq!(s.written(), b"x");
     assert!(s
-        .put_in_place(3, &mut |d| d.copy_from_slice(b"yzw"), b"uv")
+        .put_in_place(5, &mut |room| {
+            room.put(b"yzw");
+            room.put(b"uv");
+        })
         .unwrap());
     assert_eq!(s.written(), b"xyzwuv");
     let mut p = PutOnly(Vec::new());
-    assert!(!p.put_in_place(2, &mut |_| panic!("declined"), b"").unwrap());
+    assert!(!p.put_in_place(2, &mut |_| panic!("declined")).unwrap());
     assert!(p.0.is_empty());
 }
 

@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::frame::{Frame, Payload, Ref, Vsn};
 use crate::json::{self, parse_i64, JsonStr, RawJson, Scanner};
-use crate::sink::{copy_short, Sink};
+use crate::sink::{InPlace, Sink};
 
 /// Decodes a text frame (V1 object or V2 array, as negotiated), borrowing
 /// every string and the payload from `bytes`.
@@ -370,41 +370,27 @@ fn trim_ws(b: &[u8]) -> &[u8] {
 /// Writes a V2 frame with a raw JSON payload.
 ///
 /// When no header string needs escapes (always so for strings read from
-/// JSON), the envelope's length is known up front: it is written in place
-/// and the payload copied after it in one [`Sink::put_in_place`], then the
-/// `]`. Otherwise, or when the sink has no contiguous room, the frame goes
+/// JSON), the frame's length is known up front: envelope, payload and `]`
+/// are written in place in one [`Sink::put_in_place`]. Otherwise, or when the sink has no contiguous room, the frame goes
 /// in piece by piece. A full sink may be left holding part of the frame.
 #[inline(always)]
 fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
-    match clean_head_len(f) {
-        // A payload as short as a heartbeat's `{}` goes in with the envelope,
-        // in place of a call to memcpy.
-        Some(head) if payload.len() <= 16 => {
-            let fill = &mut |dst: &mut [u8]| {
-                let mut w = Cursor { buf: dst, pos: 0 };
-                w.head(f);
-                w.put(payload);
-            };
-            if !out.put_in_place(head + payload.len(), fill, &[])? {
-                write_v2_head::<_, true>(out, f)?;
-                out.put(payload)?;
-            }
+    if let Some(head) = clean_head_len(f) {
+        let fill = &mut |room: &mut InPlace<'_>| {
+            put_head(room, f);
+            room.put(payload);
+            room.put_u8(b']');
+        };
+        if out.put_in_place(head + payload.len() + 1, fill)? {
+            return Ok(());
         }
-        Some(head) => {
-            let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
-            if !out.put_in_place(head, fill, payload)? {
-                write_v2_head::<_, true>(out, f)?;
-                out.put(payload)?;
-            }
-        }
-        None => {
-            write_v2_head::<_, false>(out, f)?;
-            out.put(payload)?;
-        }
+        write_v2_head::<_, true>(out, f)?;
+    } else {
+        write_v2_head::<_, false>(out, f)?;
     }
+    out.put(payload)?;
     out.put_u8(b']')
 }
-
 /// The length of `[join_ref,ref,topic,event,` of a V2 frame, or `None`
 /// when a string in it needs escapes. Then [`Cursor::head`] can write it.
 #[inline(always)]
@@ -428,67 +414,38 @@ fn ref_len(r: Ref<'_>) -> Option<usize> {
     }
 }
 
-/// Writes front to back into a slice measured to fit what is written, so
-/// the bounds checks never fail (and a miscount would show as wrong output
-/// in the tests, not as a panic).
-struct Cursor<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
+/// Writes `[join_ref,ref,topic,event,` of a frame that [`clean_head_len`]
+/// measured: its strings go in as they are.
+#[inline(always)]
+fn put_head(room: &mut InPlace<'_>, f: &Frame<'_>) {
+    room.put_u8(b'[');
+    put_ref(room, f.join_ref);
+    room.put_u8(b',');
+    put_ref(room, f.ref_);
+    room.put(b",\"");
+    room.put(f.topic.raw().as_bytes());
+    room.put(b"\",\"");
+    room.put(f.event.raw().as_bytes());
+    room.put(b"\",");
 }
 
-impl Cursor<'_> {
-    #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) {
-        if let Some(dst) = self.buf.get_mut(self.pos..self.pos + bytes.len()) {
-            copy_short(dst, bytes);
-        }
-        self.pos += bytes.len();
-    }
-
-    /// Writes `[join_ref,ref,topic,event,` of a frame that
-    /// [`clean_head_len`] measured: its strings go in as they are.
-    #[inline(always)]
-    fn head(&mut self, f: &Frame<'_>) {
-        self.byte(b'[');
-        self.reference(f.join_ref);
-        self.byte(b',');
-        self.reference(f.ref_);
-        self.put(b",\"");
-        self.put(f.topic.raw().as_bytes());
-        self.put(b"\",\"");
-        self.put(f.event.raw().as_bytes());
-        self.put(b"\",");
-    }
-
-    #[inline(always)]
-    fn reference(&mut self, r: Ref<'_>) {
-        match r {
-            Ref::Null => self.put(b"null"),
-            Ref::Int(v) => self.int(v),
-            Ref::Str(s) => {
-                self.byte(b'"');
-                self.put(s.raw().as_bytes());
-                self.byte(b'"');
+#[inline(always)]
+fn put_ref(room: &mut InPlace<'_>, r: Ref<'_>) {
+    match r {
+        Ref::Null => room.put(b"null"),
+        Ref::Int(v) => {
+            let mut digits = [0u8; 20];
+            let len = json::decimal_len(v);
+            if let Some(dst) = digits.get_mut(..len) {
+                json::write_decimal(dst, v);
+                room.put(dst);
             }
         }
-    }
-
-    /// Writes `v` in decimal.
-    #[inline(always)]
-    fn int(&mut self, v: i64) {
-        let end = self.pos + json::decimal_len(v);
-        if let Some(dst) = self.buf.get_mut(self.pos..end) {
-            json::write_decimal(dst, v);
+        Ref::Str(s) => {
+            room.put_u8(b'"');
+            room.put(s.raw().as_bytes());
+            room.put_u8(b'"');
         }
-        self.pos = end;
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        if let Some(dst) = self.buf.get_mut(self.pos) {
-            *dst = b;
-        }
-        self.pos += 1;
     }
 }
 
@@ -559,8 +516,7 @@ where
             // sink in one piece instead of ten. Longer ones go straight in.
             match clean_head_len(f) {
                 Some(len) => {
-                    let fill = &mut |dst: &mut [u8]| Cursor { buf: dst, pos: 0 }.head(f);
-                    if !out.put_in_place(len, fill, &[])? {
+                    if !out.put_in_place(len, &mut |room| put_head(room, f))? {
                         write_v2_head::<_, true>(out, f)?;
                     }
                 }

@@ -1,0 +1,210 @@
+//! [`InPlace`]: the room a sink lends out in [`Sink::put_in_place`].
+//!
+//! The room is the sink's spare memory, uninitialized. Zeroing it first so
+//! that safe code could see it as `&mut [u8]` cost a `memset` call per
+//! frame, about a sixth of encoding a heartbeat. `InPlace` instead writes
+//! front to back into `[MaybeUninit<u8>]`, so every byte before its position
+//! is initialized, and a sink keeps the bytes only when the writer filled
+//! the room exactly ([`InPlace::filled`]). The `unsafe` here copies long
+//! slices into that memory, lets [`SliceSink`](super::SliceSink) lend out
+//! its initialized memory the same way, and lets the `Vec` sink keep what
+//! was filled.
+#![allow(unsafe_code)]
+
+use core::mem::MaybeUninit;
+
+/// Room in a sink's memory, written front to back and kept by the sink only
+/// if it is filled exactly: see [`Sink::put_in_place`](super::Sink::put_in_place).
+///
+/// A write that does not fit is dropped, and the room can then never count
+/// as filled, so the sink keeps nothing.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use phoenix_wire::InPlace;
+///
+/// let mut memory = [MaybeUninit::<u8>::uninit(); 4];
+/// let mut room = InPlace::new(&mut memory);
+/// room.put(b"ab");
+/// assert!(!room.filled());
+/// room.put_u8(b'c');
+/// room.put_u8(b'd');
+/// assert!(room.filled()); // all four bytes are initialized
+/// room.put_u8(b'e'); // does not fit: dropped, and the room is spoiled
+/// assert!(!room.filled());
+/// ```
+#[derive(Debug)]
+pub struct InPlace<'b> {
+    buf: &'b mut [MaybeUninit<u8>],
+    /// Bytes written: `buf[..pos]` is initialized, and `pos <= buf.len()`.
+    pos: usize,
+    /// A write did not fit (and was dropped).
+    spoiled: bool,
+}
+
+impl<'b> InPlace<'b> {
+    /// Room over `buf`, nothing written yet.
+    #[inline]
+    pub fn new(buf: &'b mut [MaybeUninit<u8>]) -> Self {
+        InPlace {
+            buf,
+            pos: 0,
+            spoiled: false,
+        }
+    }
+
+    /// Room over initialized memory (a [`SliceSink`](super::SliceSink)'s).
+    #[inline]
+    pub(crate) fn over_init(buf: &'b mut [u8]) -> Self {
+        let len = buf.len();
+        // SAFETY: `u8` and `MaybeUninit<u8>` have the same layout. Viewing
+        // initialized bytes as possibly uninitialized is sound as long as
+        // no uninitialized byte is written through the view, and `InPlace`
+        // only ever writes bytes copied from `&[u8]` or a `u8`.
+        let buf = unsafe { core::slice::from_raw_parts_mut(buf.as_mut_ptr().cast(), len) };
+        InPlace::new(buf)
+    }
+
+    /// Appends `bytes`; dropped (spoiling the room) if they do not fit.
+    #[inline(always)]
+    pub fn put(&mut self, bytes: &[u8]) {
+        // No overflow: `pos <= buf.len()` and a slice's length are each at
+        // most `isize::MAX`.
+        let end = self.pos + bytes.len();
+        match self.buf.get_mut(self.pos..end) {
+            Some(dst) => {
+                copy_into(dst, bytes);
+                self.pos = end;
+            }
+            None => self.spoiled = true,
+        }
+    }
+
+    /// Appends one byte; dropped (spoiling the room) if it does not fit.
+    #[inline(always)]
+    pub fn put_u8(&mut self, byte: u8) {
+        match self.buf.get_mut(self.pos) {
+            Some(dst) => {
+                dst.write(byte);
+                self.pos += 1;
+            }
+            None => self.spoiled = true,
+        }
+    }
+
+    /// Whether exactly the whole room was written, every write fitting:
+    /// then every byte of it is initialized.
+    #[inline(always)]
+    pub fn filled(&self) -> bool {
+        self.pos == self.buf.len() && !self.spoiled
+    }
+}
+
+/// [`Sink::put_in_place`](super::Sink::put_in_place) for a `Vec` without
+/// the `bytes` feature: `fill` writes into the spare capacity, which is
+/// kept if it was filled.
+#[cfg(all(feature = "alloc", not(feature = "bytes")))]
+pub(crate) fn fill_vec(
+    v: &mut alloc::vec::Vec<u8>,
+    len: usize,
+    fill: &mut dyn FnMut(&mut InPlace<'_>),
+) -> bool {
+    v.reserve(len);
+    let start = v.len();
+    let Some(spare) = v.spare_capacity_mut().get_mut(..len) else {
+        return false;
+    };
+    let mut room = InPlace::new(spare);
+    fill(&mut room);
+    if !room.filled() {
+        return false;
+    }
+    // SAFETY: `filled` means all `len` bytes after `start` were written
+    // (see `InPlace::pos`), and `reserve` made them part of the capacity.
+    unsafe { v.set_len(start + len) };
+    true
+}
+
+/// Copies `src` into `dst` (same length). Envelopes are many pieces of a
+/// few bytes (quotes, commas, refs, topics): up to 16 bytes take one or two
+/// possibly overlapping stores instead of a call to `memcpy`.
+#[inline(always)]
+fn copy_into(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
+    #[inline(always)]
+    fn two<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> Option<()> {
+        let n = src.len();
+        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
+        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
+        let first: &mut [MaybeUninit<u8>; N] = dst.get_mut(..N)?.try_into().ok()?;
+        *first = head.map(MaybeUninit::new);
+        let last: &mut [MaybeUninit<u8>; N] = dst.get_mut(n - N..)?.try_into().ok()?;
+        *last = tail.map(MaybeUninit::new);
+        Some(())
+    }
+    let done = match src.len() {
+        0 => Some(()),
+        1 => dst.first_mut().zip(src.first()).map(|(d, s)| {
+            d.write(*s);
+        }),
+        2..=3 => two::<2>(dst, src),
+        4..=7 => two::<4>(dst, src),
+        8..=16 => two::<8>(dst, src),
+        _ => None,
+    };
+    if done.is_none() && dst.len() == src.len() {
+        // SAFETY: both are `src.len()` bytes long (just checked), and they
+        // cannot overlap: `dst` is borrowed mutably. Written bytes are
+        // initialized ones. (`write_copy_of_slice` does this safely but is
+        // newer than the crate's minimum Rust; a loop over the bytes is not
+        // made into a `memcpy` call.)
+        unsafe {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every length of piece lands whole, at its place, next to the others.
+    #[test]
+    fn pieces_of_every_length_land_in_order() {
+        let src: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+        for a in 0..=src.len() {
+            for b in 0..=(src.len() - a) {
+                let mut memory = [MaybeUninit::new(0xEE); 41];
+                let len = a + b + 1;
+                let mut room = InPlace::new(&mut memory[..len]);
+                room.put(&src[..a]);
+                room.put_u8(0xAA);
+                room.put(&src[a..a + b]);
+                assert!(room.filled(), "{a} {b}");
+                let got: [u8; 41] = memory.map(|m| unsafe { m.assume_init() });
+                assert_eq!(&got[..a], &src[..a]);
+                assert_eq!(got[a], 0xAA);
+                assert_eq!(&got[a + 1..len], &src[a..a + b]);
+                assert!(got[len..].iter().all(|&x| x == 0xEE), "wrote past the room");
+            }
+        }
+    }
+
+    #[test]
+    fn short_or_overlong_writes_never_count_as_filled() {
+        let mut memory = [MaybeUninit::uninit(); 8];
+        let mut room = InPlace::new(&mut memory);
+        room.put(b"1234567");
+        assert!(!room.filled());
+        room.put(b"89"); // one byte too many: dropped
+        assert!(!room.filled());
+        room.put(b""); // nothing fits any more, not even nothing
+        room.put_u8(b'x');
+        assert!(!room.filled());
+
+        let mut init = *b"abcd";
+        let mut room = InPlace::over_init(&mut init);
+        room.put(b"wxyz");
+        assert!(room.filled());
+        assert_eq!(&init, b"wxyz");
+    }
+}
