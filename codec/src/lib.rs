@@ -40,10 +40,11 @@
 //! needs no allocator: encode into a [`SliceSink`].
 //!
 //! ## Unsafe code
-//! The crate denies `unsafe` except in four small modules, each block with
+//! The crate denies `unsafe` except in five small modules, each block with
 //! its safety argument: the SSE2 byte classification the JSON scanner uses
 //! on x86_64 (`json/simd.rs`: intrinsics on 16-byte arrays, word-at-a-time
-//! arithmetic elsewhere); writing a frame straight into a sink's spare
+//! arithmetic elsewhere); taking an all-ASCII frame as a `str` without a
+//! UTF-8 pass (`utf8.rs`); writing a frame straight into a sink's spare
 //! memory without zeroing it first ([`InPlace`], `sink/in_place.rs`, and
 //! for a `bytes::BufMut`, `sink/buf_mut.rs`, feature `bytes`); and
 //! [`frame::OwnedFrame`]'s one `from_utf8_unchecked` over ranges it validated

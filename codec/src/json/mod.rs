@@ -9,7 +9,7 @@
 mod scan;
 #[cfg(feature = "serde")]
 mod ser;
-mod simd;
+pub(crate) mod simd;
 mod string;
 mod value;
 mod write;

@@ -60,6 +60,32 @@ fn block64(bytes: &[u8], at: usize, classify: fn(&[u8; 16]) -> u32) -> u64 {
     block_bits(&padded, classify) & low_bits(tail.len())
 }
 
+/// Whether every byte of `bytes` is ASCII: 64 bytes per step, the tail
+/// as the (overlapping) last 64, 16 or 8 bytes of the input.
+#[inline(always)]
+pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    if len >= 64 {
+        let mut blocks = bytes.chunks_exact(64);
+        let mut high = false;
+        for block in &mut blocks {
+            high |= <&[u8; 64]>::try_from(block).is_ok_and(imp::any_high64);
+        }
+        let last = bytes.get(len - 64..).map(<&[u8; 64]>::try_from);
+        return !high && matches!(last, Some(Ok(b)) if !imp::any_high64(b));
+    }
+    if len >= 16 {
+        let mut high = 0;
+        let mut chunks = bytes.chunks_exact(16);
+        for c in &mut chunks {
+            high |= <&[u8; 16]>::try_from(c).map_or(1, imp::high16);
+        }
+        let last = bytes.get(len - 16..).map(<&[u8; 16]>::try_from);
+        return high == 0 && matches!(last, Some(Ok(c)) if imp::high16(c) == 0);
+    }
+    bytes.is_ascii()
+}
+
 /// The lowest `n` bits set.
 #[inline(always)]
 fn low_bits(n: usize) -> u64 {
@@ -108,6 +134,25 @@ mod imp {
         _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
 
+    /// A bit for each byte of `chunk` that is not ASCII.
+    #[inline(always)]
+    pub(super) fn high16(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: as in `stops16`.
+        unsafe { _mm_movemask_epi8(_mm_loadu_si128(chunk.as_ptr().cast::<__m128i>())) as u32 }
+    }
+
+    /// Whether a byte of `block` is not ASCII.
+    #[inline(always)]
+    pub(super) fn any_high64(block: &[u8; 64]) -> bool {
+        // SAFETY: as in `stops16`, for four 16-byte loads inside the block.
+        unsafe {
+            let p = block.as_ptr().cast::<__m128i>();
+            let a = _mm_or_si128(_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)));
+            let b = _mm_or_si128(_mm_loadu_si128(p.add(2)), _mm_loadu_si128(p.add(3)));
+            _mm_movemask_epi8(_mm_or_si128(a, b)) != 0
+        }
+    }
+
     #[inline(always)]
     pub(super) fn non_digits16(chunk: &[u8; 16]) -> u32 {
         // SAFETY: as in `stops16`.
@@ -141,6 +186,17 @@ mod imp {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 mod imp {
+    /// Nonzero when a byte of `chunk` is not ASCII (not a bit per byte).
+    #[inline(always)]
+    pub(super) fn high16(chunk: &[u8; 16]) -> u32 {
+        u32::from(!chunk.is_ascii())
+    }
+
+    #[inline(always)]
+    pub(super) fn any_high64(block: &[u8; 64]) -> bool {
+        !block.is_ascii()
+    }
+
     use crate::json::scan::stops;
 
     #[inline(always)]
@@ -172,7 +228,24 @@ mod imp {
 
 #[cfg(test)]
 mod tests {
-    use super::stops16;
+    use super::{is_ascii, stops16};
+
+    /// One non-ASCII byte anywhere, in inputs of every length up to three
+    /// blocks, is found; without it the input is ASCII.
+    #[test]
+    fn is_ascii_finds_any_high_byte() {
+        for len in 0..200 {
+            let ascii: Vec<u8> = (0..len).map(|k| (k % 128) as u8).collect();
+            assert!(is_ascii(&ascii), "{len}");
+            for at in 0..len {
+                for high in [0x80, 0xc3, 0xff] {
+                    let mut b = ascii.clone();
+                    b[at] = high;
+                    assert!(!is_ascii(&b), "{len} {at} {high:#x}");
+                }
+            }
+        }
+    }
 
     /// Every byte value at every position, against the definition.
     #[test]
