@@ -75,7 +75,14 @@ impl<'a> Scanner<'a> {
     #[inline(always)]
     pub fn string(&mut self) -> Result<(usize, usize, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = string_end(self.bytes, start, &mut self.blocks)?;
+        // Frames shorter than a block (heartbeats) search each envelope
+        // string on its own: a padded copy of the input costs more than the
+        // few searches it would serve.
+        let (end, escaped) = if self.bytes.len() < 64 {
+            string_end_by::<true>(self.bytes, start, &mut self.blocks)?
+        } else {
+            string_end(self.bytes, start, &mut self.blocks)?
+        };
         self.pos = end + 1;
         Ok((start, end, escaped))
     }
@@ -169,10 +176,25 @@ fn skip_ws_run(bytes: &[u8], mut i: usize) -> usize {
 /// Scans string content starting at `i` (after the opening quote); returns
 /// the index of the closing quote and whether the content holds escapes.
 #[inline(always)]
-fn string_end(bytes: &[u8], mut i: usize, blocks: &mut Blocks) -> Result<(usize, bool)> {
+fn string_end(bytes: &[u8], i: usize, blocks: &mut Blocks) -> Result<(usize, bool)> {
+    string_end_by::<false>(bytes, i, blocks)
+}
+
+/// [`string_end`], searching from the blocks, or when `SHORT` (for inputs
+/// shorter than a block), with [`stop_byte`].
+#[inline(always)]
+fn string_end_by<const SHORT: bool>(
+    bytes: &[u8],
+    mut i: usize,
+    blocks: &mut Blocks,
+) -> Result<(usize, bool)> {
     let mut escaped = false;
     loop {
-        i = blocks.stop(bytes, i);
+        i = if SHORT {
+            stop_byte(bytes, i)
+        } else {
+            blocks.stop(bytes, i)
+        };
         let Some(&b) = bytes.get(i) else {
             return err(ErrorKind::UnexpectedEof, i);
         };
@@ -226,26 +248,33 @@ impl Block {
         bits: 0,
     };
 
-    /// The first flagged byte at or after `i` (`i < bytes.len()`), or
-    /// `bytes.len()`, computing blocks with `mask` where `i` is past this one.
+    /// The first flagged byte at or after `i`, or `bytes.len()` (`i` when
+    /// `i` is past the end), computing blocks with `mask` where `i` is past
+    /// this one. A block has no bits past the input, so a search from the
+    /// end finds nothing in it: the end of the input is only checked when
+    /// a block runs out, not per search.
     #[inline(always)]
-    fn next(&mut self, bytes: &[u8], mut i: usize, mask: fn(&[u8], usize) -> u64) -> usize {
+    fn next(&mut self, bytes: &[u8], i: usize, mask: fn(&[u8], usize) -> u64) -> usize {
+        let mut at = i;
         loop {
-            let off = match i.checked_sub(self.start) {
+            let off = match at.checked_sub(self.start) {
                 Some(off) if off < 64 => off,
                 _ => {
-                    self.start = i;
-                    self.bits = mask(bytes, i);
+                    if at >= bytes.len() {
+                        return at;
+                    }
+                    self.start = at;
+                    self.bits = mask(bytes, at);
                     0
                 }
             };
             let hits = self.bits >> off;
             if hits != 0 {
-                return i + hits.trailing_zeros() as usize;
+                return at + hits.trailing_zeros() as usize;
             }
-            i = self.start + 64;
-            if i >= bytes.len() {
-                return bytes.len();
+            at = self.start + 64;
+            if at >= bytes.len() {
+                return bytes.len().max(i);
             }
         }
     }
@@ -264,18 +293,15 @@ impl Blocks {
     /// [`stop_byte`], from the blocks.
     #[inline(always)]
     fn stop(&mut self, bytes: &[u8], i: usize) -> usize {
-        // Inputs shorter than a block (heartbeats) search each string on
-        // its own: a padded copy of the input would cost more.
-        if bytes.len() < 64 || i >= bytes.len() {
-            return stop_byte(bytes, i);
-        }
         self.stops.next(bytes, i, simd::stops64)
     }
 
     /// [`digits`], from the blocks.
     #[inline(always)]
     fn digit_end(&mut self, bytes: &[u8], i: usize) -> usize {
-        if bytes.len() < 64 || i >= bytes.len() {
+        // Inputs shorter than a block: a padded copy would cost more than
+        // the few numbers it would serve.
+        if bytes.len() < 64 {
             return digits(bytes, i);
         }
         self.non_digits.next(bytes, i, simd::non_digits64)
@@ -567,15 +593,16 @@ fn compact_members<const ON: bool>(
             return Ok(Resume::Key(i));
         }
         let key_end = blocks.stop(bytes, i + 1);
-        if bytes.get(key_end) != Some(&b'"') || bytes.get(key_end + 1) != Some(&b':') {
+        // Both bytes in one compare: a 2-byte load, not two checked loads.
+        if bytes.get(key_end..key_end + 2) != Some(b"\":") {
             return Ok(Resume::Key(i));
         }
         let v = key_end + 2;
         let Some(end) = compact_scalar(bytes, v, blocks)? else {
             return Ok(Resume::Value(v));
         };
-        match (bytes.get(end), bytes.get(end + 1)) {
-            (Some(b','), Some(b'"')) => i = end + 1,
+        match bytes.get(end..end + 2) {
+            Some(b",\"") => i = end + 1,
             _ => return Ok(Resume::After(end)),
         }
     }
