@@ -1,12 +1,15 @@
 //! Helpers shared by the ETF test binaries (`mod common;`) and the
 //! `etf_decode` fuzz target.
 
-use phoenix_wire::etf::{self, SafePolicy, Term};
+use std::fmt::Write;
+
+use phoenix_wire::etf::{self, Item, Reader, SafePolicy, Term};
 use phoenix_wire::Error;
 
-/// `etf::decode_used`, checked against `etf::visit` on the same bytes: the
-/// same verdict, the same error kind and offset, the same byte count, and
-/// on success the terms `Term::walk` yields, in the same order.
+/// `etf::decode_used`, checked against `etf::visit` and `etf::reader` on the
+/// same bytes: the same verdict, the same error kind and offset, and on
+/// success, from `visit`, the same byte count and the terms `Term::walk`
+/// yields, in the same order, and from the reader's items, the same term.
 pub fn decode_and_visit<'a>(
     bytes: &'a [u8],
     policy: &SafePolicy<'_>,
@@ -26,7 +29,126 @@ pub fn decode_and_visit<'a>(
         (Err(a), Err(b)) => assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{bytes:?}"),
         _ => panic!("decode {decoded:?} but visit {visited:?} for {bytes:?}"),
     }
+    match (&decoded, etf::reader(bytes, policy)) {
+        (Ok((t, _)), Ok(mut r)) => {
+            let (mut want, mut got) = (String::new(), String::new());
+            show(t, &mut want);
+            let first = r.next().expect("a checked term has a first item");
+            show_item(first, &mut r, &mut got);
+            assert_eq!(got, want, "{bytes:?}");
+            assert!(
+                r.is_done() && r.next().is_none(),
+                "items left over: {bytes:?}"
+            );
+        }
+        (Err(a), Err(b)) => assert_eq!((a.kind(), a.offset()), (b.kind(), b.offset()), "{bytes:?}"),
+        (_, r) => panic!(
+            "decode {decoded:?} but reader {:?} for {bytes:?}",
+            r.map(|_| ())
+        ),
+    }
     decoded
+}
+
+/// A term in a form both views print alike: a list as its elements, a
+/// tail that continues it (a list or charlist) merged in, `|tail` when it
+/// is improper; a charlist as a list of integers; an empty list's
+/// improper tail as the tail alone (as `decode` reads it).
+fn show(t: &Term<'_>, out: &mut String) {
+    match t {
+        Term::Tuple(x) => {
+            out.push('{');
+            x.iter().for_each(|e| comma(out, |o| show(&e, o)));
+            out.push('}');
+        }
+        Term::Map(m) => {
+            out.push_str("#{");
+            for (k, v) in m.iter() {
+                comma(out, |o| show(&k, o));
+                out.push_str("=>");
+                show(&v, out);
+            }
+            out.push('}');
+        }
+        Term::List(l) => {
+            out.push('[');
+            l.iter().for_each(|e| comma(out, |o| show(&e, o)));
+            if let Some(tail) = l.tail() {
+                out.push('|');
+                show(&tail, out);
+            }
+            out.push(']');
+        }
+        Term::Charlist(s) => {
+            out.push('[');
+            s.iter()
+                .for_each(|&c| comma(out, |o| show(&Term::Int(c.into()), o)));
+            out.push(']');
+        }
+        Term::Nil => out.push_str("[]"),
+        leaf => write!(out, "{leaf:?}").unwrap(),
+    }
+}
+
+/// [`show`] of the term that starts with `item`, read from `r`.
+fn show_item(item: Item<'_>, r: &mut Reader<'_>, out: &mut String) {
+    let next = |r: &mut Reader<'_>, out: &mut String| {
+        let item = r.next().expect("a container's items are all there");
+        show_item(item, r, out)
+    };
+    match item {
+        Item::Tuple(n) => {
+            out.push('{');
+            (0..n).for_each(|_| comma(out, |o| next(r, o)));
+            out.push('}');
+        }
+        Item::Map(n) => {
+            out.push_str("#{");
+            for _ in 0..n {
+                comma(out, |o| next(r, o));
+                out.push_str("=>");
+                next(r, out);
+            }
+            out.push('}');
+        }
+        Item::List(n) => {
+            let mut elements = String::new();
+            let mut left = n;
+            let tail = loop {
+                (0..left).for_each(|_| comma(&mut elements, |o| next(r, o)));
+                match r.next().expect("a list has a tail") {
+                    Item::List(m) => left = m,
+                    Item::Leaf(Term::Nil) => break None,
+                    Item::Leaf(Term::Charlist(s)) => {
+                        s.iter()
+                            .for_each(|&c| comma(&mut elements, |o| show(&Term::Int(c.into()), o)));
+                        break None;
+                    }
+                    improper => break Some(improper),
+                }
+            };
+            match tail {
+                Some(t) if elements.is_empty() => show_item(t, r, out),
+                Some(t) => {
+                    write!(out, "[{elements}|").unwrap();
+                    show_item(t, r, out);
+                    out.push(']');
+                }
+                None if elements.is_empty() => out.push_str("[]"),
+                None => write!(out, "[{elements}]").unwrap(),
+            }
+        }
+        Item::Leaf(t) => show(&t, out),
+    }
+}
+
+/// Runs `f` after a `,` unless `out` is at the start of a container or
+/// after a map key's `=>`.
+fn comma(out: &mut String, f: impl FnOnce(&mut String)) {
+    if !matches!(out.chars().last(), None | Some('{' | '[' | '>')) {
+        out.push(',');
+    }
+    f(out)
 }
 
 /// The same kind (so a list never passes for a charlist), the same value
