@@ -384,15 +384,27 @@ fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -
         if out.put_in_place(head + payload.len() + 1, fill)? {
             return Ok(());
         }
-        write_v2_head::<_, true>(out, f)?;
-    } else {
-        write_v2_head::<_, false>(out, f)?;
     }
+    write_v2_json_by_pieces(f, payload, out)
+}
+
+/// [`write_v2_json`] one piece at a time, escaping the envelope's strings
+/// as needed. Out of line: keeping it away from the in-place path keeps
+/// that path's registers free (fewer spills, a shorter prologue).
+#[inline(never)]
+#[cold]
+fn write_v2_json_by_pieces<S: Sink + ?Sized>(
+    f: &Frame<'_>,
+    payload: &[u8],
+    out: &mut S,
+) -> Result<()> {
+    write_v2_head::<_, false>(out, f)?;
     out.put(payload)?;
     out.put_u8(b']')
 }
+
 /// The length of `[join_ref,ref,topic,event,` of a V2 frame, or `None`
-/// when a string in it needs escapes. Then [`Cursor::head`] can write it.
+/// when a string in it needs escapes. Then [`put_head`] can write it.
 #[inline(always)]
 fn clean_head_len(f: &Frame<'_>) -> Option<usize> {
     let strings = clean_len(f.topic)? + clean_len(f.event)?;
