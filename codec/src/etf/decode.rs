@@ -56,7 +56,14 @@ pub(crate) fn validate_with<'a, F: FnMut(Term<'a>)>(
         any_atom: policy.atoms.is_none(),
         f,
     };
-    v.run(0, 1, 0)?;
+    // The outermost term first: a leaf, or a container `one` checks whole
+    // (a tuple or small map of leaves, the common small message), needs no
+    // array of levels, and zeroing one would cost as much as the term.
+    let (end, count, map) = v.one(bytes, start, 0, policy.max_depth)?;
+    v.pos = end;
+    if count > 0 {
+        v.run(1, count, map)?;
+    }
     Ok(v.pos)
 }
 
@@ -277,7 +284,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// checks the rest and then all the keys.
     #[inline(never)]
     fn map_of_leaves(&mut self, b: &'a [u8], at: usize, n: usize) -> Result<(usize, usize, usize)> {
-        let mut keys = [(Term::Nil, 0usize); MAP_INLINE];
+        let mut keys = [Term::Nil; MAP_INLINE];
+        // The first key equal to an earlier one, reported only once every
+        // pair is known to be valid (a bad value after it comes first).
+        let mut dup = None;
         let mut q = at + 5;
         for i in 0..n {
             let Some((key, value)) = self.leaf_term(b, q)? else {
@@ -286,18 +296,19 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             let Some((_, end)) = self.leaf_term(b, value)? else {
                 return Ok((value, 2 * (n - i) - 1, at + 1));
             };
+            let earlier = keys.get(..i).unwrap_or(&[]);
+            if dup.is_none() && earlier.iter().any(|k| same_leaf(k, &key)) {
+                dup = Some(q);
+            }
             if let Some(slot) = keys.get_mut(i) {
-                *slot = (key, q);
+                *slot = key;
             }
             q = end;
         }
-        // Every pair is valid: now a duplicate is the error to report.
-        for (i, (key, pos)) in keys.iter().enumerate().take(n).skip(1) {
-            if keys.get(..i).unwrap_or(&[]).iter().any(|(k, _)| k == key) {
-                return err(ErrorKind::DuplicateMapKey, *pos);
-            }
+        match dup {
+            Some(pos) => err(ErrorKind::DuplicateMapKey, pos),
+            None => Ok((q, 0, 0)),
         }
-        Ok((q, 0, 0))
     }
 
     /// [`leaf`](Self::leaf), also giving the term.
@@ -673,6 +684,18 @@ fn allowed(p: &SafePolicy<'_>, bytes: &[u8], latin1: bool, at: usize) -> Result<
         Ok(())
     } else {
         err(ErrorKind::AtomNotAllowed, at)
+    }
+}
+
+/// Erlang exact equality of two leaves, with the usual keys (binaries,
+/// atoms in one encoding) compared inline rather than through the general
+/// [`Term`] comparison.
+#[inline(always)]
+fn same_leaf(a: &Term<'_>, b: &Term<'_>) -> bool {
+    match (a, b) {
+        (Term::Binary(x), Term::Binary(y)) => x == y,
+        (Term::Atom(x), Term::Atom(y)) if x.is_latin1() == y.is_latin1() => x.raw() == y.raw(),
+        _ => a == b,
     }
 }
 
