@@ -353,10 +353,11 @@ fn errors_inside_a_small_map_of_leaves_are_where_they_are_alone() {
 
 #[test]
 fn small_maps_of_binary_and_atom_keys_find_the_first_duplicate() {
-    // Maps of 1 to 4 pairs (read as they open) whose keys are binaries and
-    // atoms of one length, so only their bytes tell them apart: the first
-    // key equal to an earlier one (by `==`) is the one reported.
-    let forms: [&[u8]; 8] = [
+    // Maps of 1 to 4 pairs (read as they open) whose keys are mostly
+    // binaries and atoms of one length, so only their bytes tell them
+    // apart: the first key equal to an earlier one (by `==`) is the one
+    // reported.
+    let forms: [&[u8]; 14] = [
         &[109, 0, 0, 0, 3, b'k', b'e', b'y'],
         &[109, 0, 0, 0, 3, b'k', b'e', b'z'],
         &[109, 0, 0, 0, 3, b'j', b'e', b'y'],
@@ -365,6 +366,13 @@ fn small_maps_of_binary_and_atom_keys_find_the_first_duplicate() {
         &[100, 0, 3, b'k', b'e', b'z'],
         &[100, 0, 3, b'k', 0xe9, b'y'],
         &[118, 0, 4, b'k', 0xc3, 0xa9, b'y'],
+        // Other leaves: equal across tags, or (floats) with other bytes.
+        &[97, 1],
+        &[98, 0, 0, 0, 1],
+        &[70, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[70, 0x80, 0, 0, 0, 0, 0, 0, 0],
+        &[106],
+        &[119, 0],
     ];
     let mut r = Rng(0x5eed_0000_0000_0003);
     for _ in 0..3000 {

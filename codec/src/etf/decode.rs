@@ -284,20 +284,22 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// checks the rest and then all the keys.
     #[inline(never)]
     fn map_of_leaves(&mut self, b: &'a [u8], at: usize, n: usize) -> Result<(usize, usize, usize)> {
-        let mut keys = [Term::Nil; MAP_INLINE];
+        // Where each key starts and ends.
+        let mut keys = [(0usize, 0usize); MAP_INLINE];
         // The first key equal to an earlier one, reported only once every
         // pair is known to be valid (a bad value after it comes first).
         let mut dup = None;
         let mut q = at + 5;
         for i in 0..n {
-            let Some((key, value)) = self.leaf_term(b, q)? else {
+            let Some(value) = self.leaf(b, q)? else {
                 return Ok((q, 2 * (n - i), at + 1));
             };
-            let Some((_, end)) = self.leaf_term(b, value)? else {
+            let Some(end) = self.leaf(b, value)? else {
                 return Ok((value, 2 * (n - i) - 1, at + 1));
             };
+            let key = (q, value);
             let earlier = keys.get(..i).unwrap_or(&[]);
-            if dup.is_none() && earlier.iter().any(|k| same_leaf(k, &key)) {
+            if dup.is_none() && earlier.iter().any(|&k| same_leaf(b, k, key)) {
                 dup = Some(q);
             }
             if let Some(slot) = keys.get_mut(i) {
@@ -311,29 +313,10 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
         }
     }
 
-    /// [`leaf`](Self::leaf), also giving the term.
-    #[inline(always)]
-    fn leaf_term(&mut self, b: &'a [u8], at: usize) -> Result<Option<(Term<'a>, usize)>> {
-        let mut seen = None;
-        let end = self.leaf_with(b, at, &mut seen)?;
-        Ok(end.and_then(|end| Some((seen?, end))))
-    }
-
     /// A common leaf at `at`: validated, handed to `f`, and where it ends.
     /// `None` for anything else, which the caller reads.
     #[inline(always)]
     fn leaf(&mut self, b: &'a [u8], at: usize) -> Result<Option<usize>> {
-        self.leaf_with(b, at, &mut None)
-    }
-
-    /// [`leaf`](Self::leaf), keeping the term in `seen`.
-    #[inline(always)]
-    fn leaf_with(
-        &mut self,
-        b: &'a [u8],
-        at: usize,
-        seen: &mut Option<Term<'a>>,
-    ) -> Result<Option<usize>> {
         let Some(&t) = b.get(at) else {
             return eof(at);
         };
@@ -373,7 +356,6 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             tag::NIL => (Term::Nil, p),
             _ => return Ok(None),
         };
-        *seen = Some(term);
         (self.f)(term);
         Ok(Some(end))
     }
@@ -687,16 +669,18 @@ fn allowed(p: &SafePolicy<'_>, bytes: &[u8], latin1: bool, at: usize) -> Result<
     }
 }
 
-/// Erlang exact equality of two leaves, with the usual keys (binaries,
-/// atoms in one encoding) compared inline rather than through the general
-/// [`Term`] comparison.
+/// Erlang exact equality of the validated leaves whose bytes are `x` and
+/// `y` (start, end). Two leaves written with the same tag are equal exactly
+/// when their bytes are, floats aside (`0.0 =:= -0.0`); the usual keys
+/// (binaries, atoms of one encoding) are compared so, inline, and anything
+/// else through the general [`Term`] comparison.
 #[inline(always)]
-fn same_leaf(a: &Term<'_>, b: &Term<'_>) -> bool {
-    match (a, b) {
-        (Term::Binary(x), Term::Binary(y)) => x == y,
-        (Term::Atom(x), Term::Atom(y)) if x.is_latin1() == y.is_latin1() => x.raw() == y.raw(),
-        _ => a == b,
+fn same_leaf(b: &[u8], x: (usize, usize), y: (usize, usize)) -> bool {
+    let (tx, ty) = (b.get(x.0), b.get(y.0));
+    if tx == ty && tx != Some(&tag::NEW_FLOAT) {
+        return b.get(x.0..x.1) == b.get(y.0..y.1);
     }
+    eq_at(b, x.0, y.0)
 }
 
 /// Nesting levels per validator frame.
