@@ -180,7 +180,7 @@ fn checksum_errors_are_the_ones_miniz_oxide_finds() {
         } else {
             6 + (x % (bad.len() - 6) as u64) as usize
         };
-        bad[at] ^= 1 << (x >> 32) % 8;
+        bad[at] ^= 1 << ((x >> 32) % 8);
         let (status, used) = checked_inflate(&bad, body.len());
         let ours = etf::decode_compressed(&bad, &SafePolicy::new(), &mut buf);
         if status == miniz_oxide::inflate::TINFLStatus::Adler32Mismatch {
