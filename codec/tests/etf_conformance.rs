@@ -328,3 +328,38 @@ fn walk_visits_every_term_once_in_written_order() {
     // A leaf walks as itself.
     assert_eq!(dec(&[131, 97, 7]).walk().count(), 1);
 }
+
+#[test]
+fn atoms_are_written_by_their_characters_at_every_length() {
+    // ASCII names are copied as they are; a name with one non-ASCII
+    // character anywhere (the encoder tests short names by whole words)
+    // is transcoded to Latin-1 for ATOM_EXT, or written as UTF-8.
+    for len in 0..=40usize {
+        for special in (0..len).map(Some).chain([None]) {
+            let name: String = (0..len)
+                .map(|i| {
+                    if Some(i) == special {
+                        'é'
+                    } else {
+                        (b'a' + (i % 26) as u8) as char
+                    }
+                })
+                .collect();
+            let latin1: Vec<u8> = name.chars().map(|c| c as u32 as u8).collect();
+            let mut legacy = vec![131, 100, 0, len as u8];
+            legacy.extend_from_slice(&latin1);
+            let mut utf8 = vec![131, 119, name.len() as u8];
+            utf8.extend_from_slice(name.as_bytes());
+            for (opts, want) in [
+                (EncodeOptions::new().legacy_atoms(true), legacy),
+                (EncodeOptions::new(), utf8),
+            ] {
+                let mut out = Vec::new();
+                let mut e = Encoder::with_options(&mut out, opts);
+                e.version().unwrap();
+                e.atom(&name).unwrap();
+                assert_eq!(out, want, "{name:?}");
+            }
+        }
+    }
+}

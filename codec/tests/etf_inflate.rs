@@ -140,3 +140,64 @@ fn corrupt_truncated_and_trailing_streams() {
     let mut buf = vec![0u8; 64];
     assert!(etf::decode_compressed(&trailing, &SafePolicy::new().strict(false), &mut buf).is_ok());
 }
+
+/// miniz_oxide's own verdict on a zlib stream with its checksum checked:
+/// the status and how many bytes of `bytes` (the whole term) it used.
+fn checked_inflate(bytes: &[u8], size: usize) -> (miniz_oxide::inflate::TINFLStatus, usize) {
+    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let mut state = Box::<DecompressorOxide>::default();
+    let mut out = vec![0u8; size];
+    let (status, read_in, _) = decompress(&mut state, &bytes[6..], &mut out, 0, flags);
+    (status, 6 + read_in)
+}
+
+#[test]
+fn checksum_errors_are_the_ones_miniz_oxide_finds() {
+    // The checksum is checked outside miniz_oxide: on streams corrupted
+    // anywhere (the 4-byte checksum at the end most of the time), a
+    // mismatch is reported exactly where miniz_oxide's own check reports
+    // it, and nowhere else. The body is long enough for the SIMD paths.
+    let mut body = vec![108, 0, 0, 3, 232];
+    for i in 0..1000u32 {
+        body.extend_from_slice(&[98]);
+        body.extend_from_slice(&(i * 7919).to_be_bytes());
+    }
+    body.push(106);
+    let good = packed(&body, body.len() as u32);
+    let mut buf = vec![0u8; body.len()];
+    assert!(etf::decode_compressed(&good, &SafePolicy::new(), &mut buf).is_ok());
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut mismatches = 0;
+    for round in 0..3000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut bad = good.clone();
+        let at = if round % 2 == 0 {
+            bad.len() - 1 - (x % 4) as usize
+        } else {
+            6 + (x % (bad.len() - 6) as u64) as usize
+        };
+        bad[at] ^= 1 << ((x >> 32) % 8);
+        let (status, used) = checked_inflate(&bad, body.len());
+        let ours = etf::decode_compressed(&bad, &SafePolicy::new(), &mut buf);
+        if status == miniz_oxide::inflate::TINFLStatus::Adler32Mismatch {
+            mismatches += 1;
+            let e = ours.expect_err("a bad checksum");
+            assert_eq!(
+                (e.kind(), e.offset()),
+                (InvalidCompression, used),
+                "byte {at}"
+            );
+        } else if let Err(e) = ours {
+            // Otherwise a stream is invalid only when miniz_oxide fails too.
+            assert!(
+                e.kind() != InvalidCompression || (status as i32) < 0,
+                "byte {at}: {e:?} but miniz_oxide says {status:?}"
+            );
+        }
+    }
+    assert!(mismatches > 1000, "{mismatches}");
+}

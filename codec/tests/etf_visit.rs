@@ -350,3 +350,77 @@ fn errors_inside_a_small_map_of_leaves_are_where_they_are_alone() {
     let e = etf::decode(&m, &SafePolicy::new()).unwrap_err();
     assert_eq!((e.kind(), e.offset()), (ErrorKind::DuplicateMapKey, 10));
 }
+
+#[test]
+fn small_maps_of_binary_and_atom_keys_find_the_first_duplicate() {
+    // Maps of 1 to 4 pairs (read as they open) whose keys are mostly
+    // binaries and atoms of one length, so only their bytes tell them
+    // apart: the first key equal to an earlier one (by `==`) is the one
+    // reported.
+    let forms: [&[u8]; 14] = [
+        &[109, 0, 0, 0, 3, b'k', b'e', b'y'],
+        &[109, 0, 0, 0, 3, b'k', b'e', b'z'],
+        &[109, 0, 0, 0, 3, b'j', b'e', b'y'],
+        &[119, 3, b'k', b'e', b'y'],
+        &[100, 0, 3, b'k', b'e', b'y'],
+        &[100, 0, 3, b'k', b'e', b'z'],
+        &[100, 0, 3, b'k', 0xe9, b'y'],
+        &[118, 0, 4, b'k', 0xc3, 0xa9, b'y'],
+        // Other leaves: equal across tags, or (floats) with other bytes.
+        &[97, 1],
+        &[98, 0, 0, 0, 1],
+        &[70, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[70, 0x80, 0, 0, 0, 0, 0, 0, 0],
+        &[106],
+        &[119, 0],
+    ];
+    let mut r = Rng(0x5eed_0000_0000_0003);
+    for _ in 0..3000 {
+        let n = 1 + r.below(4) as usize;
+        let mut map = vec![131, 116, 0, 0, 0, n as u8];
+        let mut tuple = vec![131, 104, n as u8];
+        let mut at = Vec::new();
+        for _ in 0..n {
+            let k = forms[r.below(forms.len() as u64) as usize];
+            at.push(map.len());
+            map.extend_from_slice(k);
+            map.extend_from_slice(&[109, 0, 0, 0, 1, b'v']);
+            tuple.extend_from_slice(k);
+        }
+        let t = etf::decode(&tuple, &SafePolicy::new()).unwrap();
+        let ks: Vec<Term<'_>> = t.as_tuple().unwrap().iter().collect();
+        let first_dup = (1..n).find(|&i| ks[..i].iter().any(|k| *k == ks[i]));
+        let verdict = etf::decode(&map, &SafePolicy::new()).map(|_| ());
+        match first_dup {
+            None => assert!(verdict.is_ok(), "{map:?}: {verdict:?}"),
+            Some(i) => {
+                let e = verdict.expect_err("a duplicate");
+                assert_eq!((e.kind(), e.offset()), (ErrorKind::DuplicateMapKey, at[i]));
+            }
+        }
+        agree(&map, &SafePolicy::new());
+    }
+}
+
+#[test]
+fn the_outermost_term_obeys_the_depth_limit() {
+    // The outermost term is read before any level is kept: a container
+    // there is one level deep like any other.
+    let none = SafePolicy::new().max_depth(0);
+    let one = SafePolicy::new().max_depth(1);
+    let leaf = [131, 97, 1];
+    let tuple = [131, 104, 1, 97, 1];
+    let map = [131, 116, 0, 0, 0, 1, 97, 1, 97, 2];
+    let nested = [131, 104, 1, 104, 0];
+    assert!(agree(&leaf, &none));
+    for bytes in [&tuple[..], &map[..], &nested[..]] {
+        let e = etf::visit(bytes, &none, |_| {}).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ErrorKind::DepthLimitExceeded, 1));
+        assert!(!agree(bytes, &none));
+    }
+    assert!(agree(&tuple, &one));
+    assert!(agree(&map, &one));
+    let e = etf::visit(&nested, &one, |_| {}).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::DepthLimitExceeded, 3));
+    assert!(!agree(&nested, &one));
+}

@@ -56,7 +56,14 @@ pub(crate) fn validate_with<'a, F: FnMut(Term<'a>)>(
         any_atom: policy.atoms.is_none(),
         f,
     };
-    v.run(0, 1, 0)?;
+    // The outermost term first: a leaf, or a container `one` checks whole
+    // (a tuple or small map of leaves, the common small message), needs no
+    // array of levels, and zeroing one would cost as much as the term.
+    let (end, count, map) = v.one(bytes, start, 0, policy.max_depth)?;
+    v.pos = end;
+    if count > 0 {
+        v.run(1, count, map)?;
+    }
     Ok(v.pos)
 }
 
@@ -277,52 +284,39 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
     /// checks the rest and then all the keys.
     #[inline(never)]
     fn map_of_leaves(&mut self, b: &'a [u8], at: usize, n: usize) -> Result<(usize, usize, usize)> {
-        let mut keys = [(Term::Nil, 0usize); MAP_INLINE];
+        // Where each key starts and ends.
+        let mut keys = [(0usize, 0usize); MAP_INLINE];
+        // The first key equal to an earlier one, reported only once every
+        // pair is known to be valid (a bad value after it comes first).
+        let mut dup = None;
         let mut q = at + 5;
         for i in 0..n {
-            let Some((key, value)) = self.leaf_term(b, q)? else {
+            let Some(value) = self.leaf(b, q)? else {
                 return Ok((q, 2 * (n - i), at + 1));
             };
-            let Some((_, end)) = self.leaf_term(b, value)? else {
+            let Some(end) = self.leaf(b, value)? else {
                 return Ok((value, 2 * (n - i) - 1, at + 1));
             };
+            let key = (q, value);
+            let earlier = keys.get(..i).unwrap_or(&[]);
+            if dup.is_none() && earlier.iter().any(|&k| same_leaf(b, k, key)) {
+                dup = Some(q);
+            }
             if let Some(slot) = keys.get_mut(i) {
-                *slot = (key, q);
+                *slot = key;
             }
             q = end;
         }
-        // Every pair is valid: now a duplicate is the error to report.
-        for (i, (key, pos)) in keys.iter().enumerate().take(n).skip(1) {
-            if keys.get(..i).unwrap_or(&[]).iter().any(|(k, _)| k == key) {
-                return err(ErrorKind::DuplicateMapKey, *pos);
-            }
+        match dup {
+            Some(pos) => err(ErrorKind::DuplicateMapKey, pos),
+            None => Ok((q, 0, 0)),
         }
-        Ok((q, 0, 0))
-    }
-
-    /// [`leaf`](Self::leaf), also giving the term.
-    #[inline(always)]
-    fn leaf_term(&mut self, b: &'a [u8], at: usize) -> Result<Option<(Term<'a>, usize)>> {
-        let mut seen = None;
-        let end = self.leaf_with(b, at, &mut seen)?;
-        Ok(end.and_then(|end| Some((seen?, end))))
     }
 
     /// A common leaf at `at`: validated, handed to `f`, and where it ends.
     /// `None` for anything else, which the caller reads.
     #[inline(always)]
     fn leaf(&mut self, b: &'a [u8], at: usize) -> Result<Option<usize>> {
-        self.leaf_with(b, at, &mut None)
-    }
-
-    /// [`leaf`](Self::leaf), keeping the term in `seen`.
-    #[inline(always)]
-    fn leaf_with(
-        &mut self,
-        b: &'a [u8],
-        at: usize,
-        seen: &mut Option<Term<'a>>,
-    ) -> Result<Option<usize>> {
         let Some(&t) = b.get(at) else {
             return eof(at);
         };
@@ -362,7 +356,6 @@ impl<'a, F: FnMut(Term<'a>)> Validator<'a, '_, F> {
             tag::NIL => (Term::Nil, p),
             _ => return Ok(None),
         };
-        *seen = Some(term);
         (self.f)(term);
         Ok(Some(end))
     }
@@ -674,6 +667,20 @@ fn allowed(p: &SafePolicy<'_>, bytes: &[u8], latin1: bool, at: usize) -> Result<
     } else {
         err(ErrorKind::AtomNotAllowed, at)
     }
+}
+
+/// Erlang exact equality of the validated leaves whose bytes are `x` and
+/// `y` (start, end). Two leaves written with the same tag are equal exactly
+/// when their bytes are, floats aside (`0.0 =:= -0.0`); the usual keys
+/// (binaries, atoms of one encoding) are compared so, inline, and anything
+/// else through the general [`Term`] comparison.
+#[inline(always)]
+fn same_leaf(b: &[u8], x: (usize, usize), y: (usize, usize)) -> bool {
+    let (tx, ty) = (b.get(x.0), b.get(y.0));
+    if tx == ty && tx != Some(&tag::NEW_FLOAT) {
+        return b.get(x.0..x.1) == b.get(y.0..y.1);
+    }
+    eq_at(b, x.0, y.0)
 }
 
 /// Nesting levels per validator frame.
