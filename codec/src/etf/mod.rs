@@ -5,8 +5,11 @@
 //! hands back a [`Term`], a view that borrows every atom, binary and string
 //! from the input; tuples, lists and maps are lazy iterators over it, and
 //! [`Term::walk`] visits everything in one pass. Nothing is allocated and
-//! nothing is interned. [`Encoder`] writes terms
-//! into any [`Sink`](crate::Sink) the caller owns.
+//! nothing is interned. To build a tree of one's own, [`reader`] checks the
+//! same way and then hands out the terms in written order, containers as
+//! headers with their counts; [`visit`] checks and calls a closure per
+//! term in one pass. [`Encoder`] writes terms into any
+//! [`Sink`](crate::Sink) the caller owns.
 //!
 //! ```
 //! use phoenix_wire::etf::{self, SafePolicy, Term};
