@@ -104,7 +104,7 @@ fastcall_fn!(loads_fast, |py, call| {
         // SAFETY: CPython passed one positional argument, borrowed for
         // the duration of the call.
         let data = unsafe { Borrowed::from_ptr(py, *call.args) };
-        return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
+        return Ok(loads(py, &data, &SafePolicy::new(), false, false)?.unbind());
     }
     const SIG: Sig<7> = Sig {
         name: "loads",
@@ -180,15 +180,31 @@ fn loads_with<'py>(
         Some(list) => base.allow_atoms(list),
         None => base,
     };
-    loads(py, data, &policy, binaries_as_str)
+    loads(py, data, &policy, binaries_as_str, false)
 }
 
-/// Decodes `data` under `policy` and converts the term.
+/// `loads` through the codec's view only, never the direct reader: the
+/// reference the tests compare the direct reader with.
+#[pyfunction]
+#[pyo3(signature = (data, allow_pids=false, binaries_as_str=false))]
+fn _loads_slow<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    allow_pids: bool,
+    binaries_as_str: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let policy = SafePolicy::new().allow_pids_ports_refs(allow_pids);
+    loads(py, data, &policy, binaries_as_str, true)
+}
+
+/// Decodes `data` under `policy` and converts the term: with the direct
+/// reader unless `slow`, and through the codec's view where it stops.
 fn loads<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     policy: &SafePolicy<'_>,
     binaries_as_str: bool,
+    slow: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let owned;
     let bytes: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
@@ -200,33 +216,42 @@ fn loads<'py>(
         return Err(PyTypeError::new_err("data must be bytes"));
     };
     let mut inflated = Vec::new();
-    let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
-        .map_err(|e| decode_error(py, e))?;
+    let compressed = bytes.get(1) == Some(&tag::COMPRESSED);
+    let term = if compressed {
+        etf::decode_compressed_vec(bytes, policy, &mut inflated)
+    } else {
+        etf::decode(bytes, policy)
+    }
+    .map_err(|e| decode_error(py, e))?;
     let types = types(py)?;
     let untrack = bytes.len() >= UNTRACK_FROM;
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let out = ToPy {
-                py,
-                types,
-                binaries_as_str,
-                untrack,
-                scratch: &mut scratch,
-            }
-            .term(&term);
-            // On an error the elements of unfinished lists are still here.
-            scratch.stack.clear();
-            out
-        }
-        // A finalizer that ran during this conversion called `loads`.
-        Err(_) => ToPy {
+    // The direct reader reads the input, validated above (a compressed
+    // term's bytes are in `inflated`, which its view borrows).
+    let reader = (!slow && !compressed).then_some(Reader { b: bytes, pos: 1 });
+    let convert = |scratch: &mut Scratch| {
+        let mut to_py = ToPy {
             py,
             types,
             binaries_as_str,
             untrack,
-            scratch: &mut Scratch::new(),
+            scratch,
+        };
+        if let Some(mut reader) = reader {
+            match to_py.fast(&mut reader) {
+                Ok(v) => return Ok(v),
+                Err(Stop::Py(e)) => return Err(e),
+                Err(Stop::Slow) => {}
+            }
         }
-        .term(&term),
+        let out = to_py.term(&term);
+        // On an error the elements of unfinished lists are still here.
+        to_py.scratch.stack.clear();
+        out
+    };
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => convert(&mut scratch),
+        // A finalizer that ran during this conversion called `loads`.
+        Err(_) => convert(&mut Scratch::new()),
     })
 }
 
@@ -298,21 +323,19 @@ impl AtomCache {
         (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % Self::SLOTS
     }
 
-    fn get(&self, slot: usize, a: &Atom<'_>) -> Option<&Py<PyAny>> {
+    fn get(&self, slot: usize, raw: &[u8], latin1: bool) -> Option<&Py<PyAny>> {
         match self.slots.get(slot) {
-            Some(Some((raw, latin1, atom))) if **raw == *a.raw() && *latin1 == a.is_latin1() => {
-                Some(atom)
-            }
+            Some(Some((name, l, atom))) if **name == *raw && *l == latin1 => Some(atom),
             _ => None,
         }
     }
 
-    fn put(&mut self, slot: usize, a: &Atom<'_>, atom: Py<PyAny>) {
+    fn put(&mut self, slot: usize, raw: &[u8], latin1: bool, atom: Py<PyAny>) {
         if self.slots.is_empty() {
             self.slots = (0..Self::SLOTS).map(|_| None).collect();
         }
         if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = Some((a.raw().into(), a.is_latin1(), atom));
+            *entry = Some((raw.into(), latin1, atom));
         }
     }
 }
@@ -508,43 +531,320 @@ impl<'py> ToPy<'py, '_> {
         for (k, v) in m.iter() {
             let k = self.term(&k)?;
             let v = self.term(&v)?;
-            if let Err(e) = d.set_item(&k, v) {
-                if e.is_instance_of::<PyTypeError>(py) {
-                    let err = PyErr::new::<DecodeError, _>(format!(
-                        "map key {} is not hashable in Python",
-                        k.repr()?
-                    ));
-                    let value = err.value(py);
-                    value.setattr("kind", "UnhashableMapKey")?;
-                    value.setattr("offset", 0)?;
-                    return Err(err);
-                }
-                return Err(e);
-            }
+            set_map_item(&d, &k, v)?;
         }
         Ok(d.into_any())
     }
 
     fn atom(&mut self, a: Atom<'_>) -> PyResult<Bound<'py, PyAny>> {
+        self.atom_raw(a.raw(), a.is_latin1())
+    }
+
+    /// The atom whose name is `raw`, Latin-1 or (validated) UTF-8.
+    #[inline]
+    fn atom_raw(&mut self, raw: &[u8], latin1: bool) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         // ASCII names: the same bytes in Latin-1 and UTF-8 atoms.
-        match a.raw() {
+        match raw {
             b"true" => return Ok(PyBool::new(py, true).to_owned().into_any()),
             b"false" => return Ok(PyBool::new(py, false).to_owned().into_any()),
             b"nil" => return Ok(py.None().into_bound(py)),
             _ => {}
         }
-        let slot = AtomCache::slot(a.raw());
-        if let Some(atom) = self.scratch.atoms.get(slot, &a) {
+        let slot = AtomCache::slot(raw);
+        if let Some(atom) = self.scratch.atoms.get(slot, raw, latin1) {
             return Ok(atom.bind(py).clone());
         }
-        let name = match a.as_str() {
-            Some(s) => PyString::new(py, s),
-            None => PyString::new(py, &a.chars().collect::<String>()),
+        let name = match core::str::from_utf8(raw) {
+            Ok(s) if !latin1 || s.is_ascii() => PyString::new(py, s),
+            // Latin-1: one character per byte.
+            _ => PyString::new(py, &raw.iter().map(|&c| char::from(c)).collect::<String>()),
         };
         let atom = self.types.atom.bind(py).call1((name,))?;
-        self.scratch.atoms.put(slot, &a, atom.clone().unbind());
+        self.scratch
+            .atoms
+            .put(slot, raw, latin1, atom.clone().unbind());
         Ok(atom)
+    }
+}
+
+/// The tags the direct reader knows: the external term format's numbers
+/// (the codec's own table is private to it).
+mod tag {
+    pub const NEW_FLOAT: u8 = 70;
+    pub const COMPRESSED: u8 = 80;
+    pub const SMALL_INTEGER: u8 = 97;
+    pub const INTEGER: u8 = 98;
+    pub const ATOM: u8 = 100;
+    pub const SMALL_TUPLE: u8 = 104;
+    pub const LARGE_TUPLE: u8 = 105;
+    pub const NIL: u8 = 106;
+    pub const STRING: u8 = 107;
+    pub const LIST: u8 = 108;
+    pub const BINARY: u8 = 109;
+    pub const SMALL_ATOM: u8 = 115;
+    pub const MAP: u8 = 116;
+    pub const ATOM_UTF8: u8 = 118;
+    pub const SMALL_ATOM_UTF8: u8 = 119;
+}
+
+/// Why the direct reader stopped: a term it leaves to the codec's view
+/// (or bytes it did not expect), or a Python error to raise.
+enum Stop {
+    Slow,
+    Py(PyErr),
+}
+
+impl From<PyErr> for Stop {
+    fn from(e: PyErr) -> Stop {
+        Stop::Py(e)
+    }
+}
+
+type Fast<T> = Result<T, Stop>;
+
+/// A position in bytes the codec has validated. Every read is still
+/// checked: one that fails stops the direct reader, never panics.
+struct Reader<'b> {
+    b: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Reader<'b> {
+    #[inline(always)]
+    fn take(&mut self, n: usize) -> Fast<&'b [u8]> {
+        let s = self.b.get(self.pos..).and_then(|s| s.get(..n));
+        let s = s.ok_or(Stop::Slow)?;
+        self.pos += n;
+        Ok(s)
+    }
+
+    #[inline(always)]
+    fn be<const N: usize>(&mut self) -> Fast<[u8; N]> {
+        self.take(N)?.try_into().map_err(|_| Stop::Slow)
+    }
+
+    #[inline(always)]
+    fn u8(&mut self) -> Fast<u8> {
+        let v = *self.b.get(self.pos).ok_or(Stop::Slow)?;
+        self.pos += 1;
+        Ok(v)
+    }
+
+    #[inline(always)]
+    fn u16(&mut self) -> Fast<usize> {
+        Ok(usize::from(u16::from_be_bytes(self.be()?)))
+    }
+
+    #[inline(always)]
+    fn u32(&mut self) -> Fast<usize> {
+        usize::try_from(u32::from_be_bytes(self.be()?)).map_err(|_| Stop::Slow)
+    }
+
+    /// The tag of the next term, not consumed.
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+}
+
+/// The direct reader: the common tags of a term the codec has validated,
+/// read straight from its bytes into Python objects in one pass (no view
+/// per term, containers never skipped over to find the next element).
+/// Any other tag (bignums, old floats, bitstrings, pids, ports,
+/// references) stops it with [`Stop::Slow`], and the caller converts the
+/// codec's view instead.
+impl<'py> ToPy<'py, '_> {
+    #[inline]
+    fn fast(&mut self, r: &mut Reader<'_>) -> Fast<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match r.u8()? {
+            tag::SMALL_INTEGER => int(py, i64::from(r.u8()?)),
+            tag::INTEGER => int(py, i64::from(i32::from_be_bytes(r.be()?))),
+            tag::NEW_FLOAT => PyFloat::new(py, f64::from_be_bytes(r.be()?)).into_any(),
+            tag::SMALL_ATOM_UTF8 => {
+                let n = usize::from(r.u8()?);
+                self.atom_raw(r.take(n)?, false)?
+            }
+            tag::BINARY => {
+                let n = r.u32()?;
+                self.binary(r.take(n)?)
+            }
+            tag::SMALL_TUPLE => {
+                let n = usize::from(r.u8()?);
+                self.fast_tuple(r, n)?
+            }
+            t => self.fast_rest(r, t)?,
+        })
+    }
+
+    /// [`fast`](Self::fast) for the less common tags, out of line.
+    #[inline(never)]
+    fn fast_rest(&mut self, r: &mut Reader<'_>, t: u8) -> Fast<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match t {
+            tag::ATOM_UTF8 => {
+                let n = r.u16()?;
+                self.atom_raw(r.take(n)?, false)?
+            }
+            tag::SMALL_ATOM => {
+                let n = usize::from(r.u8()?);
+                self.atom_raw(r.take(n)?, true)?
+            }
+            tag::ATOM => {
+                let n = r.u16()?;
+                self.atom_raw(r.take(n)?, true)?
+            }
+            tag::LARGE_TUPLE => {
+                let n = r.u32()?;
+                self.fast_tuple(r, n)?
+            }
+            tag::MAP => {
+                let n = r.u32()?;
+                self.fast_map(r, n)?
+            }
+            tag::LIST => {
+                let n = r.u32()?;
+                self.fast_list(r, n)?
+            }
+            tag::NIL => PyList::empty(py).into_any(),
+            tag::STRING => {
+                let n = r.u16()?;
+                PyList::new(py, r.take(n)?.iter().copied())?.into_any()
+            }
+            _ => return Err(Stop::Slow),
+        })
+    }
+
+    /// A binary as `bytes`, or as `str` when asked and it is UTF-8.
+    #[inline]
+    fn binary(&self, b: &[u8]) -> Bound<'py, PyAny> {
+        if self.binaries_as_str {
+            if let Ok(s) = core::str::from_utf8(b) {
+                return PyString::new(self.py, s).into_any();
+            }
+        }
+        PyBytes::new(self.py, b).into_any()
+    }
+
+    /// The next element of a tuple, clearing `atomic` unless it is an
+    /// int, float, binary or atom (see [`tuple_untracked`](Self::tuple_untracked)).
+    #[inline(always)]
+    fn fast_elem(&mut self, r: &mut Reader<'_>, atomic: &mut bool) -> Fast<Bound<'py, PyAny>> {
+        *atomic &= matches!(
+            r.peek(),
+            Some(
+                tag::SMALL_INTEGER
+                    | tag::INTEGER
+                    | tag::NEW_FLOAT
+                    | tag::BINARY
+                    | tag::ATOM
+                    | tag::SMALL_ATOM
+                    | tag::ATOM_UTF8
+                    | tag::SMALL_ATOM_UTF8
+            )
+        );
+        self.fast(r)
+    }
+
+    /// A tuple of `n` elements, made at its final size (see [`tuple`](Self::tuple)).
+    #[inline(never)]
+    fn fast_tuple(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        let mut atomic = true;
+        let out = match n {
+            2 => {
+                let a = self.fast_elem(r, &mut atomic)?;
+                let b = self.fast_elem(r, &mut atomic)?;
+                raw::tuple2(&a, &b)?
+            }
+            3 => {
+                let a = self.fast_elem(r, &mut atomic)?;
+                let b = self.fast_elem(r, &mut atomic)?;
+                let c = self.fast_elem(r, &mut atomic)?;
+                raw::tuple3(&a, &b, &c)?
+            }
+            _ => {
+                let out = raw::new_tuple(self.py, n)?;
+                for i in 0..n {
+                    let v = self.fast_elem(r, &mut atomic)?;
+                    raw::tuple_set(&out, i, v)?;
+                }
+                out
+            }
+        };
+        if self.untrack && atomic && n > 0 {
+            raw::untrack(&out);
+        }
+        Ok(out)
+    }
+
+    #[inline(never)]
+    fn fast_map(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        let d = PyDict::new(self.py);
+        for _ in 0..n {
+            let k = self.fast(r)?;
+            let v = self.fast(r)?;
+            set_map_item(&d, &k, v)?;
+        }
+        Ok(d.into_any())
+    }
+
+    /// A list of `n` elements (its header's count), made at that size,
+    /// then its tail.
+    #[inline(never)]
+    fn fast_list(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        if n == 0 {
+            // A list of no elements is just its tail (as the codec sees it).
+            return self.fast(r);
+        }
+        let list = raw::new_list(self.py, n)?;
+        for i in 0..n {
+            let v = self.fast(r)?;
+            raw::list_set(&list, i, v)?;
+        }
+        if r.peek() == Some(tag::NIL) {
+            r.pos += 1;
+            return Ok(list);
+        }
+        self.fast_tail(r, list)
+    }
+
+    /// The rest of a list whose tail is not `[]`: a charlist or a list
+    /// continues it, anything else is an improper tail.
+    #[cold]
+    #[inline(never)]
+    fn fast_tail(
+        &mut self,
+        r: &mut Reader<'_>,
+        list: Bound<'py, PyAny>,
+    ) -> Fast<Bound<'py, PyAny>> {
+        let items = list.cast::<PyList>().map_err(PyErr::from)?;
+        loop {
+            match r.peek() {
+                Some(tag::NIL) => {
+                    r.pos += 1;
+                    return Ok(list);
+                }
+                Some(tag::STRING) => {
+                    r.pos += 1;
+                    let n = r.u16()?;
+                    for &c in r.take(n)? {
+                        items.append(c)?;
+                    }
+                    return Ok(list);
+                }
+                Some(tag::LIST) => {
+                    r.pos += 1;
+                    for _ in 0..r.u32()? {
+                        items.append(self.fast(r)?)?;
+                    }
+                }
+                _ => {
+                    let tail = self.fast(r)?;
+                    return Ok(self.types.improper.bind(self.py).call1((list, tail))?);
+                }
+            }
+        }
     }
 }
 
@@ -696,6 +996,34 @@ mod raw {
     fn fetch(py: Python<'_>) -> PyErr {
         PyErr::fetch(py)
     }
+}
+
+/// The `int` `v`.
+#[inline(always)]
+fn int(py: Python<'_>, v: i64) -> Bound<'_, PyAny> {
+    let Ok(i) = v.into_pyobject(py);
+    i.into_any()
+}
+
+/// `d[k] = v`; a key Python cannot hash is a DecodeError.
+fn set_map_item<'py>(
+    d: &Bound<'py, PyDict>,
+    k: &Bound<'py, PyAny>,
+    v: Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let Err(e) = d.set_item(k, v) else {
+        return Ok(());
+    };
+    let py = d.py();
+    if !e.is_instance_of::<PyTypeError>(py) {
+        return Err(e);
+    }
+    let err =
+        PyErr::new::<DecodeError, _>(format!("map key {} is not hashable in Python", k.repr()?));
+    let value = err.value(py);
+    value.setattr("kind", "UnhashableMapKey")?;
+    value.setattr("offset", 0)?;
+    Err(err)
 }
 
 /// An `int` from a sign and a little-endian magnitude of any size.
@@ -1217,5 +1545,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::add(&etf, c"loads", LOADS_DOC, loads_fast)?;
     fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
+    etf.add_function(wrap_pyfunction!(_loads_slow, &etf)?)?;
     m.add_submodule(&etf)
 }
