@@ -17,9 +17,9 @@
 //!
 //! `dumps` writes the reverse; `str` becomes a binary (an Elixir string).
 
-use std::cell::RefCell;
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
+use std::sync::Mutex;
 
 use phoenix_wire::etf::{
     self, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple, TupleIter,
@@ -215,49 +215,55 @@ fn loads<'py>(
     } else {
         return Err(PyTypeError::new_err("data must be bytes"));
     };
-    let mut inflated = Vec::new();
-    let compressed = bytes.get(1) == Some(&tag::COMPRESSED);
-    let term = if compressed {
-        etf::decode_compressed_vec(bytes, policy, &mut inflated)
-    } else {
-        etf::decode(bytes, policy)
-    }
-    .map_err(|e| decode_error(py, e))?;
     let types = types(py)?;
     let untrack = bytes.len() >= UNTRACK_FROM;
-    // The direct reader reads the input, validated above (a compressed
-    // term's bytes are in `inflated`, which its view borrows).
-    let reader = (!slow && !compressed).then_some(Reader { b: bytes, pos: 1 });
-    let convert = |scratch: &mut Scratch| {
-        let mut to_py = ToPy {
-            py,
-            types,
-            binaries_as_str,
-            untrack,
-            scratch,
-        };
-        if let Some(mut reader) = reader {
-            match to_py.fast(&mut reader) {
-                Ok(v) => return Ok(v),
-                Err(Stop::Py(e)) => return Err(e),
-                Err(Stop::Slow) => {}
+    macro_rules! to_py {
+        ($scratch:expr) => {
+            ToPy {
+                py,
+                types,
+                binaries_as_str,
+                untrack,
+                scratch: $scratch,
             }
+        };
+    }
+    if !slow && bytes.get(1) != Some(&tag::COMPRESSED) {
+        // Validation only (the direct reader needs no view), then the
+        // direct reader over the validated input.
+        etf::visit(bytes, policy, |_| {}).map_err(|e| decode_error(py, e))?;
+        let mut reader = Reader { b: bytes, pos: 1 };
+        match with_scratch(|scratch| to_py!(scratch).fast(&mut reader)) {
+            Ok(v) => return Ok(v),
+            Err(Stop::Py(e)) => return Err(e),
+            Err(Stop::Slow) => {}
         }
-        let out = to_py.term(&term);
+    }
+    let mut inflated = Vec::new();
+    let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
+        .map_err(|e| decode_error(py, e))?;
+    with_scratch(|scratch| {
+        let out = to_py!(scratch).term(&term);
         // On an error the elements of unfinished lists are still here.
-        to_py.scratch.stack.clear();
+        scratch.stack.clear();
         out
-    };
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => convert(&mut scratch),
-        // A finalizer that ran during this conversion called `loads`.
-        Err(_) => convert(&mut Scratch::new()),
     })
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+/// Runs `f` with the process's scratch, or with a fresh one when another
+/// conversion holds it: a finalizer that ran during a conversion called
+/// `loads`, or another thread did while Python code ran.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    match SCRATCH.try_lock() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::new()),
+    }
 }
+
+/// One scratch (atom cache) for every thread: a lock taken without
+/// contention costs less than a thread-local's lookup in a shared library,
+/// and every thread's messages repeat the same atoms.
+static SCRATCH: Mutex<Scratch> = Mutex::new(Scratch::new());
 
 /// What conversions keep between calls.
 struct Scratch {
@@ -662,9 +668,12 @@ impl<'py> ToPy<'py, '_> {
             tag::SMALL_INTEGER => int(py, i64::from(r.u8()?)),
             tag::INTEGER => int(py, i64::from(i32::from_be_bytes(r.be()?))),
             tag::NEW_FLOAT => PyFloat::new(py, f64::from_be_bytes(r.be()?)).into_any(),
-            tag::SMALL_ATOM_UTF8 => {
-                let n = usize::from(r.u8()?);
-                self.atom_raw(r.take(n)?, false)?
+            t @ (tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8) => {
+                let n = match t {
+                    tag::SMALL_ATOM | tag::SMALL_ATOM_UTF8 => usize::from(r.u8()?),
+                    _ => r.u16()?,
+                };
+                self.atom_raw(r.take(n)?, matches!(t, tag::ATOM | tag::SMALL_ATOM))?
             }
             tag::BINARY => {
                 let n = r.u32()?;
@@ -683,18 +692,6 @@ impl<'py> ToPy<'py, '_> {
     fn fast_rest(&mut self, r: &mut Reader<'_>, t: u8) -> Fast<Bound<'py, PyAny>> {
         let py = self.py;
         Ok(match t {
-            tag::ATOM_UTF8 => {
-                let n = r.u16()?;
-                self.atom_raw(r.take(n)?, false)?
-            }
-            tag::SMALL_ATOM => {
-                let n = usize::from(r.u8()?);
-                self.atom_raw(r.take(n)?, true)?
-            }
-            tag::ATOM => {
-                let n = r.u16()?;
-                self.atom_raw(r.take(n)?, true)?
-            }
             tag::LARGE_TUPLE => {
                 let n = r.u32()?;
                 self.fast_tuple(r, n)?
