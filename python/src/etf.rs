@@ -235,7 +235,7 @@ fn loads<'py>(
         let mut reader = Reader { b: bytes, pos: 1 };
         match with_scratch(|scratch| to_py!(scratch).fast(&mut reader)) {
             Ok(v) => return Ok(v),
-            Err(Stop::Py(e)) => return Err(e),
+            Err(Stop::Py(e)) => return Err(*e),
             Err(Stop::Slow) => {}
         }
     }
@@ -596,14 +596,17 @@ mod tag {
 
 /// Why the direct reader stopped: a term it leaves to the codec's view
 /// (or bytes it did not expect), or a Python error to raise.
+/// The error is boxed so that a `Fast` result fits two registers: a
+/// `PyErr` is several words, and every element's result would otherwise
+/// go through memory.
 enum Stop {
     Slow,
-    Py(PyErr),
+    Py(Box<PyErr>),
 }
 
 impl From<PyErr> for Stop {
     fn from(e: PyErr) -> Stop {
-        Stop::Py(e)
+        Stop::Py(Box::new(e))
     }
 }
 
