@@ -215,39 +215,68 @@ fn loads<'py>(
     } else {
         return Err(PyTypeError::new_err("data must be bytes"));
     };
-    let types = types(py)?;
-    let untrack = bytes.len() >= UNTRACK_FROM;
-    macro_rules! to_py {
-        ($scratch:expr) => {
-            ToPy {
-                py,
-                types,
-                binaries_as_str,
-                untrack,
-                scratch: $scratch,
-            }
-        };
-    }
+    let setup = Setup {
+        py,
+        types: types(py)?,
+        binaries_as_str,
+        untrack: bytes.len() >= UNTRACK_FROM,
+    };
     if !slow && bytes.get(1) != Some(&tag::COMPRESSED) {
         // Validation only (the direct reader needs no view), then the
         // direct reader over the validated input.
         etf::visit(bytes, policy, |_| {}).map_err(|e| decode_error(py, e))?;
         let mut reader = Reader { b: bytes, pos: 1 };
-        match with_scratch(|scratch| to_py!(scratch).fast(&mut reader)) {
+        match with_scratch(|scratch| setup.to_py(scratch).fast(&mut reader)) {
             Ok(v) => return Ok(v),
             Err(Stop::Py(e)) => return Err(*e),
             Err(Stop::Slow) => {}
         }
     }
+    loads_view(bytes, policy, setup)
+}
+
+/// [`loads`] through the codec's view (out of line: the direct reader's
+/// path stays small).
+#[inline(never)]
+fn loads_view<'py>(
+    bytes: &[u8],
+    policy: &SafePolicy<'_>,
+    setup: Setup<'py, '_>,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut inflated = Vec::new();
     let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
-        .map_err(|e| decode_error(py, e))?;
+        .map_err(|e| decode_error(setup.py, e))?;
     with_scratch(|scratch| {
-        let out = to_py!(scratch).term(&term);
+        let out = setup.to_py(scratch).term(&term);
         // On an error the elements of unfinished lists are still here.
         scratch.stack.clear();
         out
     })
+}
+
+/// What a conversion needs besides the scratch.
+#[derive(Clone, Copy)]
+struct Setup<'py, 't> {
+    py: Python<'py>,
+    types: &'t Types,
+    binaries_as_str: bool,
+    /// Whether tuples of atomic items are untracked (see [`UNTRACK_FROM`]).
+    untrack: bool,
+}
+
+impl<'py, 't> Setup<'py, 't> {
+    fn to_py<'s>(self, scratch: &'s mut Scratch) -> ToPy<'py, 's>
+    where
+        't: 's,
+    {
+        ToPy {
+            py: self.py,
+            types: self.types,
+            binaries_as_str: self.binaries_as_str,
+            untrack: self.untrack,
+            scratch,
+        }
+    }
 }
 
 /// Runs `f` with the process's scratch, or with a fresh one when another
@@ -727,23 +756,26 @@ impl<'py> ToPy<'py, '_> {
         PyBytes::new(self.py, b).into_any()
     }
 
-    /// The next element of a tuple, clearing `atomic` unless it is an
-    /// int, float, binary or atom (see [`tuple_untracked`](Self::tuple_untracked)).
+    /// The next element of a tuple; when untracking, clears `atomic`
+    /// unless it is an int, float, binary or atom (see
+    /// [`tuple_untracked`](Self::tuple_untracked)).
     #[inline(always)]
     fn fast_elem(&mut self, r: &mut Reader<'_>, atomic: &mut bool) -> Fast<Bound<'py, PyAny>> {
-        *atomic &= matches!(
-            r.peek(),
-            Some(
-                tag::SMALL_INTEGER
-                    | tag::INTEGER
-                    | tag::NEW_FLOAT
-                    | tag::BINARY
-                    | tag::ATOM
-                    | tag::SMALL_ATOM
-                    | tag::ATOM_UTF8
-                    | tag::SMALL_ATOM_UTF8
-            )
-        );
+        if self.untrack {
+            *atomic &= matches!(
+                r.peek(),
+                Some(
+                    tag::SMALL_INTEGER
+                        | tag::INTEGER
+                        | tag::NEW_FLOAT
+                        | tag::BINARY
+                        | tag::ATOM
+                        | tag::SMALL_ATOM
+                        | tag::ATOM_UTF8
+                        | tag::SMALL_ATOM_UTF8
+                )
+            );
+        }
         self.fast(r)
     }
 
