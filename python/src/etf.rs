@@ -830,9 +830,18 @@ impl<'py> ToPy<'py, '_> {
             return self.fast(r);
         }
         let list = raw::new_list(self.py, n)?;
+        // In a large term, the collections set off while the list fills
+        // would each walk all of it (a twentieth of a list of 10 000
+        // tuples): it is hidden from the collector until it is full.
+        if self.untrack {
+            raw::untrack(&list);
+        }
         for i in 0..n {
             let v = self.fast(r)?;
             raw::list_set(&list, i, v)?;
+        }
+        if self.untrack {
+            raw::track(&list);
         }
         if r.peek() == Some(tag::NIL) {
             r.pos += 1;
@@ -931,13 +940,23 @@ mod raw {
     }
 
     /// Stops the garbage collector from tracking `t`, a new tuple whose
-    /// items hold no references (so it cannot be part of a cycle).
+    /// items hold no references (so it cannot be part of a cycle), or a
+    /// new list until [`track`] (nothing else can reach it meanwhile).
     #[inline]
     pub fn untrack(t: &Bound<'_, PyAny>) {
-        // SAFETY: `t` is a live GC object (a tuple); untracking only
-        // removes it from the collector's lists (nothing if it is not in
-        // them).
+        // SAFETY: `t` is a live GC object (a tuple or list); untracking
+        // only removes it from the collector's lists (nothing if it is not
+        // in them).
         unsafe { ffi::PyObject_GC_UnTrack(t.as_ptr().cast()) }
+    }
+
+    /// Has the collector track again a new list that [`untrack`] hid.
+    #[inline]
+    pub fn track(l: &Bound<'_, PyAny>) {
+        // SAFETY: `l` is a live list that `untrack` untracked after
+        // PyList_New made it; nothing else has a reference to it, so nothing
+        // tracked it since, as PyObject_GC_Track requires.
+        unsafe { ffi::PyObject_GC_Track(l.as_ptr().cast()) }
     }
 
     /// Puts `v` in slot `i` of a tuple made by `new_tuple`.

@@ -277,3 +277,27 @@ def test_large_terms_untrack_atomic_tuples_only():
     assert gc.is_tracked(got)
     small = etf.loads(etf.dumps([(1, Atom("ok"))]))
     assert gc.is_tracked(small[0])
+
+
+def test_large_terms_survive_collections_while_they_are_built():
+    # Collections (and Python code in their callbacks) run while the lists
+    # of a large term fill; the lists are tracked again once full.
+    value = [[(i, Atom("ok"), [b"x", i * 0.5]) for i in range(700)] for _ in range(3)]
+    data = etf.dumps(value)
+    assert len(data) >= 16 * 1024
+    seen = []
+
+    def callback(phase, info):
+        if phase == "start":
+            seen.append(sum(1 for o in gc.get_objects() if type(o) is list and len(o) == 700))
+
+    old = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(50)
+    try:
+        got = etf.loads(data)
+    finally:
+        gc.set_threshold(*old)
+        gc.callbacks.remove(callback)
+    assert got == value and seen
+    assert gc.is_tracked(got) and all(gc.is_tracked(inner) for inner in got)
