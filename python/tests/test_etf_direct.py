@@ -301,3 +301,39 @@ def test_large_terms_survive_collections_while_they_are_built():
         gc.callbacks.remove(callback)
     assert got == value and seen
     assert gc.is_tracked(got) and all(gc.is_tracked(inner) for inner in got)
+
+
+def test_threads_and_reentrant_calls_share_the_atom_cache_safely():
+    import threading
+
+    term = etf.dumps([(Atom("n%d" % (i % 40)), i, [Atom("ok"), b"x"]) for i in range(400)])
+    expected = etf.loads(term)
+    inner = etf.dumps((Atom("inner"), [Atom("n1"), 2]))
+    failures, calls = [], []
+
+    def callback(phase, info):
+        if phase == "start":
+            calls.append(etf.loads(inner) == (Atom("inner"), [Atom("n1"), 2]))
+
+    def work():
+        for _ in range(150):
+            if etf.loads(term) != expected:
+                failures.append("mismatch")
+
+    old = gc.get_threshold()
+    interval = sys.getswitchinterval()
+    gc.callbacks.append(callback)
+    gc.set_threshold(100)
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*old)
+        gc.callbacks.remove(callback)
+    assert not failures and calls and all(calls)
