@@ -323,6 +323,7 @@ static SCRATCH: GilScratch = GilScratch {
 /// What conversions keep between calls.
 struct Scratch {
     atoms: AtomCache,
+    keys: KeyCache,
     /// Elements of the lists being built, innermost last: a list's length
     /// is only known once its elements are read, and one buffer for every
     /// list of every call saves an allocation per call.
@@ -333,6 +334,7 @@ impl Scratch {
     const fn new() -> Scratch {
         Scratch {
             atoms: AtomCache { slots: Vec::new() },
+            keys: KeyCache { slots: Vec::new() },
             stack: Vec::new(),
         }
     }
@@ -397,6 +399,62 @@ impl AtomCache {
         }
         if let Some(entry) = self.slots.get_mut(slot) {
             *entry = Some((raw.into(), latin1, atom));
+        }
+    }
+}
+
+/// The binaries made for map keys (`bytes`, or `str` with
+/// `binaries="str"`), by their bytes: messages repeat the same keys, and a
+/// shared key also keeps the hash Python computed for it the first time
+/// (hashing and making the keys of a small map cost a fifth of its
+/// `loads`). Immutable, so sharing them is invisible. Keys of at most
+/// [`KEY_MAX`] bytes, stored inline: a miss allocates nothing, so maps of
+/// distinct keys only evict entries.
+struct KeyCache {
+    slots: Vec<Option<KeyEntry>>,
+}
+
+/// Map keys longer than this are made each time.
+const KEY_MAX: usize = 32;
+
+/// How many keys of one map may miss the [`KeyCache`] before the rest of
+/// the map is read without it (keeping a missed key costs about as much
+/// as making it).
+const KEY_MISSES: usize = 16;
+
+struct KeyEntry {
+    len: usize,
+    bytes: [u8; KEY_MAX],
+    as_str: bool,
+    key: Py<PyAny>,
+}
+
+impl KeyCache {
+    fn get(&self, slot: usize, raw: &[u8], as_str: bool) -> Option<&Py<PyAny>> {
+        match self.slots.get(slot) {
+            Some(Some(e)) if e.as_str == as_str && e.bytes.get(..e.len) == Some(raw) => {
+                Some(&e.key)
+            }
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, slot: usize, raw: &[u8], as_str: bool, key: Py<PyAny>) {
+        let mut bytes = [0; KEY_MAX];
+        let Some(dst) = bytes.get_mut(..raw.len()) else {
+            return;
+        };
+        dst.copy_from_slice(raw);
+        if self.slots.is_empty() {
+            self.slots = (0..AtomCache::SLOTS).map(|_| None).collect();
+        }
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some(KeyEntry {
+                len: raw.len(),
+                bytes,
+                as_str,
+                key,
+            });
         }
     }
 }
@@ -873,12 +931,41 @@ impl<'py> ToPy<'py, '_> {
     #[inline(never)]
     fn fast_map(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
         let d = PyDict::new(self.py);
+        // Misses the key cache may still take in this map: a map of many
+        // distinct keys (an index, not a message) stops using it soon.
+        let mut misses = KEY_MISSES;
         for _ in 0..n {
-            let k = self.fast(r)?;
+            let k = if r.peek() == Some(tag::BINARY) {
+                r.pos += 1;
+                let n = r.u32()?;
+                self.key(r.take(n)?, &mut misses)
+            } else {
+                self.fast(r)?
+            };
             let v = self.fast(r)?;
             set_map_item(&d, &k, v)?;
         }
         Ok(d.into_any())
+    }
+
+    /// A binary that is a map key, from the [`KeyCache`] when it is short
+    /// and the map has `misses` left.
+    #[inline]
+    fn key(&mut self, raw: &[u8], misses: &mut usize) -> Bound<'py, PyAny> {
+        if raw.len() > KEY_MAX || *misses == 0 {
+            return self.binary(raw);
+        }
+        let slot = AtomCache::slot(raw);
+        let as_str = self.binaries_as_str;
+        if let Some(key) = self.scratch.keys.get(slot, raw, as_str) {
+            return key.bind(self.py).clone();
+        }
+        *misses -= 1;
+        let key = self.binary(raw);
+        self.scratch
+            .keys
+            .put(slot, raw, as_str, key.clone().unbind());
+        key
     }
 
     /// A list of `n` elements (its header's count), made at that size,

@@ -337,3 +337,37 @@ def test_threads_and_reentrant_calls_share_the_atom_cache_safely():
         gc.set_threshold(*old)
         gc.callbacks.remove(callback)
     assert not failures and calls and all(calls)
+
+
+def test_map_keys_from_the_key_cache_are_right_and_shared():
+    keys = [b"", b"a", b"ab", b"ba", b"username", b"usernamf", b"x" * 32, b"x" * 33, b"\xff\xfe", "é".encode()]
+    # Many distinct keys: colliding slots must evict, never mix up.
+    keys += [b"key_%d" % i for i in range(3000)]
+    value = {k: i for i, k in enumerate(keys)}
+    data = etf.dumps(value)
+    for _ in range(2):
+        got = etf.loads(data)
+        assert same(got, value)
+        as_str = etf.loads(data, binaries="str")
+        expected = {(k.decode() if k != b"\xff\xfe" else k): i for i, k in enumerate(keys)}
+        assert same(as_str, expected)
+        check(data)
+    # The same bytes as bytes and as str are different keys.
+    small = etf.dumps({b"username": 1, b"password": 2})
+    a, b = etf.loads(small), etf.loads(small, binaries="str")
+    assert same(a, {b"username": 1, b"password": 2}) and same(b, {"username": 1, "password": 2})
+    # Shared between calls: the same object, whose count only the kept
+    # results hold.
+    first = next(iter(etf.loads(small)))
+    assert next(iter(etf.loads(small))) is first
+    before = sys.getrefcount(first)
+    for _ in range(100):
+        etf.loads(small)
+    assert sys.getrefcount(first) == before
+    kept = [etf.loads(small) for _ in range(10)]
+    assert sys.getrefcount(first) == before + 10
+    del kept
+    assert sys.getrefcount(first) == before
+    # Values are never taken from the key cache.
+    v = etf.loads(etf.dumps({b"k": b"username"}))[b"k"]
+    assert v == b"username" and v is not first
