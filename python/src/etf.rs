@@ -300,10 +300,10 @@ fn with_scratch<R>(_gil: Python<'_>, f: impl FnOnce(&mut Scratch) -> R) -> R {
     f(unsafe { &mut *SCRATCH.scratch.get() })
 }
 
-/// One scratch (atom cache) for every thread, guarded by the GIL: plain
-/// loads and stores, where a lock's two atomic instructions cost a
-/// twentieth of a small `loads`, and a thread-local's lookup in a shared
-/// library more.
+/// One scratch (the atom and key caches) for every thread, guarded by the
+/// GIL: plain loads and stores, where a lock's two atomic instructions
+/// cost a twentieth of a small `loads`, and a thread-local's lookup in a
+/// shared library more.
 struct GilScratch {
     busy: Cell<bool>,
     scratch: UnsafeCell<Scratch>,
@@ -709,6 +709,7 @@ mod tag {
 
 /// Why the direct reader stopped: a term it leaves to the codec's view
 /// (or bytes it did not expect), or a Python error to raise.
+///
 /// The error is boxed so that a `Fast` result fits two registers: a
 /// `PyErr` is several words, and every element's result would otherwise
 /// go through memory.
@@ -777,6 +778,7 @@ impl<'b> Reader<'b> {
 /// references) stops it with [`Stop::Slow`], and the caller converts the
 /// codec's view instead.
 impl<'py> ToPy<'py, '_> {
+    /// The term at `r`, which it moves past.
     #[inline]
     fn fast(&mut self, r: &mut Reader<'_>) -> Fast<Bound<'py, PyAny>> {
         let py = self.py;
@@ -928,6 +930,7 @@ impl<'py> ToPy<'py, '_> {
         Ok(out)
     }
 
+    /// A map of `n` pairs.
     #[inline(never)]
     fn fast_map(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
         let d = PyDict::new(self.py);
