@@ -9,7 +9,7 @@ list, 10 000 tuples) against erlpack and erlang-py. Each number is the best of
 several timed batches, in nanoseconds per call; a ratio is peer time / our
 time, so > 1 means phoenix_wire is faster.
 
-    python python/benchmarks/bench.py [--quick]
+    python python/benchmarks/bench.py [--quick] [--etf-only]
 """
 
 import gc
@@ -166,6 +166,8 @@ def etf_main(budget):
         print(f"etf: skipped ({e}); pip install erlang-py erlpack")
         return
     print()
+    # What the loop and a native call cost by themselves (part of every row).
+    print(f"call floor (len(data) in the same loop): {best_ns(len, b'x', budget):.0f} ns")
     print(f"{'input':<12} {'case':<8} {'phoenix_wire':>13} {'erlpack':>11} {'erlang-py':>12} {'vs erlpack':>11} {'vs erlang-py':>13}")
     for name, value in etf_inputs():
         data = etf.dumps(value, atom_tags="legacy")
@@ -210,6 +212,10 @@ def best_ns(fn, arg, budget):
 
 def main():
     budget = 0.1 if "--quick" in sys.argv else 0.5
+    if "--etf-only" in sys.argv:
+        # Just the ETF table (`loads`/`dumps` against erlpack and erlang-py).
+        etf_main(budget)
+        return
     inputs = [("heartbeat", HEARTBEAT), ("push", PUSH), ("join", JOIN), ("64k", big_frame())]
     print(f"Python {platform.python_version()} on {platform.machine()}, orjson {orjson.__version__}")
     print(f"{'input':<10} {'case':<32} {'phoenix_wire':>13} {'orjson':>11} {'json':>11} {'vs orjson':>10} {'vs json':>8}")

@@ -17,7 +17,7 @@
 //!
 //! `dumps` writes the reverse; `str` becomes a binary (an Elixir string).
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
@@ -104,7 +104,7 @@ fastcall_fn!(loads_fast, |py, call| {
         // SAFETY: CPython passed one positional argument, borrowed for
         // the duration of the call.
         let data = unsafe { Borrowed::from_ptr(py, *call.args) };
-        return Ok(loads(py, &data, &SafePolicy::new(), false)?.unbind());
+        return Ok(loads(py, &data, &SafePolicy::new(), false, false)?.unbind());
     }
     const SIG: Sig<7> = Sig {
         name: "loads",
@@ -180,15 +180,31 @@ fn loads_with<'py>(
         Some(list) => base.allow_atoms(list),
         None => base,
     };
-    loads(py, data, &policy, binaries_as_str)
+    loads(py, data, &policy, binaries_as_str, false)
 }
 
-/// Decodes `data` under `policy` and converts the term.
+/// `loads` through the codec's view only, never the direct reader: the
+/// reference the tests compare the direct reader with.
+#[pyfunction]
+#[pyo3(signature = (data, allow_pids=false, binaries_as_str=false))]
+fn _loads_slow<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    allow_pids: bool,
+    binaries_as_str: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let policy = SafePolicy::new().allow_pids_ports_refs(allow_pids);
+    loads(py, data, &policy, binaries_as_str, true)
+}
+
+/// Decodes `data` under `policy` and converts the term: with the direct
+/// reader unless `slow`, and through the codec's view where it stops.
 fn loads<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyAny>,
     policy: &SafePolicy<'_>,
     binaries_as_str: bool,
+    slow: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let owned;
     let bytes: &[u8] = if let Ok(b) = data.cast::<PyBytes>() {
@@ -199,44 +215,115 @@ fn loads<'py>(
     } else {
         return Err(PyTypeError::new_err("data must be bytes"));
     };
+    let setup = Setup {
+        py,
+        types: types(py)?,
+        binaries_as_str,
+        untrack: bytes.len() >= UNTRACK_FROM,
+    };
+    if !slow && bytes.get(1) != Some(&tag::COMPRESSED) {
+        // Validation only (the direct reader needs no view), then the
+        // direct reader over the validated input.
+        etf::visit(bytes, policy, |_| {}).map_err(|e| decode_error(py, e))?;
+        let mut reader = Reader { b: bytes, pos: 1 };
+        match with_scratch(setup.py, |scratch| setup.to_py(scratch).fast(&mut reader)) {
+            Ok(v) => return Ok(v),
+            Err(Stop::Py(e)) => return Err(*e),
+            Err(Stop::Slow) => {}
+        }
+    }
+    loads_view(bytes, policy, setup)
+}
+
+/// [`loads`] through the codec's view (out of line: the direct reader's
+/// path stays small).
+#[inline(never)]
+fn loads_view<'py>(
+    bytes: &[u8],
+    policy: &SafePolicy<'_>,
+    setup: Setup<'py, '_>,
+) -> PyResult<Bound<'py, PyAny>> {
     let mut inflated = Vec::new();
     let term = etf::decode_compressed_vec(bytes, policy, &mut inflated)
-        .map_err(|e| decode_error(py, e))?;
-    let types = types(py)?;
-    let untrack = bytes.len() >= UNTRACK_FROM;
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let out = ToPy {
-                py,
-                types,
-                binaries_as_str,
-                untrack,
-                scratch: &mut scratch,
-            }
-            .term(&term);
-            // On an error the elements of unfinished lists are still here.
-            scratch.stack.clear();
-            out
-        }
-        // A finalizer that ran during this conversion called `loads`.
-        Err(_) => ToPy {
-            py,
-            types,
-            binaries_as_str,
-            untrack,
-            scratch: &mut Scratch::new(),
-        }
-        .term(&term),
+        .map_err(|e| decode_error(setup.py, e))?;
+    with_scratch(setup.py, |scratch| {
+        let out = setup.to_py(scratch).term(&term);
+        // On an error the elements of unfinished lists are still here.
+        scratch.stack.clear();
+        out
     })
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+/// What a conversion needs besides the scratch.
+#[derive(Clone, Copy)]
+struct Setup<'py, 't> {
+    py: Python<'py>,
+    types: &'t Types,
+    binaries_as_str: bool,
+    /// Whether tuples of atomic items are untracked (see [`UNTRACK_FROM`]).
+    untrack: bool,
 }
+
+impl<'py, 't> Setup<'py, 't> {
+    fn to_py<'s>(self, scratch: &'s mut Scratch) -> ToPy<'py, 's>
+    where
+        't: 's,
+    {
+        ToPy {
+            py: self.py,
+            types: self.types,
+            binaries_as_str: self.binaries_as_str,
+            untrack: self.untrack,
+            scratch,
+        }
+    }
+}
+
+/// Runs `f` with the process's scratch, or with a fresh one when another
+/// conversion holds it: a finalizer that ran during a conversion called
+/// `loads`, or another thread did while Python code ran.
+fn with_scratch<R>(_gil: Python<'_>, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    if SCRATCH.busy.replace(true) {
+        return f(&mut Scratch::new());
+    }
+    /// Frees the scratch when `f` is done, even by a panic.
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            SCRATCH.busy.set(false);
+        }
+    }
+    let _release = Release;
+    // SAFETY: `busy` was false and is now true, and the GIL (held: `_gil`)
+    // orders every access to it, so no other reference to the scratch
+    // exists until `_release` resets it.
+    f(unsafe { &mut *SCRATCH.scratch.get() })
+}
+
+/// One scratch (the atom and key caches) for every thread, guarded by the
+/// GIL: plain loads and stores, where a lock's two atomic instructions
+/// cost a twentieth of a small `loads`, and a thread-local's lookup in a
+/// shared library more.
+struct GilScratch {
+    busy: Cell<bool>,
+    scratch: UnsafeCell<Scratch>,
+}
+
+// SAFETY: the module is built for the GIL-enabled stable ABI (abi3 cannot
+// be loaded by a free-threaded Python), and the fields are only used by
+// `with_scratch`, which takes a `Python` token: one thread at a time, the
+// GIL's release and acquire ordering their accesses.
+unsafe impl Sync for GilScratch {}
+
+static SCRATCH: GilScratch = GilScratch {
+    busy: Cell::new(false),
+    scratch: UnsafeCell::new(Scratch::new()),
+};
 
 /// What conversions keep between calls.
 struct Scratch {
     atoms: AtomCache,
+    keys: KeyCache,
     /// Elements of the lists being built, innermost last: a list's length
     /// is only known once its elements are read, and one buffer for every
     /// list of every call saves an allocation per call.
@@ -247,6 +334,7 @@ impl Scratch {
     const fn new() -> Scratch {
         Scratch {
             atoms: AtomCache { slots: Vec::new() },
+            keys: KeyCache { slots: Vec::new() },
             stack: Vec::new(),
         }
     }
@@ -298,21 +386,75 @@ impl AtomCache {
         (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % Self::SLOTS
     }
 
-    fn get(&self, slot: usize, a: &Atom<'_>) -> Option<&Py<PyAny>> {
+    fn get(&self, slot: usize, raw: &[u8], latin1: bool) -> Option<&Py<PyAny>> {
         match self.slots.get(slot) {
-            Some(Some((raw, latin1, atom))) if **raw == *a.raw() && *latin1 == a.is_latin1() => {
-                Some(atom)
+            Some(Some((name, l, atom))) if **name == *raw && *l == latin1 => Some(atom),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, slot: usize, raw: &[u8], latin1: bool, atom: Py<PyAny>) {
+        if self.slots.is_empty() {
+            self.slots = (0..Self::SLOTS).map(|_| None).collect();
+        }
+        if let Some(entry) = self.slots.get_mut(slot) {
+            *entry = Some((raw.into(), latin1, atom));
+        }
+    }
+}
+
+/// The binaries made for map keys (`bytes`, or `str` with
+/// `binaries="str"`), by their bytes: messages repeat the same keys, and a
+/// shared key also keeps the hash Python computed for it the first time
+/// (hashing and making the keys of a small map cost a fifth of its
+/// `loads`). Immutable, so sharing them is invisible. Keys of at most
+/// [`KEY_MAX`] bytes, stored inline: a miss allocates nothing, so maps of
+/// distinct keys only evict entries.
+struct KeyCache {
+    slots: Vec<Option<KeyEntry>>,
+}
+
+/// Map keys longer than this are made each time.
+const KEY_MAX: usize = 32;
+
+/// How many keys of one map may miss the [`KeyCache`] before the rest of
+/// the map is read without it (keeping a missed key costs about as much
+/// as making it).
+const KEY_MISSES: usize = 16;
+
+struct KeyEntry {
+    len: usize,
+    bytes: [u8; KEY_MAX],
+    as_str: bool,
+    key: Py<PyAny>,
+}
+
+impl KeyCache {
+    fn get(&self, slot: usize, raw: &[u8], as_str: bool) -> Option<&Py<PyAny>> {
+        match self.slots.get(slot) {
+            Some(Some(e)) if e.as_str == as_str && e.bytes.get(..e.len) == Some(raw) => {
+                Some(&e.key)
             }
             _ => None,
         }
     }
 
-    fn put(&mut self, slot: usize, a: &Atom<'_>, atom: Py<PyAny>) {
+    fn put(&mut self, slot: usize, raw: &[u8], as_str: bool, key: Py<PyAny>) {
+        let mut bytes = [0; KEY_MAX];
+        let Some(dst) = bytes.get_mut(..raw.len()) else {
+            return;
+        };
+        dst.copy_from_slice(raw);
         if self.slots.is_empty() {
-            self.slots = (0..Self::SLOTS).map(|_| None).collect();
+            self.slots = (0..AtomCache::SLOTS).map(|_| None).collect();
         }
         if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = Some((a.raw().into(), a.is_latin1(), atom));
+            *entry = Some(KeyEntry {
+                len: raw.len(),
+                bytes,
+                as_str,
+                key,
+            });
         }
     }
 }
@@ -508,43 +650,392 @@ impl<'py> ToPy<'py, '_> {
         for (k, v) in m.iter() {
             let k = self.term(&k)?;
             let v = self.term(&v)?;
-            if let Err(e) = d.set_item(&k, v) {
-                if e.is_instance_of::<PyTypeError>(py) {
-                    let err = PyErr::new::<DecodeError, _>(format!(
-                        "map key {} is not hashable in Python",
-                        k.repr()?
-                    ));
-                    let value = err.value(py);
-                    value.setattr("kind", "UnhashableMapKey")?;
-                    value.setattr("offset", 0)?;
-                    return Err(err);
-                }
-                return Err(e);
-            }
+            set_map_item(&d, &k, v)?;
         }
         Ok(d.into_any())
     }
 
     fn atom(&mut self, a: Atom<'_>) -> PyResult<Bound<'py, PyAny>> {
+        self.atom_raw(a.raw(), a.is_latin1())
+    }
+
+    /// The atom whose name is `raw`, Latin-1 or (validated) UTF-8.
+    #[inline]
+    fn atom_raw(&mut self, raw: &[u8], latin1: bool) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         // ASCII names: the same bytes in Latin-1 and UTF-8 atoms.
-        match a.raw() {
+        match raw {
             b"true" => return Ok(PyBool::new(py, true).to_owned().into_any()),
             b"false" => return Ok(PyBool::new(py, false).to_owned().into_any()),
             b"nil" => return Ok(py.None().into_bound(py)),
             _ => {}
         }
-        let slot = AtomCache::slot(a.raw());
-        if let Some(atom) = self.scratch.atoms.get(slot, &a) {
+        let slot = AtomCache::slot(raw);
+        if let Some(atom) = self.scratch.atoms.get(slot, raw, latin1) {
             return Ok(atom.bind(py).clone());
         }
-        let name = match a.as_str() {
-            Some(s) => PyString::new(py, s),
-            None => PyString::new(py, &a.chars().collect::<String>()),
+        let name = match core::str::from_utf8(raw) {
+            Ok(s) if !latin1 || s.is_ascii() => PyString::new(py, s),
+            // Latin-1: one character per byte.
+            _ => PyString::new(py, &raw.iter().map(|&c| char::from(c)).collect::<String>()),
         };
         let atom = self.types.atom.bind(py).call1((name,))?;
-        self.scratch.atoms.put(slot, &a, atom.clone().unbind());
+        self.scratch
+            .atoms
+            .put(slot, raw, latin1, atom.clone().unbind());
         Ok(atom)
+    }
+}
+
+/// The tags the direct reader knows: the external term format's numbers
+/// (the codec's own table is private to it).
+mod tag {
+    pub const NEW_FLOAT: u8 = 70;
+    pub const COMPRESSED: u8 = 80;
+    pub const SMALL_INTEGER: u8 = 97;
+    pub const INTEGER: u8 = 98;
+    pub const ATOM: u8 = 100;
+    pub const SMALL_TUPLE: u8 = 104;
+    pub const LARGE_TUPLE: u8 = 105;
+    pub const NIL: u8 = 106;
+    pub const STRING: u8 = 107;
+    pub const LIST: u8 = 108;
+    pub const BINARY: u8 = 109;
+    pub const SMALL_ATOM: u8 = 115;
+    pub const MAP: u8 = 116;
+    pub const ATOM_UTF8: u8 = 118;
+    pub const SMALL_ATOM_UTF8: u8 = 119;
+}
+
+/// Why the direct reader stopped: a term it leaves to the codec's view
+/// (or bytes it did not expect), or a Python error to raise.
+///
+/// The error is boxed so that a `Fast` result fits two registers: a
+/// `PyErr` is several words, and every element's result would otherwise
+/// go through memory.
+enum Stop {
+    Slow,
+    Py(Box<PyErr>),
+}
+
+impl From<PyErr> for Stop {
+    fn from(e: PyErr) -> Stop {
+        Stop::Py(Box::new(e))
+    }
+}
+
+type Fast<T> = Result<T, Stop>;
+
+/// A position in bytes the codec has validated. Every read is still
+/// checked: one that fails stops the direct reader, never panics.
+struct Reader<'b> {
+    b: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Reader<'b> {
+    #[inline(always)]
+    fn take(&mut self, n: usize) -> Fast<&'b [u8]> {
+        let s = self.b.get(self.pos..).and_then(|s| s.get(..n));
+        let s = s.ok_or(Stop::Slow)?;
+        self.pos += n;
+        Ok(s)
+    }
+
+    #[inline(always)]
+    fn be<const N: usize>(&mut self) -> Fast<[u8; N]> {
+        self.take(N)?.try_into().map_err(|_| Stop::Slow)
+    }
+
+    #[inline(always)]
+    fn u8(&mut self) -> Fast<u8> {
+        let v = *self.b.get(self.pos).ok_or(Stop::Slow)?;
+        self.pos += 1;
+        Ok(v)
+    }
+
+    #[inline(always)]
+    fn u16(&mut self) -> Fast<usize> {
+        Ok(usize::from(u16::from_be_bytes(self.be()?)))
+    }
+
+    #[inline(always)]
+    fn u32(&mut self) -> Fast<usize> {
+        usize::try_from(u32::from_be_bytes(self.be()?)).map_err(|_| Stop::Slow)
+    }
+
+    /// The tag of the next term, not consumed.
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+}
+
+/// The direct reader: the common tags of a term the codec has validated,
+/// read straight from its bytes into Python objects in one pass (no view
+/// per term, containers never skipped over to find the next element).
+/// Any other tag (bignums, old floats, bitstrings, pids, ports,
+/// references) stops it with [`Stop::Slow`], and the caller converts the
+/// codec's view instead.
+impl<'py> ToPy<'py, '_> {
+    /// The term at `r`, which it moves past.
+    #[inline]
+    fn fast(&mut self, r: &mut Reader<'_>) -> Fast<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match r.u8()? {
+            tag::SMALL_INTEGER => int(py, i64::from(r.u8()?)),
+            tag::INTEGER => int(py, i64::from(i32::from_be_bytes(r.be()?))),
+            tag::NEW_FLOAT => PyFloat::new(py, f64::from_be_bytes(r.be()?)).into_any(),
+            t @ (tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8) => {
+                let n = match t {
+                    tag::SMALL_ATOM | tag::SMALL_ATOM_UTF8 => usize::from(r.u8()?),
+                    _ => r.u16()?,
+                };
+                self.atom_raw(r.take(n)?, matches!(t, tag::ATOM | tag::SMALL_ATOM))?
+            }
+            tag::BINARY => {
+                let n = r.u32()?;
+                self.binary(r.take(n)?)
+            }
+            tag::SMALL_TUPLE => {
+                let n = usize::from(r.u8()?);
+                self.fast_tuple(r, n)?
+            }
+            t => self.fast_rest(r, t)?,
+        })
+    }
+
+    /// [`fast`](Self::fast) for the less common tags, out of line.
+    #[inline(never)]
+    fn fast_rest(&mut self, r: &mut Reader<'_>, t: u8) -> Fast<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match t {
+            tag::LARGE_TUPLE => {
+                let n = r.u32()?;
+                self.fast_tuple(r, n)?
+            }
+            tag::MAP => {
+                let n = r.u32()?;
+                self.fast_map(r, n)?
+            }
+            tag::LIST => {
+                let n = r.u32()?;
+                self.fast_list(r, n)?
+            }
+            tag::NIL => PyList::empty(py).into_any(),
+            tag::STRING => {
+                let n = r.u16()?;
+                PyList::new(py, r.take(n)?.iter().copied())?.into_any()
+            }
+            _ => return Err(Stop::Slow),
+        })
+    }
+
+    /// A binary as `bytes`, or as `str` when asked and it is UTF-8.
+    #[inline]
+    fn binary(&self, b: &[u8]) -> Bound<'py, PyAny> {
+        if self.binaries_as_str {
+            if let Ok(s) = core::str::from_utf8(b) {
+                return PyString::new(self.py, s).into_any();
+            }
+        }
+        PyBytes::new(self.py, b).into_any()
+    }
+
+    /// The next element of a tuple; when untracking, clears `atomic`
+    /// unless it is an int, float, binary or atom (see
+    /// [`tuple_untracked`](Self::tuple_untracked)).
+    #[inline(always)]
+    fn fast_elem(&mut self, r: &mut Reader<'_>, atomic: &mut bool) -> Fast<Bound<'py, PyAny>> {
+        if self.untrack {
+            *atomic &= matches!(
+                r.peek(),
+                Some(
+                    tag::SMALL_INTEGER
+                        | tag::INTEGER
+                        | tag::NEW_FLOAT
+                        | tag::BINARY
+                        | tag::ATOM
+                        | tag::SMALL_ATOM
+                        | tag::ATOM_UTF8
+                        | tag::SMALL_ATOM_UTF8
+                )
+            );
+        }
+        // The common leaves inline (tuples mostly hold them: records,
+        // keyword pairs, replies); a call of `fast` per element cost a
+        // twentieth of a tuple of three. The atom tags OTP 25 (ATOM_EXT)
+        // and OTP 26 (SMALL_ATOM_UTF8_EXT) write.
+        let py = self.py;
+        match r.peek() {
+            Some(tag::SMALL_INTEGER) => {
+                r.pos += 1;
+                Ok(int(py, i64::from(r.u8()?)))
+            }
+            Some(tag::INTEGER) => {
+                r.pos += 1;
+                Ok(int(py, i64::from(i32::from_be_bytes(r.be()?))))
+            }
+            Some(tag::NEW_FLOAT) => {
+                r.pos += 1;
+                Ok(PyFloat::new(py, f64::from_be_bytes(r.be()?)).into_any())
+            }
+            Some(tag::BINARY) => {
+                r.pos += 1;
+                let n = r.u32()?;
+                Ok(self.binary(r.take(n)?))
+            }
+            Some(tag::ATOM) => {
+                r.pos += 1;
+                let n = r.u16()?;
+                Ok(self.atom_raw(r.take(n)?, true)?)
+            }
+            Some(tag::SMALL_ATOM_UTF8) => {
+                r.pos += 1;
+                let n = usize::from(r.u8()?);
+                Ok(self.atom_raw(r.take(n)?, false)?)
+            }
+            _ => self.fast(r),
+        }
+    }
+
+    /// A tuple of `n` elements, made at its final size (see [`tuple`](Self::tuple)).
+    #[inline(never)]
+    fn fast_tuple(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        let mut atomic = true;
+        let out = match n {
+            2 => {
+                let a = self.fast_elem(r, &mut atomic)?;
+                let b = self.fast_elem(r, &mut atomic)?;
+                raw::tuple2(&a, &b)?
+            }
+            3 => {
+                let a = self.fast_elem(r, &mut atomic)?;
+                let b = self.fast_elem(r, &mut atomic)?;
+                let c = self.fast_elem(r, &mut atomic)?;
+                raw::tuple3(&a, &b, &c)?
+            }
+            _ => {
+                let out = raw::new_tuple(self.py, n)?;
+                for i in 0..n {
+                    let v = self.fast_elem(r, &mut atomic)?;
+                    raw::tuple_set(&out, i, v)?;
+                }
+                out
+            }
+        };
+        if self.untrack && atomic && n > 0 {
+            raw::untrack(&out);
+        }
+        Ok(out)
+    }
+
+    /// A map of `n` pairs.
+    #[inline(never)]
+    fn fast_map(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        let d = PyDict::new(self.py);
+        // Misses the key cache may still take in this map: a map of many
+        // distinct keys (an index, not a message) stops using it soon.
+        let mut misses = KEY_MISSES;
+        for _ in 0..n {
+            let k = if r.peek() == Some(tag::BINARY) {
+                r.pos += 1;
+                let n = r.u32()?;
+                self.key(r.take(n)?, &mut misses)
+            } else {
+                self.fast(r)?
+            };
+            let v = self.fast(r)?;
+            set_map_item(&d, &k, v)?;
+        }
+        Ok(d.into_any())
+    }
+
+    /// A binary that is a map key, from the [`KeyCache`] when it is short
+    /// and the map has `misses` left.
+    #[inline]
+    fn key(&mut self, raw: &[u8], misses: &mut usize) -> Bound<'py, PyAny> {
+        if raw.len() > KEY_MAX || *misses == 0 {
+            return self.binary(raw);
+        }
+        let slot = AtomCache::slot(raw);
+        let as_str = self.binaries_as_str;
+        if let Some(key) = self.scratch.keys.get(slot, raw, as_str) {
+            return key.bind(self.py).clone();
+        }
+        *misses -= 1;
+        let key = self.binary(raw);
+        self.scratch
+            .keys
+            .put(slot, raw, as_str, key.clone().unbind());
+        key
+    }
+
+    /// A list of `n` elements (its header's count), made at that size,
+    /// then its tail.
+    #[inline(never)]
+    fn fast_list(&mut self, r: &mut Reader<'_>, n: usize) -> Fast<Bound<'py, PyAny>> {
+        if n == 0 {
+            // A list of no elements is just its tail (as the codec sees it).
+            return self.fast(r);
+        }
+        let list = raw::new_list(self.py, n)?;
+        // In a large term, the collections set off while the list fills
+        // would each walk all of it (a twentieth of a list of 10 000
+        // tuples): it is hidden from the collector until it is full.
+        if self.untrack {
+            raw::untrack(&list);
+        }
+        for i in 0..n {
+            let v = self.fast(r)?;
+            raw::list_set(&list, i, v)?;
+        }
+        if self.untrack {
+            raw::track(&list);
+        }
+        if r.peek() == Some(tag::NIL) {
+            r.pos += 1;
+            return Ok(list);
+        }
+        self.fast_tail(r, list)
+    }
+
+    /// The rest of a list whose tail is not `[]`: a charlist or a list
+    /// continues it, anything else is an improper tail.
+    #[cold]
+    #[inline(never)]
+    fn fast_tail(
+        &mut self,
+        r: &mut Reader<'_>,
+        list: Bound<'py, PyAny>,
+    ) -> Fast<Bound<'py, PyAny>> {
+        let items = list.cast::<PyList>().map_err(PyErr::from)?;
+        loop {
+            match r.peek() {
+                Some(tag::NIL) => {
+                    r.pos += 1;
+                    return Ok(list);
+                }
+                Some(tag::STRING) => {
+                    r.pos += 1;
+                    let n = r.u16()?;
+                    for &c in r.take(n)? {
+                        items.append(c)?;
+                    }
+                    return Ok(list);
+                }
+                Some(tag::LIST) => {
+                    r.pos += 1;
+                    for _ in 0..r.u32()? {
+                        items.append(self.fast(r)?)?;
+                    }
+                }
+                _ => {
+                    let tail = self.fast(r)?;
+                    return Ok(self.types.improper.bind(self.py).call1((list, tail))?);
+                }
+            }
+        }
     }
 }
 
@@ -599,13 +1090,23 @@ mod raw {
     }
 
     /// Stops the garbage collector from tracking `t`, a new tuple whose
-    /// items hold no references (so it cannot be part of a cycle).
+    /// items hold no references (so it cannot be part of a cycle), or a
+    /// new list until [`track`] (nothing else can reach it meanwhile).
     #[inline]
     pub fn untrack(t: &Bound<'_, PyAny>) {
-        // SAFETY: `t` is a live GC object (a tuple); untracking only
-        // removes it from the collector's lists (nothing if it is not in
-        // them).
+        // SAFETY: `t` is a live GC object (a tuple or list); untracking
+        // only removes it from the collector's lists (nothing if it is not
+        // in them).
         unsafe { ffi::PyObject_GC_UnTrack(t.as_ptr().cast()) }
+    }
+
+    /// Has the collector track again a new list that [`untrack`] hid.
+    #[inline]
+    pub fn track(l: &Bound<'_, PyAny>) {
+        // SAFETY: `l` is a live list that `untrack` untracked after
+        // PyList_New made it; nothing else has a reference to it, so nothing
+        // tracked it since, as PyObject_GC_Track requires.
+        unsafe { ffi::PyObject_GC_Track(l.as_ptr().cast()) }
     }
 
     /// Puts `v` in slot `i` of a tuple made by `new_tuple`.
@@ -696,6 +1197,34 @@ mod raw {
     fn fetch(py: Python<'_>) -> PyErr {
         PyErr::fetch(py)
     }
+}
+
+/// The `int` `v`.
+#[inline(always)]
+fn int(py: Python<'_>, v: i64) -> Bound<'_, PyAny> {
+    let Ok(i) = v.into_pyobject(py);
+    i.into_any()
+}
+
+/// `d[k] = v`; a key Python cannot hash is a DecodeError.
+fn set_map_item<'py>(
+    d: &Bound<'py, PyDict>,
+    k: &Bound<'py, PyAny>,
+    v: Bound<'py, PyAny>,
+) -> PyResult<()> {
+    let Err(e) = d.set_item(k, v) else {
+        return Ok(());
+    };
+    let py = d.py();
+    if !e.is_instance_of::<PyTypeError>(py) {
+        return Err(e);
+    }
+    let err =
+        PyErr::new::<DecodeError, _>(format!("map key {} is not hashable in Python", k.repr()?));
+    let value = err.value(py);
+    value.setattr("kind", "UnhashableMapKey")?;
+    value.setattr("offset", 0)?;
+    Err(err)
 }
 
 /// An `int` from a sign and a little-endian magnitude of any size.
@@ -1217,5 +1746,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::add(&etf, c"loads", LOADS_DOC, loads_fast)?;
     fastcall::add(&etf, c"dumps", DUMPS_DOC, dumps_fast)?;
     etf.add_function(wrap_pyfunction!(_register, &etf)?)?;
+    etf.add_function(wrap_pyfunction!(_loads_slow, &etf)?)?;
     m.add_submodule(&etf)
 }
