@@ -61,7 +61,7 @@ pub use inflate::decode_compressed;
 #[cfg(all(feature = "inflate", feature = "alloc"))]
 pub use inflate::{compress, decode_compressed_vec};
 pub use policy::{SafePolicy, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INFLATED_SIZE, MAX_DEPTH_LIMIT};
-pub use read::{reader, Item, Reader};
+pub use read::{reader, Builder, Item, Other, Reader};
 pub use term::{
     Atom, AtomChars, Big, BitBinary, List, ListIter, Map, MapIter, Pid, Port, Reference, Term,
     Tuple, TupleIter, Walk,

@@ -8,17 +8,29 @@
 //! element count, so a builder makes each container at its final size and
 //! reads every byte once.
 
-use super::decode::{be_u32, validate};
-use super::term::{self, Term};
+use super::decode::{arr, be_u16, be_u32, validate};
+use super::term::{self, Atom, Term};
 use super::{check_version, tag, SafePolicy};
 use crate::error::{Error, ErrorKind, Result};
 
-/// What [`Reader::next`] finds next.
+/// What [`Reader::next`] finds next: a term that holds no other terms, or
+/// the header of one that does, whose terms follow.
+///
+/// Small on purpose (32 bytes): a builder takes one per term. The common
+/// leaves come whole; the others as an [`Other`](Item::Other) handle that
+/// makes their [`Term`] on request.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Item<'a> {
-    /// A term that holds no other terms: anything but a list, tuple or map
-    /// (so also `[]` and charlists, [`Term::Nil`] and [`Term::Charlist`]).
-    Leaf(Term<'a>),
+    /// An integer that fits an `i64` (tags 97, 98, and small bignums).
+    Int(i64),
+    /// A float (tag 70).
+    Float(f64),
+    /// An atom.
+    Atom(Atom<'a>),
+    /// A binary.
+    Binary(&'a [u8]),
+    /// `[]`.
+    Nil,
     /// A tuple; its `n` elements follow.
     Tuple(usize),
     /// A map; its `n` keys and values follow, each key before its value.
@@ -27,6 +39,24 @@ pub enum Item<'a> {
     /// tail: `[]` for a proper list, another list or a charlist that
     /// continues it, or any other term for an improper list.
     List(usize),
+    /// Any other term that holds no terms: a bignum, an old-style float, a
+    /// bitstring, a charlist, a pid, a port or a reference.
+    Other(Other<'a>),
+}
+
+/// A leaf of a checked term other than the common ones ([`Item::Other`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Other<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Other<'a> {
+    /// The term (never a list, tuple or map).
+    pub fn term(&self) -> Term<'a> {
+        // Checked bytes always read; `Nil` is unreachable.
+        term::read(self.b, self.pos).unwrap_or(Term::Nil)
+    }
 }
 
 /// The terms of one checked term, in written order: see [`reader`].
@@ -48,9 +78,14 @@ pub struct Reader<'a> {
 /// let bytes = [131, 104, 2, 119, 2, b'o', b'k', 108, 0, 0, 0, 2, 97, 1, 97, 2, 106];
 /// let items: Vec<Item> = etf::reader(&bytes, &SafePolicy::new())?.collect();
 /// assert_eq!(items[0], Item::Tuple(2));
-/// assert!(matches!(items[1], Item::Leaf(Term::Atom(a)) if a == "ok"));
-/// assert_eq!(items[2], Item::List(2));
-/// assert_eq!(&items[3..], [Item::Leaf(Term::Int(1)), Item::Leaf(Term::Int(2)), Item::Leaf(Term::Nil)]);
+/// assert!(matches!(items[1], Item::Atom(a) if a == "ok"));
+/// assert_eq!(&items[2..], [Item::List(2), Item::Int(1), Item::Int(2), Item::Nil]);
+///
+/// // Rarer leaves come as a handle to their term: here a bignum, 2^64.
+/// let big = [131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+/// let mut r = etf::reader(&big, &SafePolicy::new())?;
+/// let Some(Item::Other(other)) = r.next() else { panic!() };
+/// assert!(matches!(other.term(), Term::Big(b) if b.to_i128() == Some(1 << 64)));
 /// # Ok::<(), phoenix_wire::Error>(())
 /// ```
 pub fn reader<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<Reader<'a>> {
@@ -67,23 +102,107 @@ pub fn reader<'a>(bytes: &'a [u8], policy: &SafePolicy<'_>) -> Result<Reader<'a>
 
 impl<'a> Reader<'a> {
     /// The next term or header; `None` after the last term.
-    #[inline]
+    ///
+    /// The common leaves are read here, inline in the caller's loop (a
+    /// builder calls this once per term); the others out of line.
+    #[inline(always)]
     #[allow(clippy::should_implement_trait)] // It is the iterator's `next`, inlined.
     pub fn next(&mut self) -> Option<Item<'a>> {
         let (b, pos) = (self.b, self.pos);
         let p = pos + 1;
         let (item, end) = match *b.get(pos)? {
-            tag::SMALL_TUPLE => (Item::Tuple(usize::from(*b.get(p)?)), p + 1),
-            tag::LARGE_TUPLE => (Item::Tuple(be_u32(b, p)?), p + 4),
-            tag::MAP => (Item::Map(be_u32(b, p)?), p + 4),
-            tag::LIST => (Item::List(be_u32(b, p)?), p + 4),
-            _ => {
-                let (t, end) = term::read_next(b, pos)?;
-                (Item::Leaf(t), end)
+            tag::SMALL_INTEGER => (Item::Int(i64::from(*b.get(p)?)), p + 1),
+            tag::INTEGER => (Item::Int(i64::from(i32::from_be_bytes(arr(b, p)?))), p + 4),
+            tag::NEW_FLOAT => (Item::Float(f64::from_be_bytes(arr(b, p)?)), p + 8),
+            tag::SMALL_ATOM_UTF8 => atom(b, p + 1, usize::from(*b.get(p)?), false)?,
+            tag::ATOM => atom(b, p + 2, be_u16(b, p)?, true)?,
+            tag::BINARY => {
+                let start = p + 4;
+                let end = start + be_u32(b, p)?;
+                (Item::Binary(b.get(start..end)?), end)
             }
+            tag::SMALL_TUPLE => (Item::Tuple(usize::from(*b.get(p)?)), p + 1),
+            _ => rare(b, pos)?,
         };
         self.pos = end;
         Some(item)
+    }
+
+    /// Reads the next term's first item and hands it to `b` (see
+    /// [`Builder`]); `None` after the last term.
+    ///
+    /// ```
+    /// use phoenix_wire::etf::{self, Atom, Builder, Item, Reader, SafePolicy};
+    ///
+    /// /// Sums the integers of a term.
+    /// struct Sum;
+    /// impl<'a> Builder<'a> for Sum {
+    ///     type Out = i64;
+    ///     fn int(&mut self, v: i64) -> i64 { v }
+    ///     fn float(&mut self, _: f64) -> i64 { 0 }
+    ///     fn atom(&mut self, _: Atom<'a>) -> i64 { 0 }
+    ///     fn binary(&mut self, _: &'a [u8]) -> i64 { 0 }
+    ///     fn item(&mut self, r: &mut Reader<'a>, item: Item<'a>) -> i64 {
+    ///         let n = match item {
+    ///             Item::Tuple(n) => n,
+    ///             Item::List(n) => n + 1,
+    ///             Item::Map(n) => 2 * n,
+    ///             _ => 0,
+    ///         };
+    ///         (0..n).map(|_| r.build(self).unwrap_or(0)).sum()
+    ///     }
+    /// }
+    ///
+    /// // {1, [2, 3]}
+    /// let bytes = [131, 104, 2, 97, 1, 108, 0, 0, 0, 2, 97, 2, 97, 3, 106];
+    /// let mut r = etf::reader(&bytes, &SafePolicy::new())?;
+    /// assert_eq!(r.build(&mut Sum), Some(6));
+    /// # Ok::<(), phoenix_wire::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn build<B: Builder<'a>>(&mut self, b: &mut B) -> Option<B::Out> {
+        let (bytes, pos) = (self.b, self.pos);
+        let p = pos + 1;
+        match *bytes.get(pos)? {
+            tag::SMALL_INTEGER => {
+                let v = *bytes.get(p)?;
+                self.pos = p + 1;
+                Some(b.int(i64::from(v)))
+            }
+            tag::INTEGER => {
+                let v = i32::from_be_bytes(arr(bytes, p)?);
+                self.pos = p + 4;
+                Some(b.int(i64::from(v)))
+            }
+            tag::NEW_FLOAT => {
+                let v = f64::from_be_bytes(arr(bytes, p)?);
+                self.pos = p + 8;
+                Some(b.float(v))
+            }
+            tag::SMALL_ATOM_UTF8 => {
+                let (start, n) = (p + 1, usize::from(*bytes.get(p)?));
+                let name = bytes.get(start..start + n)?;
+                self.pos = start + n;
+                Some(b.atom(Atom::new(name, false)))
+            }
+            tag::ATOM => {
+                let (start, n) = (p + 2, be_u16(bytes, p)?);
+                let name = bytes.get(start..start + n)?;
+                self.pos = start + n;
+                Some(b.atom(Atom::new(name, true)))
+            }
+            tag::BINARY => {
+                let start = p + 4;
+                let end = start + be_u32(bytes, p)?;
+                let v = bytes.get(start..end)?;
+                self.pos = end;
+                Some(b.binary(v))
+            }
+            _ => {
+                let item = self.next()?;
+                Some(b.item(self, item))
+            }
+        }
     }
 
     /// Whether every term has been read.
@@ -91,6 +210,63 @@ impl<'a> Reader<'a> {
     pub fn is_done(&self) -> bool {
         self.pos >= self.b.len()
     }
+}
+
+/// Makes a value of each term a [`Reader`] reads: see [`Reader::build`].
+///
+/// The common leaves get a method each, so that a builder's code for them
+/// runs straight from the reader's dispatch on the tag (one branch per
+/// term, not a tag dispatch and then a match on an [`Item`]).
+pub trait Builder<'a> {
+    /// What a term becomes.
+    type Out;
+    /// An integer that fits an `i64`.
+    fn int(&mut self, v: i64) -> Self::Out;
+    /// A float.
+    fn float(&mut self, v: f64) -> Self::Out;
+    /// An atom.
+    fn atom(&mut self, a: Atom<'a>) -> Self::Out;
+    /// A binary.
+    fn binary(&mut self, b: &'a [u8]) -> Self::Out;
+    /// Any other item: `[]`, a rarer leaf, or a container header, whose
+    /// items follow in `r`.
+    fn item(&mut self, r: &mut Reader<'a>, item: Item<'a>) -> Self::Out;
+}
+
+/// An atom item whose `n` name bytes start at `start`.
+#[inline(always)]
+fn atom(b: &[u8], start: usize, n: usize, latin1: bool) -> Option<(Item<'_>, usize)> {
+    let end = start + n;
+    Some((Item::Atom(Atom::new(b.get(start..end)?, latin1)), end))
+}
+
+/// Every other tag, out of line: the caller's loop stays small.
+#[inline(never)]
+fn rare(b: &[u8], pos: usize) -> Option<(Item<'_>, usize)> {
+    let p = pos + 1;
+    Some(match *b.get(pos)? {
+        tag::NIL => (Item::Nil, p),
+        tag::LIST => (Item::List(be_u32(b, p)?), p + 4),
+        tag::MAP => (Item::Map(be_u32(b, p)?), p + 4),
+        tag::LARGE_TUPLE => (Item::Tuple(be_u32(b, p)?), p + 4),
+        _ => return other(b, pos),
+    })
+}
+
+/// The less common leaves, and small bignums that fit an `i64` (as
+/// [`Term::Int`] has them).
+#[inline]
+fn other(b: &[u8], pos: usize) -> Option<(Item<'_>, usize)> {
+    let (t, end) = term::read_next(b, pos)?;
+    let item = match t {
+        Term::Int(v) => Item::Int(v),
+        Term::Float(v) => Item::Float(v),
+        Term::Atom(a) => Item::Atom(a),
+        Term::Binary(x) => Item::Binary(x),
+        Term::Nil => Item::Nil,
+        _ => Item::Other(Other { b, pos }),
+    };
+    Some((item, end))
 }
 
 impl<'a> Iterator for Reader<'a> {
