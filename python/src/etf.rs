@@ -22,7 +22,7 @@ use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
 use phoenix_wire::etf::{
-    self, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple, TupleIter,
+    self, tag, Atom, EncodeOptions, Encoder, List, Map, SafePolicy, Term, Tuple, TupleIter,
 };
 use phoenix_wire::Sink;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -685,26 +685,6 @@ impl<'py> ToPy<'py, '_> {
             .put(slot, raw, latin1, atom.clone().unbind());
         Ok(atom)
     }
-}
-
-/// The tags the direct reader knows: the external term format's numbers
-/// (the codec's own table is private to it).
-mod tag {
-    pub const NEW_FLOAT: u8 = 70;
-    pub const COMPRESSED: u8 = 80;
-    pub const SMALL_INTEGER: u8 = 97;
-    pub const INTEGER: u8 = 98;
-    pub const ATOM: u8 = 100;
-    pub const SMALL_TUPLE: u8 = 104;
-    pub const LARGE_TUPLE: u8 = 105;
-    pub const NIL: u8 = 106;
-    pub const STRING: u8 = 107;
-    pub const LIST: u8 = 108;
-    pub const BINARY: u8 = 109;
-    pub const SMALL_ATOM: u8 = 115;
-    pub const MAP: u8 = 116;
-    pub const ATOM_UTF8: u8 = 118;
-    pub const SMALL_ATOM_UTF8: u8 = 119;
 }
 
 /// Why the direct reader stopped: a term it leaves to the codec's view

@@ -61,7 +61,7 @@ pub use inflate::decode_compressed;
 #[cfg(all(feature = "inflate", feature = "alloc"))]
 pub use inflate::{compress, decode_compressed_vec};
 pub use policy::{SafePolicy, DEFAULT_MAX_DEPTH, DEFAULT_MAX_INFLATED_SIZE, MAX_DEPTH_LIMIT};
-pub use read::{reader, Builder, Item, Other, Reader};
+pub use read::{reader, Item, Other, Reader};
 pub use term::{
     Atom, AtomChars, Big, BitBinary, List, ListIter, Map, MapIter, Pid, Port, Reference, Term,
     Tuple, TupleIter, Walk,
@@ -72,8 +72,11 @@ use crate::error::{Error, ErrorKind, Result};
 /// The version byte that starts every term.
 pub const VERSION: u8 = 131;
 
-/// The tags of the external term format.
-pub(crate) mod tag {
+/// The tags of the external term format (the byte after the version byte
+/// and before every nested term), for code that reads bytes
+/// [`decode`] or [`reader`] has checked.
+#[allow(missing_docs)] // Each is its name in OTP's documentation, with `_EXT` dropped.
+pub mod tag {
     pub const NEW_FLOAT: u8 = 70;
     pub const DIST_HEADER: u8 = 68;
     pub const BIT_BINARY: u8 = 77;

@@ -128,109 +128,11 @@ impl<'a> Reader<'a> {
         Some(item)
     }
 
-    /// Reads the next term's first item and hands it to `b` (see
-    /// [`Builder`]); `None` after the last term.
-    ///
-    /// ```
-    /// use phoenix_wire::etf::{self, Atom, Builder, Item, Reader, SafePolicy};
-    ///
-    /// /// Sums the integers of a term.
-    /// struct Sum;
-    /// impl<'a> Builder<'a> for Sum {
-    ///     type Out = i64;
-    ///     fn int(&mut self, v: i64) -> i64 { v }
-    ///     fn float(&mut self, _: f64) -> i64 { 0 }
-    ///     fn atom(&mut self, _: Atom<'a>) -> i64 { 0 }
-    ///     fn binary(&mut self, _: &'a [u8]) -> i64 { 0 }
-    ///     fn item(&mut self, r: &mut Reader<'a>, item: Item<'a>) -> i64 {
-    ///         let n = match item {
-    ///             Item::Tuple(n) => n,
-    ///             Item::List(n) => n + 1,
-    ///             Item::Map(n) => 2 * n,
-    ///             _ => 0,
-    ///         };
-    ///         (0..n).map(|_| r.build(self).unwrap_or(0)).sum()
-    ///     }
-    /// }
-    ///
-    /// // {1, [2, 3]}
-    /// let bytes = [131, 104, 2, 97, 1, 108, 0, 0, 0, 2, 97, 2, 97, 3, 106];
-    /// let mut r = etf::reader(&bytes, &SafePolicy::new())?;
-    /// assert_eq!(r.build(&mut Sum), Some(6));
-    /// # Ok::<(), phoenix_wire::Error>(())
-    /// ```
-    #[inline(always)]
-    pub fn build<B: Builder<'a>>(&mut self, b: &mut B) -> Option<B::Out> {
-        let (bytes, pos) = (self.b, self.pos);
-        let p = pos + 1;
-        match *bytes.get(pos)? {
-            tag::SMALL_INTEGER => {
-                let v = *bytes.get(p)?;
-                self.pos = p + 1;
-                Some(b.int(i64::from(v)))
-            }
-            tag::INTEGER => {
-                let v = i32::from_be_bytes(arr(bytes, p)?);
-                self.pos = p + 4;
-                Some(b.int(i64::from(v)))
-            }
-            tag::NEW_FLOAT => {
-                let v = f64::from_be_bytes(arr(bytes, p)?);
-                self.pos = p + 8;
-                Some(b.float(v))
-            }
-            tag::SMALL_ATOM_UTF8 => {
-                let (start, n) = (p + 1, usize::from(*bytes.get(p)?));
-                let name = bytes.get(start..start + n)?;
-                self.pos = start + n;
-                Some(b.atom(Atom::new(name, false)))
-            }
-            tag::ATOM => {
-                let (start, n) = (p + 2, be_u16(bytes, p)?);
-                let name = bytes.get(start..start + n)?;
-                self.pos = start + n;
-                Some(b.atom(Atom::new(name, true)))
-            }
-            tag::BINARY => {
-                let start = p + 4;
-                let end = start + be_u32(bytes, p)?;
-                let v = bytes.get(start..end)?;
-                self.pos = end;
-                Some(b.binary(v))
-            }
-            _ => {
-                let item = self.next()?;
-                Some(b.item(self, item))
-            }
-        }
-    }
-
     /// Whether every term has been read.
     #[inline]
     pub fn is_done(&self) -> bool {
         self.pos >= self.b.len()
     }
-}
-
-/// Makes a value of each term a [`Reader`] reads: see [`Reader::build`].
-///
-/// The common leaves get a method each, so that a builder's code for them
-/// runs straight from the reader's dispatch on the tag (one branch per
-/// term, not a tag dispatch and then a match on an [`Item`]).
-pub trait Builder<'a> {
-    /// What a term becomes.
-    type Out;
-    /// An integer that fits an `i64`.
-    fn int(&mut self, v: i64) -> Self::Out;
-    /// A float.
-    fn float(&mut self, v: f64) -> Self::Out;
-    /// An atom.
-    fn atom(&mut self, a: Atom<'a>) -> Self::Out;
-    /// A binary.
-    fn binary(&mut self, b: &'a [u8]) -> Self::Out;
-    /// Any other item: `[]`, a rarer leaf, or a container header, whose
-    /// items follow in `r`.
-    fn item(&mut self, r: &mut Reader<'a>, item: Item<'a>) -> Self::Out;
 }
 
 /// An atom item whose `n` name bytes start at `start`.
