@@ -73,7 +73,7 @@ fastcall_fn!(decode_fast, |py, call| {
         required: 1,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
     let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
@@ -117,7 +117,7 @@ fastcall_fn!(decode_text_fast, |py, call| {
         required: 1,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let frame = fastcall::req(&a[0])?
         .cast::<PyBytes>()
         .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
@@ -283,7 +283,7 @@ fastcall_fn!(encode_fast, |py, call| {
         required: 5,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let string = |i: usize, name: &str| -> PyResult<&Bound<'_, PyString>> {
         fastcall::req(&a[i])?
             .cast::<PyString>()

@@ -6,7 +6,6 @@ use std::sync::OnceLock;
 use phoenix_wire::frame::{self, Reply};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
 
 use crate::errors::decode_error;
@@ -21,8 +20,11 @@ use crate::to_py::{envelope_str, to_py};
 #[pyclass(frozen, module = "phoenix_wire", name = "Message")]
 pub struct Message {
     view: View,
-    payload: PyOnceLock<Py<PyAny>>,
-    response: PyOnceLock<Py<PyAny>>,
+    /// `std`'s cell rather than `PyOnceLock`: only `get` and `set` are
+    /// used (see `cached`), and its `set` cost a third of what the
+    /// `once_cell` underneath `PyOnceLock` did on first access.
+    payload: OnceLock<Py<PyAny>>,
+    response: OnceLock<Py<PyAny>>,
 }
 
 /// The input object and the codec's view of it, kept together so the view
@@ -114,8 +116,8 @@ impl Message {
     fn from_view(view: View) -> Message {
         Message {
             view,
-            payload: PyOnceLock::new(),
-            response: PyOnceLock::new(),
+            payload: OnceLock::new(),
+            response: OnceLock::new(),
         }
     }
 }
@@ -140,22 +142,23 @@ fn payload_to_py<'py>(py: Python<'py>, p: &Payload<'_>) -> PyResult<Bound<'py, P
 
 /// The value in `cell`, made by `make` on first use.
 ///
-/// `PyOnceLock::get_or_try_init` detaches from the interpreter while it
-/// waits, which costs a GIL release and re-acquire on every first access;
-/// the conversion never releases the GIL, so a plain get-then-set is enough.
+/// `make` runs outside the cell's lock: an initializer that blocks could
+/// deadlock against a thread waiting for the GIL, and a conversion that ran
+/// Python code could re-enter. Two threads may both convert; the first to
+/// store wins and both return its object.
 fn cached<'py>(
     py: Python<'py>,
-    cell: &PyOnceLock<Py<PyAny>>,
+    cell: &OnceLock<Py<PyAny>>,
     make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(v) = cell.get(py) {
+    if let Some(v) = cell.get() {
         return Ok(v.bind(py).clone());
     }
     let v = make()?;
-    match cell.set(py, v.clone().unbind()) {
+    match cell.set(v.clone().unbind()) {
         Ok(()) => Ok(v),
         // Set meanwhile by another thread: keep one object for everyone.
-        Err(_) => Ok(cell.get(py).map_or(v, |w| w.bind(py).clone())),
+        Err(_) => Ok(cell.get().map_or(v, |w| w.bind(py).clone())),
     }
 }
 
@@ -221,10 +224,7 @@ impl Message {
         let Some(reply) = self.view.reply() else {
             return Ok(py.None().into_bound(py));
         };
-        let v = self
-            .response
-            .get_or_try_init(py, || payload_to_py(py, &reply.response).map(Bound::unbind))?;
-        Ok(v.bind(py).clone())
+        cached(py, &self.response, || payload_to_py(py, &reply.response))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
