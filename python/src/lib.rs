@@ -10,6 +10,7 @@ mod errors;
 mod etf;
 mod ffi;
 mod message;
+mod message_type;
 mod to_json;
 mod to_py;
 
@@ -77,7 +78,7 @@ fastcall_fn!(decode_fast, |py, call| {
     let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
     let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
-    Ok(Py::new(py, m)?.into_any())
+    message_type::new_object(py, m)
 });
 
 /// `decode` (see `DECODE_DOC`).
@@ -123,7 +124,7 @@ fastcall_fn!(decode_text_fast, |py, call| {
         .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
     let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
     let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
-    Ok(Py::new(py, m)?.into_any())
+    message_type::new_object(py, m)
 });
 
 /// A ref argument: None, `str` or `int`.
@@ -424,7 +425,7 @@ fn broadcast<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     etf::register(m)?;
-    m.add_class::<Message>()?;
+    message_type::register(m)?;
     fastcall::add(m, c"decode", DECODE_DOC, decode_fast)?;
     fastcall::add(m, c"decode_text", DECODE_TEXT_DOC, decode_text_fast)?;
     fastcall::add(m, c"encode", ENCODE_DOC, encode_fast)?;

@@ -8,6 +8,11 @@ use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 
+const _: () = {
+    const fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<Message>();
+};
+
 use crate::errors::decode_error;
 use crate::ffi;
 use crate::to_py::{envelope_str, to_py};
@@ -16,8 +21,9 @@ use crate::to_py::{envelope_str, to_py};
 ///
 /// Made by `decode`/`decode_text`; the frame was validated once, and its
 /// fields become Python objects only when read. `payload` is converted on
-/// first access and cached.
-#[pyclass(frozen, module = "phoenix_wire", name = "Message")]
+/// first access and cached. Python sees it through `message_type`, which
+/// shares it between threads (hence `Sync`, checked below) and never
+/// mutates it but through its `OnceLock`s.
 pub struct Message {
     view: View,
     /// `std`'s cell rather than `PyOnceLock`: only `get` and `set` are
@@ -31,7 +37,7 @@ pub struct Message {
 /// can never outlive the bytes it borrows.
 struct View {
     /// The `str` or `bytes` the frame was decoded from (both immutable).
-    _owner: Py<PyAny>,
+    owner: Py<PyAny>,
     frame: Frame<'static>,
     /// The reply's status and response, found on first use: most messages
     /// are not replies, and finding out cost a twentieth of `decode`.
@@ -52,7 +58,7 @@ impl View {
         let data = unsafe { ffi::extend(data) };
         let frame = decode(data).map_err(|e| decode_error(owner.py(), e))?;
         Ok(View {
-            _owner: owner.clone().unbind(),
+            owner: owner.clone().unbind(),
             frame,
             reply: OnceLock::new(),
         })
@@ -162,79 +168,69 @@ fn cached<'py>(
     }
 }
 
-#[pymethods]
+/// The accessors behind the Python type's attributes (see `message_type`).
 impl Message {
-    /// The ref of the join this message belongs to: `str`, `int` or None.
-    #[getter]
-    fn join_ref<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `join_ref`: `str`, `int` or None.
+    pub fn join_ref<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         ref_to_py(py, &self.view.frame().join_ref)
     }
 
-    /// The message's own ref (replies carry the ref they answer): `str`,
-    /// `int` or None.
-    #[getter(r#ref)]
-    fn ref_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `ref`: `str`, `int` or None.
+    pub fn ref_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         ref_to_py(py, &self.view.frame().ref_)
     }
 
-    /// The topic, e.g. `"room:lobby"`.
-    #[getter]
-    fn topic<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        envelope_str(py, self.view.frame().topic)
+    /// `topic`.
+    pub fn topic<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(envelope_str(py, self.view.frame().topic))
     }
 
-    /// The event, e.g. `"phx_join"`; binary replies read as `"phx_reply"`.
-    #[getter]
-    fn event<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        envelope_str(py, self.view.frame().event)
+    /// `event`.
+    pub fn event<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(envelope_str(py, self.view.frame().event))
     }
 
-    /// The payload: Python objects for a text frame (converted on first
-    /// access, then cached), `bytes` for a binary frame (for a binary reply,
-    /// the response bytes).
-    #[getter]
-    fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `payload`: converted on first access, then cached.
+    pub fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         cached(py, &self.payload, || {
             payload_to_py(py, &self.view.frame().payload)
         })
     }
 
-    /// The payload exactly as it was on the wire: raw JSON text or the
-    /// binary payload, as `bytes`.
-    #[getter]
-    fn payload_raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match self.view.frame().payload {
+    /// `payload_raw`: the payload's wire bytes.
+    pub fn payload_raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = match self.view.frame().payload {
             Payload::Json(raw) => PyBytes::new(py, raw.raw().as_bytes()),
             Payload::Binary(b) | Payload::Reply { response: b, .. } => PyBytes::new(py, b),
-        }
+        };
+        Ok(bytes.into_any())
     }
 
-    /// A reply's status (`"ok"`, `"error"`, ...); None for other messages or
-    /// when a JSON reply has no string status.
-    #[getter]
-    fn status<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        let status = self.view.reply()?.status?;
-        Some(envelope_str(py, status))
+    /// `status`: a reply's status, else None.
+    pub fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.view.reply().and_then(|r| r.status) {
+            Some(status) => envelope_str(py, status),
+            None => py.None().into_bound(py),
+        })
     }
 
-    /// A reply's response: Python objects for a JSON reply (None when it has
-    /// none), `bytes` for a binary reply; None for other messages.
-    #[getter]
-    fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `response`: a reply's response (cached), else None.
+    pub fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let Some(reply) = self.view.reply() else {
             return Ok(py.None().into_bound(py));
         };
         cached(py, &self.response, || payload_to_py(py, &reply.response))
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+    /// `repr()`.
+    pub fn repr(&self, py: Python<'_>) -> PyResult<String> {
         let f = self.view.frame();
         let mut s = format!(
             "Message(join_ref={}, ref={}, topic={}, event={}, payload={}",
-            ref_to_py(py, &f.join_ref)?.repr()?,
-            ref_to_py(py, &f.ref_)?.repr()?,
-            self.topic(py).repr()?,
-            self.event(py).repr()?,
+            self.join_ref(py)?.repr()?,
+            self.ref_(py)?.repr()?,
+            self.topic(py)?.repr()?,
+            self.event(py)?.repr()?,
             self.payload(py)?.repr()?,
         );
         if let Payload::Reply { status, .. } = f.payload {
@@ -244,14 +240,33 @@ impl Message {
         Ok(s)
     }
 
-    /// Equal when every field is equal (payloads compared as Python objects).
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let py = other.py();
-        let Ok(other) = other.cast::<Message>() else {
-            return Ok(py.NotImplemented());
-        };
-        let eq = self.fields(py)?.eq(other.get().fields(py)?)?;
-        Ok(eq.into_pyobject(py)?.to_owned().into_any().unbind())
+    /// `==`: every field equal (payloads compared as Python objects).
+    pub fn eq(&self, py: Python<'_>, other: &Message) -> PyResult<bool> {
+        self.fields(py)?.eq(other.fields(py)?)
+    }
+
+    /// Drops the message, releasing its Python references directly: it is
+    /// called from the type's `tp_dealloc`, where CPython holds the GIL but
+    /// PyO3 does not know it (a plain drop would queue the decrefs).
+    pub fn release(self, py: Python<'_>) {
+        let Message {
+            view,
+            payload,
+            response,
+        } = self;
+        // The view borrows from its owner: gone first.
+        let View {
+            owner,
+            frame,
+            reply,
+        } = view;
+        drop((frame, reply));
+        drop(owner.into_bound(py));
+        for cell in [payload, response] {
+            if let Some(v) = cell.into_inner() {
+                drop(v.into_bound(py));
+            }
+        }
     }
 }
 
@@ -262,9 +277,9 @@ impl Message {
             [
                 self.join_ref(py)?,
                 self.ref_(py)?,
-                self.topic(py),
-                self.event(py),
-                self.status(py).unwrap_or_else(|| py.None().into_bound(py)),
+                self.topic(py)?,
+                self.event(py)?,
+                self.status(py)?,
                 self.payload(py)?,
             ],
         )

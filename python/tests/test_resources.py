@@ -130,3 +130,15 @@ def test_concurrent_use_from_threads():
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def test_message_instances_hold_and_release_their_type():
+    # Each instance holds a reference to its (heap) type; dealloc gives it
+    # back, so the count returns after any number of messages.
+    before = sys.getrefcount(pw.Message)
+    msgs = [pw.decode(FRAME) for _ in range(1000)] + [pw.decode(b"\x00\x01\x01\x01\x01" + b"12tex", direction="to_server")]
+    # Counted outside the asserts: pytest's rewriting holds pw.Message too.
+    during = sys.getrefcount(pw.Message)
+    del msgs
+    after = sys.getrefcount(pw.Message)
+    assert (during, after) == (before + 1001, before)
