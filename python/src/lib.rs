@@ -82,6 +82,7 @@ fastcall_fn!(decode_fast, |py, call| {
 });
 
 /// `decode` (see `DECODE_DOC`).
+#[inline(always)]
 fn decode(
     frame: &Bound<'_, PyAny>,
     vsn: Option<&Bound<'_, PyString>>,

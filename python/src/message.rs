@@ -46,6 +46,12 @@ struct View {
 
 impl View {
     /// Decodes `data`, which must be the contents of `owner`.
+    ///
+    /// This and the constructors below are inlined into the entry points,
+    /// down to `message_type::new_object`, so that the message is built
+    /// where it is stored: otherwise each return moved it (a `memcpy` of
+    /// some 250 bytes, five per `decode`, a seventh of its instructions).
+    #[inline(always)]
     fn new(
         owner: &Bound<'_, PyAny>,
         data: &[u8],
@@ -65,6 +71,7 @@ impl View {
     }
 
     /// [`new`](Self::new) for a `str` owner, viewed as text.
+    #[inline(always)]
     fn new_str(
         owner: &Bound<'_, PyAny>,
         text: &str,
@@ -98,6 +105,7 @@ impl View {
 
 impl Message {
     /// Decodes a text frame held by `owner` (a `str` or `bytes`).
+    #[inline(always)]
     pub fn text(owner: &Bound<'_, PyAny>, data: &[u8], vsn: Vsn) -> PyResult<Message> {
         Ok(Message::from_view(View::new(owner, data, |d| {
             frame::decode_text(d, vsn)
@@ -106,6 +114,7 @@ impl Message {
 
     /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`
     /// (valid UTF-8 already, so not checked again).
+    #[inline(always)]
     pub fn text_str(owner: &Bound<'_, PyAny>, text: &str, vsn: Vsn) -> PyResult<Message> {
         Ok(Message::from_view(View::new_str(owner, text, |t| {
             frame::decode_text_str(t, vsn)
@@ -113,12 +122,14 @@ impl Message {
     }
 
     /// Decodes a binary frame held by `owner` (a `bytes`).
+    #[inline(always)]
     pub fn binary(owner: &Bound<'_, PyAny>, data: &[u8], dir: Direction) -> PyResult<Message> {
         Ok(Message::from_view(View::new(owner, data, |d| {
             frame::decode_binary(d, dir)
         })?))
     }
 
+    #[inline(always)]
     fn from_view(view: View) -> Message {
         Message {
             view,

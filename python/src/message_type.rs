@@ -33,6 +33,7 @@ struct MessageObject {
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(core::ptr::null_mut());
 
 /// `m` as a new Python `Message`.
+#[inline(always)]
 pub fn new_object(py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
     let ty = TYPE.load(Ordering::Acquire);
     if ty.is_null() {
