@@ -15,6 +15,78 @@ extern "C" {
     // 3.x; PyO3 leaves it out of its abi3-py39 bindings. Without it a `str`
     // can only be read as UTF-8 through a fresh `bytes` copy.
     fn PyUnicode_AsUTF8AndSize(o: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+    // Not in the limited API, but exported with this signature by every
+    // CPython since 3.3 (PEP 393): an uninitialized compact string.
+    fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
+}
+
+/// A new `str` from UTF-8 text.
+///
+/// ASCII text (nearly all JSON strings and frames) is copied straight into
+/// a fresh compact string; `PyUnicode_FromStringAndSize` would decode it
+/// again byte by byte, which was a fifth of a small `encode`. Other text,
+/// and every string when the check in [`ascii_writes`] failed, goes the
+/// usual way.
+#[inline]
+pub fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    // Below two characters CPython hands out shared singletons instead.
+    if text.len() >= 2 && text.is_ascii() && ascii_writes(py) {
+        // SAFETY: `text` is ASCII, as `new_ascii` requires.
+        if let Some(s) = unsafe { new_ascii(py, text.as_bytes()) } {
+            return s;
+        }
+    }
+    PyString::new(py, text)
+}
+
+/// A new `str` from ASCII `bytes`, written into a fresh compact ASCII
+/// string through the pointer `PyUnicode_AsUTF8AndSize` returns for it:
+/// for compact ASCII strings CPython's UTF-8 form is the data itself (see
+/// [`ascii_writes`]). None (no exception set) if CPython refused.
+///
+/// # Safety
+/// `bytes` is ASCII, and [`ascii_writes`] returned true.
+unsafe fn new_ascii<'py>(py: Python<'py>, bytes: &[u8]) -> Option<Bound<'py, PyString>> {
+    let len = ffi::Py_ssize_t::try_from(bytes.len()).ok()?;
+    // SAFETY: a fresh string is ours alone until returned, so writing its
+    // `len` bytes of data before anyone reads it is how PEP 393 strings
+    // are meant to be filled; the pointer is its data (per the contract)
+    // and the reported size bounds the write.
+    unsafe {
+        let obj = Bound::from_owned_ptr_or_opt(py, PyUnicode_New(len, 0x7f))?;
+        let mut size: ffi::Py_ssize_t = 0;
+        let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
+        if data.is_null() || size != len {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast_mut().cast::<u8>(), bytes.len());
+        Some(obj.cast_into_unchecked())
+    }
+}
+
+/// Whether [`new_ascii`] works on this interpreter: that the UTF-8 pointer
+/// of a fresh ASCII string is its data. True on CPython 3.9 to 3.14; should
+/// a future version cache the UTF-8 elsewhere, the first string made here
+/// would read back wrong and every string takes the usual way instead.
+fn ascii_writes(py: Python<'_>) -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: as in `new_ascii`, on a string only this check sees.
+            let works = unsafe {
+                new_ascii(py, b"ok").is_some_and(|s| {
+                    let read = |i| ffi::PyUnicode_ReadChar(s.as_ptr(), i);
+                    read(0) == u32::from(b'o') && read(1) == u32::from(b'k')
+                })
+            };
+            STATE.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+            works
+        }
+    }
 }
 
 /// The UTF-8 text of a `str`, borrowed from the object (CPython caches the
@@ -77,7 +149,14 @@ pub fn new_int_radix<'py>(
 
 /// A new `str` from bytes that should be UTF-8; CPython validates them while
 /// decoding (a `UnicodeDecodeError` if not), so no separate Rust pass.
+/// ASCII bytes are copied as [`new_str`] does.
 pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    if bytes.len() >= 2 && bytes.is_ascii() && ascii_writes(py) {
+        // SAFETY: the bytes are ASCII, as `new_ascii` requires.
+        if let Some(s) = unsafe { new_ascii(py, bytes) } {
+            return Ok(s);
+        }
+    }
     // SAFETY: the pointer and length describe `bytes`; the result is a new
     // reference or NULL with an exception set.
     unsafe {

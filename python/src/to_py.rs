@@ -56,13 +56,13 @@ pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
 /// A `str` from a JSON string's content, unescaping if needed.
 pub fn json_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
-        Some(plain) => PyString::new(py, plain).into_any(),
+        Some(plain) => ffi::new_str(py, plain).into_any(),
         None => {
             let mut buf = Vec::with_capacity(s.raw().len());
             match unescape(s.raw().as_bytes(), &mut buf)
                 .and_then(|()| std::str::from_utf8(&buf).ok())
             {
-                Some(text) => PyString::new(py, text).into_any(),
+                Some(text) => ffi::new_str(py, text).into_any(),
                 // Not from the codec's validator after all: its slow path.
                 None => PyString::new(py, &s.to_cow()).into_any(),
             }

@@ -9,6 +9,7 @@ import json
 import math
 import random
 import struct
+import sys
 
 import pytest
 
@@ -229,3 +230,34 @@ def test_escaped_strings_decode_like_json_loads():
         # Envelope strings go through the same decoder.
         m = pw.decode(json.dumps([None, "r\\u00e9f", strings[1], strings[2], {}], ensure_ascii=ensure_ascii))
         assert (m.ref, m.topic, m.event) == ("r\\u00e9f", strings[1], strings[2])
+
+
+def random_text(rng, n):
+    # Mostly ASCII (the copied path), with some non-ASCII and escapes mixed in.
+    pools = ["abcxyz019 _-:./", "abcé€😀", 'a"\\\n\t\x01']
+    pool = rng.choice(pools)
+    return "".join(rng.choice(pool) for _ in range(n))
+
+
+def test_strings_made_by_copying_ascii_are_ordinary_strs():
+    # ASCII strings are written straight into fresh str objects; they must
+    # equal, hash and compare like strs CPython made, at every length
+    # (0 and 1 take CPython's singletons), in payloads, envelopes and the
+    # encoded frame itself.
+    rng = random.Random(11)
+    for n in list(range(0, 70)) + [200, 4097]:
+        for _ in range(3):
+            s = random_text(rng, n)
+            value = {"k" * (n % 70 + 1): [s, {"nested": s}], "v": s}
+            text = json.dumps(value, ensure_ascii=False)
+            got = payload_of(text)
+            assert got == json.loads(text)
+            for t in (got["v"], got[next(iter(got))][0]):
+                assert t == s and hash(t) == hash(s) and len(t) == len(s)
+                assert t.isascii() == s.isascii() and t.encode() == s.encode()
+                assert {s: 1}[t] == 1 and sys.intern(t) == s
+            frame = pw.encode(s, None, s or "t", "e", value)
+            assert frame == json.dumps([s, None, s or "t", "e", value], ensure_ascii=False, separators=(",", ":"))
+            assert hash(frame) == hash(str(frame.encode(), "utf-8"))
+            m = pw.decode(frame)
+            assert (m.join_ref, m.topic, m.payload) == (s, s or "t", value)
