@@ -5,6 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -40,9 +41,10 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
 }
 
 /// A new `str` from ASCII `bytes`, written into a fresh compact ASCII
-/// string through the pointer `PyUnicode_AsUTF8AndSize` returns for it:
-/// for compact ASCII strings CPython's UTF-8 form is the data itself (see
-/// [`ascii_writes`]). None (no exception set) if CPython refused.
+/// string where [`ascii_raw`] finds its characters, or else through the
+/// pointer `PyUnicode_AsUTF8AndSize` returns for it: for compact ASCII
+/// strings CPython's UTF-8 form is the data itself (see [`ascii_writes`]).
+/// None (no exception set) if CPython refused.
 ///
 /// # Safety
 /// `bytes` is ASCII, and [`ascii_writes`] returned true.
@@ -54,13 +56,19 @@ unsafe fn new_ascii<'py>(py: Python<'py>, bytes: &[u8]) -> Option<Bound<'py, PyS
     // and the reported size bounds the write.
     unsafe {
         let obj = Bound::from_owned_ptr_or_opt(py, PyUnicode_New(len, 0x7f))?;
-        let mut size: ffi::Py_ssize_t = 0;
-        let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
-        if data.is_null() || size != len {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), data.cast_mut().cast::<u8>(), bytes.len());
+        let data = match ascii_raw(obj.as_ptr()) {
+            Some((data, size)) if size == bytes.len() => data,
+            _ => {
+                let mut size: ffi::Py_ssize_t = 0;
+                let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
+                if data.is_null() || size != len {
+                    ffi::PyErr_Clear();
+                    return None;
+                }
+                data.cast_mut().cast::<u8>()
+            }
+        };
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
         Some(obj.cast_into_unchecked())
     }
 }
@@ -95,19 +103,107 @@ fn ascii_writes(py: Python<'_>) -> bool {
 /// Fails (with Python's `UnicodeEncodeError`) on lone surrogates.
 #[inline]
 pub fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
-    let mut len: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live `str`; the returned buffer belongs to it and is
-    // neither moved nor freed while it lives (strings are immutable), and
-    // `'a` is bounded by the borrow of `s`. CPython encodes it from code
-    // points and refuses lone surrogates, so it is valid UTF-8; checking it
-    // again cost a fifth of `encode`'s time in callgrind.
+    // SAFETY: `s` is a live `str`, borrowed for `'a`.
+    unsafe { utf8_of(s.py(), s.as_ptr()) }
+}
+
+/// Where a compact ASCII string's characters start, from the object's
+/// address: 48 bytes on CPython 3.9 to 3.11, 40 from 3.12 (which dropped
+/// `wstr`). Measured by [`init`]; 0 until then, or if the layout was not
+/// the one [`ascii_data`] reads.
+static ASCII_DATA_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// `PyASCIIObject`'s `length` and `state` fields (after the two-word object
+/// header and `length` and `hash`), and the `compact` and `ascii` bits of
+/// `state`: the same on every CPython 3 build the abi3 wheel loads on.
+const LENGTH_AT: usize = 16;
+const STATE_AT: usize = 32;
+const COMPACT_ASCII: u32 = 0b11 << 5;
+
+/// The text of `obj` read straight from its memory when it is a compact
+/// ASCII string (what CPython makes for nearly every ASCII `str`, never for
+/// subclasses); None for anything else, or when [`init`] found another
+/// layout. `PyUnicode_AsUTF8AndSize` returns the same pointer for such
+/// strings, through a call and checks that were a tenth of `encode`.
+///
+/// # Safety
+/// `obj` is a live `str` (or subclass) that outlives `'a`.
+#[inline]
+unsafe fn ascii_data<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
+    // SAFETY: per the contract; the characters are only read, for `'a`.
     unsafe {
-        let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
-        if p.is_null() {
-            return Err(PyErr::fetch(s.py()));
+        let (data, len) = ascii_raw(obj)?;
+        let bytes = core::slice::from_raw_parts(data, len);
+        Some(core::str::from_utf8_unchecked(bytes))
+    }
+}
+
+/// Where a compact ASCII string's characters are, and how many (see
+/// [`ascii_data`]).
+///
+/// # Safety
+/// `obj` is a live `str` (or subclass).
+#[inline]
+unsafe fn ascii_raw(obj: *mut ffi::PyObject) -> Option<(*mut u8, usize)> {
+    let at = ASCII_DATA_OFFSET.load(Ordering::Relaxed);
+    if at == 0 {
+        return None;
+    }
+    let base = obj.cast::<u8>();
+    // SAFETY: every `str` starts with a `PyASCIIObject`, whose `state` and
+    // `length` sit where `init` checked they do; a compact ASCII string's
+    // `length` characters follow at `at`, one byte each, immutable while
+    // the object lives.
+    unsafe {
+        let state = base.add(STATE_AT).cast::<u32>().read_unaligned();
+        if state & COMPACT_ASCII != COMPACT_ASCII {
+            return None;
         }
-        let bytes = core::slice::from_raw_parts(p.cast::<u8>(), len as usize);
-        Ok(core::str::from_utf8_unchecked(bytes))
+        let len = base
+            .add(LENGTH_AT)
+            .cast::<ffi::Py_ssize_t>()
+            .read_unaligned();
+        Some((base.add(at), usize::try_from(len).ok()?))
+    }
+}
+
+/// Checks the string layout [`ascii_data`] relies on against what
+/// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
+/// the direct reads on only if everything agrees.
+pub fn init(py: Python<'_>) {
+    // (whether `state` says compact ASCII, where the UTF-8 starts from the
+    // object's address); None if CPython refused or `length` disagreed.
+    let probe = |text: &str| -> Option<(bool, isize)> {
+        let s = PyString::new(py, text);
+        let mut len: ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a live `str`; only its header and UTF-8 are read.
+        unsafe {
+            let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
+            let base = s.as_ptr().cast::<u8>();
+            let state = base.add(STATE_AT).cast::<u32>().read_unaligned();
+            let length = base
+                .add(LENGTH_AT)
+                .cast::<ffi::Py_ssize_t>()
+                .read_unaligned();
+            let chars = ffi::PyUnicode_GetLength(s.as_ptr());
+            if p.is_null() || length != chars {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let offset = (p as isize).wrapping_sub(base as isize);
+            Some((state & COMPACT_ASCII == COMPACT_ASCII, offset))
+        }
+    };
+    let ascii = ["ab", "phoenix", "a longer ASCII string, past a word or two"].map(probe);
+    let other = ["é", "naïve café", "€uro", "😀!"].map(probe);
+    let Some((true, offset)) = ascii[0] else {
+        return;
+    };
+    let layout_ok = (36..=64).contains(&offset)
+        && ascii.iter().all(|p| *p == Some((true, offset)))
+        && other.iter().all(|p| matches!(p, Some((false, _))));
+    if layout_ok {
+        ASCII_DATA_OFFSET.store(offset.unsigned_abs(), Ordering::Relaxed);
     }
 }
 
@@ -172,8 +268,16 @@ pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, 
 /// `obj` must be a live `str` (or subclass) that outlives `'a`.
 #[inline]
 pub unsafe fn utf8_of<'a>(py: Python<'_>, obj: *mut ffi::PyObject) -> PyResult<&'a str> {
+    // SAFETY: per the contract.
+    if let Some(text) = unsafe { ascii_data(obj) } {
+        return Ok(text);
+    }
     let mut len: ffi::Py_ssize_t = 0;
-    // SAFETY: as in `str_utf8`; the caller keeps `obj` alive for `'a`.
+    // SAFETY: `obj` is a live `str`; the returned buffer belongs to it and
+    // is neither moved nor freed while it lives (strings are immutable),
+    // and the caller keeps it alive for `'a`. CPython encodes it from code
+    // points and refuses lone surrogates, so it is valid UTF-8; checking it
+    // again cost a fifth of `encode`'s time in callgrind.
     unsafe {
         let p = PyUnicode_AsUTF8AndSize(obj, &mut len);
         if p.is_null() {

@@ -424,6 +424,7 @@ fn broadcast<'py>(
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    ffi::init(m.py());
     errors::register(m)?;
     etf::register(m)?;
     message_type::register(m)?;

@@ -261,3 +261,38 @@ def test_strings_made_by_copying_ascii_are_ordinary_strs():
             assert hash(frame) == hash(str(frame.encode(), "utf-8"))
             m = pw.decode(frame)
             assert (m.join_ref, m.topic, m.payload) == (s, s or "t", value)
+
+
+class Text(str):
+    """A str subclass: CPython never stores these in the compact layout."""
+
+
+def test_strs_are_read_alike_however_they_were_made():
+    # Compact ASCII strs are read straight from memory; everything else
+    # (subclasses, non-ASCII of every width, legacy strings) through
+    # CPython. Both must give the same text.
+    base = "room:lobby-" + "x" * 40
+    made = [
+        base,
+        base[3:20],
+        "".join(["ro", "om"]),
+        sys.intern("phx_" + "join"),
+        base.encode().decode(),
+        str(b"bytes-made", "ascii"),
+        "%s-%d" % ("fmt", 7),
+        Text("a subclass"),
+        Text("ünïcödé subclass"),
+        "latin1 é",
+        "bmp €",
+        "astral 😀",
+        "",
+        "x",
+        "é",
+    ]
+    for s in made:
+        payload = {s: [s, Text(s)], "k": s}
+        frame = pw.encode(s, None, s, s, payload)
+        assert frame == json.dumps([s, None, s, s, payload], ensure_ascii=False, separators=(",", ":"))
+        assert pw.decode(Text(frame)) == pw.decode(frame) == pw.decode(frame.encode().decode())
+        m = pw.decode(frame)
+        assert (m.join_ref, m.topic, m.event, m.payload) == (s, s, s, json.loads(frame)[4])
