@@ -41,10 +41,10 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
 }
 
 /// A new `str` from ASCII `bytes`, written into a fresh compact ASCII
-/// string where [`ascii_raw`] finds its characters, or else through the
-/// pointer `PyUnicode_AsUTF8AndSize` returns for it: for compact ASCII
-/// strings CPython's UTF-8 form is the data itself (see [`ascii_writes`]).
-/// None (no exception set) if CPython refused.
+/// string where [`init`] found such strings keep their characters, or else
+/// through the pointer `PyUnicode_AsUTF8AndSize` returns for it: for
+/// compact ASCII strings CPython's UTF-8 form is the data itself (see
+/// [`ascii_writes`]). None (no exception set) if CPython refused.
 ///
 /// # Safety
 /// `bytes` is ASCII, and [`ascii_writes`] returned true.
@@ -56,17 +56,20 @@ unsafe fn new_ascii<'py>(py: Python<'py>, bytes: &[u8]) -> Option<Bound<'py, PyS
     // and the reported size bounds the write.
     unsafe {
         let obj = Bound::from_owned_ptr_or_opt(py, PyUnicode_New(len, 0x7f))?;
-        let data = match ascii_raw(obj.as_ptr()) {
-            Some((data, size)) if size == bytes.len() => data,
-            _ => {
-                let mut size: ffi::Py_ssize_t = 0;
-                let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
-                if data.is_null() || size != len {
-                    ffi::PyErr_Clear();
-                    return None;
-                }
-                data.cast_mut().cast::<u8>()
+        // `PyUnicode_New` with a maximum below 128 makes a compact ASCII
+        // string, whose characters are where `init` found them; reading its
+        // `state` back right after CPython wrote it stalled the CPU.
+        let at = ASCII_DATA_OFFSET.load(Ordering::Relaxed);
+        let data = if at != 0 {
+            obj.as_ptr().cast::<u8>().add(at)
+        } else {
+            let mut size: ffi::Py_ssize_t = 0;
+            let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
+            if data.is_null() || size != len {
+                ffi::PyErr_Clear();
+                return None;
             }
+            data.cast_mut().cast::<u8>()
         };
         core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
         Some(obj.cast_into_unchecked())

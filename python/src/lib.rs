@@ -21,7 +21,7 @@ use std::ffi::CStr;
 use phoenix_wire::frame::PHX_REPLY;
 use phoenix_wire::json::{JsonStr, RawJson};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PySystemError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
 
@@ -129,6 +129,12 @@ fastcall_fn!(decode_text_fast, |py, call| {
 });
 
 /// A ref argument: None, `str` or `int`.
+///
+/// Inlined, as are `str_arg` and `frame_of`: returned through memory, the
+/// `PyResult`s of the codec's small padded types were copied with loads
+/// wider than the stores that wrote them, which the CPU cannot forward (a
+/// tenth of a small `encode` in `perf`, invisible to callgrind).
+#[inline(always)]
 fn ref_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Ref<'a>> {
     if obj.is_none() {
         return Ok(Ref::Null);
@@ -207,7 +213,20 @@ thread_local! {
 
 /// Runs `f` with the (emptied) scratch buffers, or fresh ones if they are in
 /// use; buffers grown past 1 MiB are given back afterwards.
-pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+///
+/// An error travels beside the result rather than in it: a `PyResult` is
+/// several words, and moving one out through the thread-local's closures
+/// (stores read back by wider loads, which the CPU cannot forward) was a
+/// twentieth of a small `encode`; an `Option` of an object is one register.
+pub(crate) fn with_scratch<T>(
+    f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> PyResult<T>,
+) -> PyResult<T> {
+    let mut err = None;
+    let ok = scratch(|a, b| f(a, b).map_err(|e| err = Some(e)).ok());
+    ok.ok_or_else(|| err.unwrap_or_else(|| PySystemError::new_err("scratch lost an error")))
+}
+
+fn scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
     const KEEP: usize = 1 << 20;
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => {
@@ -247,6 +266,7 @@ fn payload_len(p: &Payload<'_>) -> usize {
 }
 
 /// The frame an encoder writes, from the caller's refs and topic.
+#[inline(always)]
 fn frame_of<'a>(
     join_ref: &'a Bound<'_, PyAny>,
     r#ref: &'a Bound<'_, PyAny>,
@@ -263,6 +283,7 @@ fn frame_of<'a>(
     })
 }
 
+#[inline(always)]
 fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
     Ok(JsonStr::new(ffi::str_utf8(s)?))
 }
