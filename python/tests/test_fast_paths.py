@@ -132,7 +132,7 @@ def test_strings_are_escaped_wherever_the_special_byte_sits():
 
 
 def test_key_cache_tells_apart_keys_that_differ_anywhere():
-    keys = []
+    keys = ["", "\u00e9", "\u00e9k", "k\u00e9"]  # empty, and multi-byte under four bytes
     for n in range(1, 40):
         base = "k" * n
         keys.append(base)
