@@ -271,21 +271,24 @@ fn frame_of<'a>(
     join_ref: &'a Bound<'_, PyAny>,
     r#ref: &'a Bound<'_, PyAny>,
     topic: &'a Bound<'_, PyString>,
-    event: JsonStr<'a>,
+    event: &'a str,
     payload: Payload<'a>,
 ) -> PyResult<Frame<'a>> {
+    // The strings are made `JsonStr`s here, in the frame: a `JsonStr`
+    // passed in was copied with the same stall as a returned one.
+    let topic = str_arg(topic)?;
     Ok(Frame {
         join_ref: ref_of(join_ref, "join_ref")?,
         ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event,
+        topic: JsonStr::new(topic),
+        event: JsonStr::new(event),
         payload,
     })
 }
 
 #[inline(always)]
-fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
-    Ok(JsonStr::new(ffi::str_utf8(s)?))
+fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    ffi::str_utf8(s)
 }
 
 const ENCODE_DOC: &CStr = c"encode(join_ref, ref, topic, event, payload, *, vsn='2.0.0')
@@ -393,9 +396,9 @@ fn reply<'py>(
             join_ref,
             r#ref,
             topic,
-            JsonStr::new(PHX_REPLY),
+            PHX_REPLY,
             Payload::Reply {
-                status: str_arg(status)?,
+                status: JsonStr::new(str_arg(status)?),
                 response: json,
             },
         )?;
@@ -420,9 +423,9 @@ fn reply_binary<'py>(
         join_ref,
         r#ref,
         topic,
-        JsonStr::new(PHX_REPLY),
+        PHX_REPLY,
         Payload::Reply {
-            status: str_arg(status)?,
+            status: JsonStr::new(str_arg(status)?),
             response: &body,
         },
     )?;
