@@ -544,7 +544,7 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         let mut buf = ryu::Buffer::new();
         Decimal::parse(buf.format_finite(f.abs()))
     });
-    let mut t = Text::new();
+    let mut t = Text::new(out);
     if f < 0.0 {
         t.byte(b'-');
     }
@@ -589,29 +589,36 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         t.byte(b'.');
         t.digits(&digits, place, n - place);
     }
-    push_bytes(out, t.as_slice());
+    t.finish();
 }
 
-/// A float's text on the stack. Digits and zeros are copied as fixed
-/// 24-byte blocks of which only the wanted part is kept (the rest is
-/// overwritten or cut off), so no copy has a run-time length.
-struct Text {
-    buf: [u8; 96],
+/// A float's text, written straight into the output's spare capacity.
+/// Digits and zeros are copied as fixed 24-byte blocks of which only the
+/// wanted part is kept (the rest is overwritten or left past the end), so
+/// no copy has a run-time length. (Built on the stack and then copied out,
+/// its byte stores were read back by wider loads, which the CPU cannot
+/// forward: a fifth of writing a float.)
+struct Text<'o> {
+    out: &'o mut Vec<u8>,
+    /// Bytes written past `out.len()`.
     len: usize,
 }
 
-impl Text {
-    fn new() -> Text {
-        Text {
-            buf: [0; 96],
-            len: 0,
-        }
+impl<'o> Text<'o> {
+    /// Room for any float's text: at most 1 + 17 + 1 + 1 + 5 bytes in
+    /// scientific form, 24 + 2 + 17 in plain form, and a 24-byte block
+    /// written at the end of either.
+    const ROOM: usize = 96;
+
+    fn new(out: &'o mut Vec<u8>) -> Text<'o> {
+        out.reserve(Self::ROOM);
+        Text { out, len: 0 }
     }
 
     #[inline]
     fn byte(&mut self, b: u8) {
-        if let Some(dst) = self.buf.get_mut(self.len) {
-            *dst = b;
+        if let Some(dst) = self.out.spare_capacity_mut().get_mut(self.len) {
+            dst.write(b);
             self.len += 1;
         }
     }
@@ -634,8 +641,11 @@ impl Text {
 
     #[inline]
     fn block(&mut self, src: Option<&[u8; 24]>, count: usize) {
-        if let (Some(src), Some(dst)) = (src, self.buf.get_mut(self.len..self.len + 24)) {
-            dst.copy_from_slice(src);
+        let spare = self.out.spare_capacity_mut();
+        if let (Some(src), Some(dst)) = (src, spare.get_mut(self.len..self.len + 24)) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.write(*s);
+            }
             self.len += count.min(24);
         }
     }
@@ -656,8 +666,13 @@ impl Text {
         self.byte(b'0' + (e % 10) as u8);
     }
 
-    fn as_slice(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+    /// Makes the text part of the output.
+    fn finish(self) {
+        let len = self.out.len() + self.len;
+        // SAFETY: `byte` and `block` wrote every one of the `self.len` bytes
+        // after the old length, inside the capacity `new` reserved (writes
+        // past it are refused by the bounds checks above).
+        unsafe { self.out.set_len(len) };
     }
 }
 
@@ -688,7 +703,10 @@ impl Decimal {
     /// `a * 10^k` is within 0.2 of the exact product, while any decimal at
     /// scale `k` that reads back as `a` is within 0.125 of it, so no such
     /// decimal is missed at a smaller `k`.
-    #[inline]
+    ///
+    /// Inlined, with `from_int`: returned by value, the digits were copied
+    /// with loads wider than the stores that wrote them, a stall.
+    #[inline(always)]
     fn short_decimal(a: f64) -> Option<(Decimal, i32)> {
         const LIMIT: f64 = (1u64 << 50) as f64;
         for (k, &p) in POW10.iter().enumerate() {
@@ -707,6 +725,7 @@ impl Decimal {
     }
 
     /// The digits of `m * 10^-k` (`m > 0`), trailing zeros dropped.
+    #[inline(always)]
     fn from_int(m: u64, k: i32) -> (Decimal, i32) {
         let mut itoa_buf = itoa::Buffer::new();
         let text = itoa_buf.format(m).as_bytes();
