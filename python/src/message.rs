@@ -1,6 +1,7 @@
 //! `Message`: one decoded frame, holding the caller's `str`/`bytes` and the
 //! codec's borrowed view of it; Python objects are made on access.
 
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use phoenix_wire::frame::{self, Reply};
@@ -23,14 +24,12 @@ use crate::to_py::{envelope_str, to_py};
 /// fields become Python objects only when read. `payload` is converted on
 /// first access and cached. Python sees it through `message_type`, which
 /// shares it between threads (hence `Sync`, checked below) and never
-/// mutates it but through its `OnceLock`s.
+/// mutates it but through its set-once cells.
 pub struct Message {
     view: View,
-    /// `std`'s cell rather than `PyOnceLock`: only `get` and `set` are
-    /// used (see `cached`), and its `set` cost a third of what the
-    /// `once_cell` underneath `PyOnceLock` did on first access.
-    payload: OnceLock<Py<PyAny>>,
-    response: OnceLock<Py<PyAny>>,
+    /// See `ObjCell` and `cached`.
+    payload: ObjCell,
+    response: ObjCell,
 }
 
 /// The input object and the codec's view of it, kept together so the view
@@ -133,8 +132,8 @@ impl Message {
     fn from_view(view: View) -> Message {
         Message {
             view,
-            payload: OnceLock::new(),
-            response: OnceLock::new(),
+            payload: ObjCell::new(),
+            response: ObjCell::new(),
         }
     }
 }
@@ -157,26 +156,79 @@ fn payload_to_py<'py>(py: Python<'py>, p: &Payload<'_>) -> PyResult<Bound<'py, P
     }
 }
 
+/// A Python object stored once, then read by any thread: a pointer that
+/// owns one reference. (`PyOnceLock` and `std`'s `OnceLock` both go
+/// through a `Once` state machine to store, which was a twentieth of
+/// reading a small payload; here it is one compare-and-swap.)
+struct ObjCell(AtomicPtr<pyo3::ffi::PyObject>);
+
+impl ObjCell {
+    const fn new() -> ObjCell {
+        ObjCell(AtomicPtr::new(core::ptr::null_mut()))
+    }
+
+    fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let p = self.0.load(Ordering::Acquire);
+        // SAFETY: a stored pointer is a reference the cell owns until it is
+        // dropped or taken, which needs `&mut self`.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, p) }
+    }
+
+    /// Stores `v` unless another object was stored first; returns the
+    /// stored one.
+    fn set<'py>(&self, v: Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        let py = v.py();
+        let p = v.clone().into_ptr();
+        match self.0.compare_exchange(
+            core::ptr::null_mut(),
+            p,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => v,
+            // SAFETY: `p` is the reference taken above, stored nowhere;
+            // `existing` is owned by the cell, which outlives this borrow.
+            Err(existing) => unsafe {
+                drop(Bound::from_owned_ptr(py, p));
+                Bound::from_borrowed_ptr(py, existing)
+            },
+        }
+    }
+
+    /// The stored object, taken out of the cell.
+    fn take(&mut self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let p = core::mem::replace(self.0.get_mut(), core::ptr::null_mut());
+        // SAFETY: the cell owned that reference and no longer holds it.
+        unsafe { Bound::from_owned_ptr_or_opt(py, p) }.map(Bound::unbind)
+    }
+}
+
+impl Drop for ObjCell {
+    fn drop(&mut self) {
+        // Messages give their objects back in `release`, with the GIL; a
+        // cell dropped otherwise (never holding an object in practice)
+        // attaches to the interpreter to do it.
+        if !self.0.get_mut().is_null() {
+            Python::attach(|py| drop(self.take(py)));
+        }
+    }
+}
+
 /// The value in `cell`, made by `make` on first use.
 ///
-/// `make` runs outside the cell's lock: an initializer that blocks could
+/// `make` runs with the cell unlocked: an initializer that blocked could
 /// deadlock against a thread waiting for the GIL, and a conversion that ran
 /// Python code could re-enter. Two threads may both convert; the first to
 /// store wins and both return its object.
 fn cached<'py>(
     py: Python<'py>,
-    cell: &OnceLock<Py<PyAny>>,
+    cell: &ObjCell,
     make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(v) = cell.get() {
-        return Ok(v.bind(py).clone());
+    if let Some(v) = cell.get(py) {
+        return Ok(v);
     }
-    let v = make()?;
-    match cell.set(v.clone().unbind()) {
-        Ok(()) => Ok(v),
-        // Set meanwhile by another thread: keep one object for everyone.
-        Err(_) => Ok(cell.get().map_or(v, |w| w.bind(py).clone())),
-    }
+    Ok(cell.set(make()?))
 }
 
 /// The accessors behind the Python type's attributes (see `message_type`).
@@ -262,8 +314,8 @@ impl Message {
     pub fn release(self, py: Python<'_>) {
         let Message {
             view,
-            payload,
-            response,
+            mut payload,
+            mut response,
         } = self;
         // The view borrows from its owner: gone first.
         let View {
@@ -273,8 +325,8 @@ impl Message {
         } = view;
         drop((frame, reply));
         drop(owner.into_bound(py));
-        for cell in [payload, response] {
-            if let Some(v) = cell.into_inner() {
+        for cell in [&mut payload, &mut response] {
+            if let Some(v) = cell.take(py) {
                 drop(v.into_bound(py));
             }
         }
