@@ -5,6 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -15,6 +16,88 @@ extern "C" {
     // 3.x; PyO3 leaves it out of its abi3-py39 bindings. Without it a `str`
     // can only be read as UTF-8 through a fresh `bytes` copy.
     fn PyUnicode_AsUTF8AndSize(o: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
+    // Not in the limited API, but exported with this signature by every
+    // CPython since 3.3 (PEP 393): an uninitialized compact string.
+    fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
+}
+
+/// A new `str` from UTF-8 text.
+///
+/// ASCII text (nearly all JSON strings and frames) is copied straight into
+/// a fresh compact string; `PyUnicode_FromStringAndSize` would decode it
+/// again byte by byte, which was a fifth of a small `encode`. Other text,
+/// and every string when the check in [`ascii_writes`] failed, goes the
+/// usual way.
+#[inline]
+pub fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    // Below two characters CPython hands out shared singletons instead.
+    if text.len() >= 2 && text.is_ascii() && ascii_writes(py) {
+        // SAFETY: `text` is ASCII, as `new_ascii` requires.
+        if let Some(s) = unsafe { new_ascii(py, text.as_bytes()) } {
+            return s;
+        }
+    }
+    PyString::new(py, text)
+}
+
+/// A new `str` from ASCII `bytes`, written into a fresh compact ASCII
+/// string where [`init`] found such strings keep their characters, or else
+/// through the pointer `PyUnicode_AsUTF8AndSize` returns for it: for
+/// compact ASCII strings CPython's UTF-8 form is the data itself (see
+/// [`ascii_writes`]). None (no exception set) if CPython refused.
+///
+/// # Safety
+/// `bytes` is ASCII, and [`ascii_writes`] returned true.
+unsafe fn new_ascii<'py>(py: Python<'py>, bytes: &[u8]) -> Option<Bound<'py, PyString>> {
+    let len = ffi::Py_ssize_t::try_from(bytes.len()).ok()?;
+    // SAFETY: a fresh string is ours alone until returned, so writing its
+    // `len` bytes of data before anyone reads it is how PEP 393 strings
+    // are meant to be filled; the pointer is its data (per the contract)
+    // and the reported size bounds the write.
+    unsafe {
+        let obj = Bound::from_owned_ptr_or_opt(py, PyUnicode_New(len, 0x7f))?;
+        // `PyUnicode_New` with a maximum below 128 makes a compact ASCII
+        // string, whose characters are where `init` found them; reading its
+        // `state` back right after CPython wrote it stalled the CPU.
+        let at = ASCII_DATA_OFFSET.load(Ordering::Relaxed);
+        let data = if at != 0 {
+            obj.as_ptr().cast::<u8>().add(at)
+        } else {
+            let mut size: ffi::Py_ssize_t = 0;
+            let data = PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut size);
+            if data.is_null() || size != len {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            data.cast_mut().cast::<u8>()
+        };
+        core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len());
+        Some(obj.cast_into_unchecked())
+    }
+}
+
+/// Whether [`new_ascii`] works on this interpreter: that the UTF-8 pointer
+/// of a fresh ASCII string is its data. True on CPython 3.9 to 3.14; should
+/// a future version cache the UTF-8 elsewhere, the first string made here
+/// would read back wrong and every string takes the usual way instead.
+fn ascii_writes(py: Python<'_>) -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            // SAFETY: as in `new_ascii`, on a string only this check sees.
+            let works = unsafe {
+                new_ascii(py, b"ok").is_some_and(|s| {
+                    let read = |i| ffi::PyUnicode_ReadChar(s.as_ptr(), i);
+                    read(0) == u32::from(b'o') && read(1) == u32::from(b'k')
+                })
+            };
+            STATE.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+            works
+        }
+    }
 }
 
 /// The UTF-8 text of a `str`, borrowed from the object (CPython caches the
@@ -23,19 +106,107 @@ extern "C" {
 /// Fails (with Python's `UnicodeEncodeError`) on lone surrogates.
 #[inline]
 pub fn str_utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
-    let mut len: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live `str`; the returned buffer belongs to it and is
-    // neither moved nor freed while it lives (strings are immutable), and
-    // `'a` is bounded by the borrow of `s`. CPython encodes it from code
-    // points and refuses lone surrogates, so it is valid UTF-8; checking it
-    // again cost a fifth of `encode`'s time in callgrind.
+    // SAFETY: `s` is a live `str`, borrowed for `'a`.
+    unsafe { utf8_of(s.py(), s.as_ptr()) }
+}
+
+/// Where a compact ASCII string's characters start, from the object's
+/// address: 48 bytes on CPython 3.9 to 3.11, 40 from 3.12 (which dropped
+/// `wstr`). Measured by [`init`]; 0 until then, or if the layout was not
+/// the one [`ascii_data`] reads.
+static ASCII_DATA_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// `PyASCIIObject`'s `length` and `state` fields (after the two-word object
+/// header and `length` and `hash`), and the `compact` and `ascii` bits of
+/// `state`: the same on every CPython 3 build the abi3 wheel loads on.
+const LENGTH_AT: usize = 16;
+const STATE_AT: usize = 32;
+const COMPACT_ASCII: u32 = 0b11 << 5;
+
+/// The text of `obj` read straight from its memory when it is a compact
+/// ASCII string (what CPython makes for nearly every ASCII `str`, never for
+/// subclasses); None for anything else, or when [`init`] found another
+/// layout. `PyUnicode_AsUTF8AndSize` returns the same pointer for such
+/// strings, through a call and checks that were a tenth of `encode`.
+///
+/// # Safety
+/// `obj` is a live `str` (or subclass) that outlives `'a`.
+#[inline]
+unsafe fn ascii_data<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
+    // SAFETY: per the contract; the characters are only read, for `'a`.
     unsafe {
-        let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
-        if p.is_null() {
-            return Err(PyErr::fetch(s.py()));
+        let (data, len) = ascii_raw(obj)?;
+        let bytes = core::slice::from_raw_parts(data, len);
+        Some(core::str::from_utf8_unchecked(bytes))
+    }
+}
+
+/// Where a compact ASCII string's characters are, and how many (see
+/// [`ascii_data`]).
+///
+/// # Safety
+/// `obj` is a live `str` (or subclass).
+#[inline]
+unsafe fn ascii_raw(obj: *mut ffi::PyObject) -> Option<(*mut u8, usize)> {
+    let at = ASCII_DATA_OFFSET.load(Ordering::Relaxed);
+    if at == 0 {
+        return None;
+    }
+    let base = obj.cast::<u8>();
+    // SAFETY: every `str` starts with a `PyASCIIObject`, whose `state` and
+    // `length` sit where `init` checked they do; a compact ASCII string's
+    // `length` characters follow at `at`, one byte each, immutable while
+    // the object lives.
+    unsafe {
+        let state = base.add(STATE_AT).cast::<u32>().read_unaligned();
+        if state & COMPACT_ASCII != COMPACT_ASCII {
+            return None;
         }
-        let bytes = core::slice::from_raw_parts(p.cast::<u8>(), len as usize);
-        Ok(core::str::from_utf8_unchecked(bytes))
+        let len = base
+            .add(LENGTH_AT)
+            .cast::<ffi::Py_ssize_t>()
+            .read_unaligned();
+        Some((base.add(at), usize::try_from(len).ok()?))
+    }
+}
+
+/// Checks the string layout [`ascii_data`] relies on against what
+/// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
+/// the direct reads on only if everything agrees.
+pub fn init(py: Python<'_>) {
+    // (whether `state` says compact ASCII, where the UTF-8 starts from the
+    // object's address); None if CPython refused or `length` disagreed.
+    let probe = |text: &str| -> Option<(bool, isize)> {
+        let s = PyString::new(py, text);
+        let mut len: ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a live `str`; only its header and UTF-8 are read.
+        unsafe {
+            let p = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut len);
+            let base = s.as_ptr().cast::<u8>();
+            let state = base.add(STATE_AT).cast::<u32>().read_unaligned();
+            let length = base
+                .add(LENGTH_AT)
+                .cast::<ffi::Py_ssize_t>()
+                .read_unaligned();
+            let chars = ffi::PyUnicode_GetLength(s.as_ptr());
+            if p.is_null() || length != chars {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let offset = (p as isize).wrapping_sub(base as isize);
+            Some((state & COMPACT_ASCII == COMPACT_ASCII, offset))
+        }
+    };
+    let ascii = ["ab", "phoenix", "a longer ASCII string, past a word or two"].map(probe);
+    let other = ["é", "naïve café", "€uro", "😀!"].map(probe);
+    let Some((true, offset)) = ascii[0] else {
+        return;
+    };
+    let layout_ok = (36..=64).contains(&offset)
+        && ascii.iter().all(|p| *p == Some((true, offset)))
+        && other.iter().all(|p| matches!(p, Some((false, _))));
+    if layout_ok {
+        ASCII_DATA_OFFSET.store(offset.unsigned_abs(), Ordering::Relaxed);
     }
 }
 
@@ -77,7 +248,14 @@ pub fn new_int_radix<'py>(
 
 /// A new `str` from bytes that should be UTF-8; CPython validates them while
 /// decoding (a `UnicodeDecodeError` if not), so no separate Rust pass.
+/// ASCII bytes are copied as [`new_str`] does.
 pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {
+    if bytes.len() >= 2 && bytes.is_ascii() && ascii_writes(py) {
+        // SAFETY: the bytes are ASCII, as `new_ascii` requires.
+        if let Some(s) = unsafe { new_ascii(py, bytes) } {
+            return Ok(s);
+        }
+    }
     // SAFETY: the pointer and length describe `bytes`; the result is a new
     // reference or NULL with an exception set.
     unsafe {
@@ -93,8 +271,16 @@ pub fn str_from_utf8<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, 
 /// `obj` must be a live `str` (or subclass) that outlives `'a`.
 #[inline]
 pub unsafe fn utf8_of<'a>(py: Python<'_>, obj: *mut ffi::PyObject) -> PyResult<&'a str> {
+    // SAFETY: per the contract.
+    if let Some(text) = unsafe { ascii_data(obj) } {
+        return Ok(text);
+    }
     let mut len: ffi::Py_ssize_t = 0;
-    // SAFETY: as in `str_utf8`; the caller keeps `obj` alive for `'a`.
+    // SAFETY: `obj` is a live `str`; the returned buffer belongs to it and
+    // is neither moved nor freed while it lives (strings are immutable),
+    // and the caller keeps it alive for `'a`. CPython encodes it from code
+    // points and refuses lone surrogates, so it is valid UTF-8; checking it
+    // again cost a fifth of `encode`'s time in callgrind.
     unsafe {
         let p = PyUnicode_AsUTF8AndSize(obj, &mut len);
         if p.is_null() {

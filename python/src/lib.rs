@@ -10,6 +10,7 @@ mod errors;
 mod etf;
 mod ffi;
 mod message;
+mod message_type;
 mod to_json;
 mod to_py;
 
@@ -20,7 +21,7 @@ use std::ffi::CStr;
 use phoenix_wire::frame::PHX_REPLY;
 use phoenix_wire::json::{JsonStr, RawJson};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PySystemError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
 
@@ -73,14 +74,15 @@ fastcall_fn!(decode_fast, |py, call| {
         required: 1,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
     let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
-    Ok(Py::new(py, m)?.into_any())
+    message_type::new_object(py, m)
 });
 
 /// `decode` (see `DECODE_DOC`).
+#[inline(always)]
 fn decode(
     frame: &Bound<'_, PyAny>,
     vsn: Option<&Bound<'_, PyString>>,
@@ -117,16 +119,22 @@ fastcall_fn!(decode_text_fast, |py, call| {
         required: 1,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let frame = fastcall::req(&a[0])?
         .cast::<PyBytes>()
         .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
     let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
     let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
-    Ok(Py::new(py, m)?.into_any())
+    message_type::new_object(py, m)
 });
 
 /// A ref argument: None, `str` or `int`.
+///
+/// Inlined, as are `str_arg` and `frame_of`: returned through memory, the
+/// `PyResult`s of the codec's small padded types were copied with loads
+/// wider than the stores that wrote them, which the CPU cannot forward (a
+/// tenth of a small `encode` in `perf`, invisible to callgrind).
+#[inline(always)]
 fn ref_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Ref<'a>> {
     if obj.is_none() {
         return Ok(Ref::Null);
@@ -205,7 +213,20 @@ thread_local! {
 
 /// Runs `f` with the (emptied) scratch buffers, or fresh ones if they are in
 /// use; buffers grown past 1 MiB are given back afterwards.
-pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+///
+/// An error travels beside the result rather than in it: a `PyResult` is
+/// several words, and moving one out through the thread-local's closures
+/// (stores read back by wider loads, which the CPU cannot forward) was a
+/// twentieth of a small `encode`; an `Option` of an object is one register.
+pub(crate) fn with_scratch<T>(
+    f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> PyResult<T>,
+) -> PyResult<T> {
+    let mut err = None;
+    let ok = scratch(|a, b| f(a, b).map_err(|e| err = Some(e)).ok());
+    ok.ok_or_else(|| err.unwrap_or_else(|| PySystemError::new_err("scratch lost an error")))
+}
+
+fn scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
     const KEEP: usize = 1 << 20;
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
         Ok(mut bufs) => {
@@ -245,24 +266,29 @@ fn payload_len(p: &Payload<'_>) -> usize {
 }
 
 /// The frame an encoder writes, from the caller's refs and topic.
+#[inline(always)]
 fn frame_of<'a>(
     join_ref: &'a Bound<'_, PyAny>,
     r#ref: &'a Bound<'_, PyAny>,
     topic: &'a Bound<'_, PyString>,
-    event: JsonStr<'a>,
+    event: &'a str,
     payload: Payload<'a>,
 ) -> PyResult<Frame<'a>> {
+    // The strings are made `JsonStr`s here, in the frame: a `JsonStr`
+    // passed in was copied with the same stall as a returned one.
+    let topic = str_arg(topic)?;
     Ok(Frame {
         join_ref: ref_of(join_ref, "join_ref")?,
         ref_: ref_of(r#ref, "ref")?,
-        topic: str_arg(topic)?,
-        event,
+        topic: JsonStr::new(topic),
+        event: JsonStr::new(event),
         payload,
     })
 }
 
-fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<JsonStr<'a>> {
-    Ok(JsonStr::new(ffi::str_utf8(s)?))
+#[inline(always)]
+fn str_arg<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    ffi::str_utf8(s)
 }
 
 const ENCODE_DOC: &CStr = c"encode(join_ref, ref, topic, event, payload, *, vsn='2.0.0')
@@ -283,7 +309,7 @@ fastcall_fn!(encode_fast, |py, call| {
         required: 5,
     };
     // SAFETY: the arguments CPython passed to this fastcall function.
-    let a = unsafe { SIG.parse(py, call)? };
+    let a = unsafe { SIG.parse_borrowed(py, call)? };
     let string = |i: usize, name: &str| -> PyResult<&Bound<'_, PyString>> {
         fastcall::req(&a[i])?
             .cast::<PyString>()
@@ -370,9 +396,9 @@ fn reply<'py>(
             join_ref,
             r#ref,
             topic,
-            JsonStr::new(PHX_REPLY),
+            PHX_REPLY,
             Payload::Reply {
-                status: str_arg(status)?,
+                status: JsonStr::new(str_arg(status)?),
                 response: json,
             },
         )?;
@@ -397,9 +423,9 @@ fn reply_binary<'py>(
         join_ref,
         r#ref,
         topic,
-        JsonStr::new(PHX_REPLY),
+        PHX_REPLY,
         Payload::Reply {
-            status: str_arg(status)?,
+            status: JsonStr::new(str_arg(status)?),
             response: &body,
         },
     )?;
@@ -422,9 +448,10 @@ fn broadcast<'py>(
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    ffi::init(m.py());
     errors::register(m)?;
     etf::register(m)?;
-    m.add_class::<Message>()?;
+    message_type::register(m)?;
     fastcall::add(m, c"decode", DECODE_DOC, decode_fast)?;
     fastcall::add(m, c"decode_text", DECODE_TEXT_DOC, decode_text_fast)?;
     fastcall::add(m, c"encode", ENCODE_DOC, encode_fast)?;

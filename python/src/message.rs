@@ -1,13 +1,18 @@
 //! `Message`: one decoded frame, holding the caller's `str`/`bytes` and the
 //! codec's borrowed view of it; Python objects are made on access.
 
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
 use phoenix_wire::frame::{self, Reply};
 use phoenix_wire::{Direction, Frame, Payload, Ref, Vsn};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple};
+
+const _: () = {
+    const fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<Message>();
+};
 
 use crate::errors::decode_error;
 use crate::ffi;
@@ -17,19 +22,21 @@ use crate::to_py::{envelope_str, to_py};
 ///
 /// Made by `decode`/`decode_text`; the frame was validated once, and its
 /// fields become Python objects only when read. `payload` is converted on
-/// first access and cached.
-#[pyclass(frozen, module = "phoenix_wire", name = "Message")]
+/// first access and cached. Python sees it through `message_type`, which
+/// shares it between threads (hence `Sync`, checked below) and never
+/// mutates it but through its set-once cells.
 pub struct Message {
     view: View,
-    payload: PyOnceLock<Py<PyAny>>,
-    response: PyOnceLock<Py<PyAny>>,
+    /// See `ObjCell` and `cached`.
+    payload: ObjCell,
+    response: ObjCell,
 }
 
 /// The input object and the codec's view of it, kept together so the view
 /// can never outlive the bytes it borrows.
 struct View {
     /// The `str` or `bytes` the frame was decoded from (both immutable).
-    _owner: Py<PyAny>,
+    owner: Py<PyAny>,
     frame: Frame<'static>,
     /// The reply's status and response, found on first use: most messages
     /// are not replies, and finding out cost a twentieth of `decode`.
@@ -38,6 +45,12 @@ struct View {
 
 impl View {
     /// Decodes `data`, which must be the contents of `owner`.
+    ///
+    /// This and the constructors below are inlined into the entry points,
+    /// down to `message_type::new_object`, so that the message is built
+    /// where it is stored: otherwise each return moved it (a `memcpy` of
+    /// some 250 bytes, five per `decode`, a seventh of its instructions).
+    #[inline(always)]
     fn new(
         owner: &Bound<'_, PyAny>,
         data: &[u8],
@@ -50,13 +63,14 @@ impl View {
         let data = unsafe { ffi::extend(data) };
         let frame = decode(data).map_err(|e| decode_error(owner.py(), e))?;
         Ok(View {
-            _owner: owner.clone().unbind(),
+            owner: owner.clone().unbind(),
             frame,
             reply: OnceLock::new(),
         })
     }
 
     /// [`new`](Self::new) for a `str` owner, viewed as text.
+    #[inline(always)]
     fn new_str(
         owner: &Bound<'_, PyAny>,
         text: &str,
@@ -90,6 +104,7 @@ impl View {
 
 impl Message {
     /// Decodes a text frame held by `owner` (a `str` or `bytes`).
+    #[inline(always)]
     pub fn text(owner: &Bound<'_, PyAny>, data: &[u8], vsn: Vsn) -> PyResult<Message> {
         Ok(Message::from_view(View::new(owner, data, |d| {
             frame::decode_text(d, vsn)
@@ -98,6 +113,7 @@ impl Message {
 
     /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`
     /// (valid UTF-8 already, so not checked again).
+    #[inline(always)]
     pub fn text_str(owner: &Bound<'_, PyAny>, text: &str, vsn: Vsn) -> PyResult<Message> {
         Ok(Message::from_view(View::new_str(owner, text, |t| {
             frame::decode_text_str(t, vsn)
@@ -105,17 +121,19 @@ impl Message {
     }
 
     /// Decodes a binary frame held by `owner` (a `bytes`).
+    #[inline(always)]
     pub fn binary(owner: &Bound<'_, PyAny>, data: &[u8], dir: Direction) -> PyResult<Message> {
         Ok(Message::from_view(View::new(owner, data, |d| {
             frame::decode_binary(d, dir)
         })?))
     }
 
+    #[inline(always)]
     fn from_view(view: View) -> Message {
         Message {
             view,
-            payload: PyOnceLock::new(),
-            response: PyOnceLock::new(),
+            payload: ObjCell::new(),
+            response: ObjCell::new(),
         }
     }
 }
@@ -138,103 +156,144 @@ fn payload_to_py<'py>(py: Python<'py>, p: &Payload<'_>) -> PyResult<Bound<'py, P
     }
 }
 
-/// The value in `cell`, made by `make` on first use.
-///
-/// `PyOnceLock::get_or_try_init` detaches from the interpreter while it
-/// waits, which costs a GIL release and re-acquire on every first access;
-/// the conversion never releases the GIL, so a plain get-then-set is enough.
-fn cached<'py>(
-    py: Python<'py>,
-    cell: &PyOnceLock<Py<PyAny>>,
-    make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(v) = cell.get(py) {
-        return Ok(v.bind(py).clone());
+/// A Python object stored once, then read by any thread: a pointer that
+/// owns one reference. (`PyOnceLock` and `std`'s `OnceLock` both go
+/// through a `Once` state machine to store, which was a twentieth of
+/// reading a small payload; here it is one compare-and-swap.)
+struct ObjCell(AtomicPtr<pyo3::ffi::PyObject>);
+
+impl ObjCell {
+    const fn new() -> ObjCell {
+        ObjCell(AtomicPtr::new(core::ptr::null_mut()))
     }
-    let v = make()?;
-    match cell.set(py, v.clone().unbind()) {
-        Ok(()) => Ok(v),
-        // Set meanwhile by another thread: keep one object for everyone.
-        Err(_) => Ok(cell.get(py).map_or(v, |w| w.bind(py).clone())),
+
+    fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        let p = self.0.load(Ordering::Acquire);
+        // SAFETY: a stored pointer is a reference the cell owns until it is
+        // dropped or taken, which needs `&mut self`.
+        unsafe { Bound::from_borrowed_ptr_or_opt(py, p) }
+    }
+
+    /// Stores `v` unless another object was stored first; returns the
+    /// stored one.
+    fn set<'py>(&self, v: Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        let py = v.py();
+        let p = v.clone().into_ptr();
+        match self.0.compare_exchange(
+            core::ptr::null_mut(),
+            p,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => v,
+            // SAFETY: `p` is the reference taken above, stored nowhere;
+            // `existing` is owned by the cell, which outlives this borrow.
+            Err(existing) => unsafe {
+                drop(Bound::from_owned_ptr(py, p));
+                Bound::from_borrowed_ptr(py, existing)
+            },
+        }
+    }
+
+    /// The stored object, taken out of the cell.
+    fn take(&mut self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let p = core::mem::replace(self.0.get_mut(), core::ptr::null_mut());
+        // SAFETY: the cell owned that reference and no longer holds it.
+        unsafe { Bound::from_owned_ptr_or_opt(py, p) }.map(Bound::unbind)
     }
 }
 
-#[pymethods]
+impl Drop for ObjCell {
+    fn drop(&mut self) {
+        // Messages give their objects back in `release`, with the GIL; a
+        // cell dropped otherwise (never holding an object in practice)
+        // attaches to the interpreter to do it.
+        if !self.0.get_mut().is_null() {
+            Python::attach(|py| drop(self.take(py)));
+        }
+    }
+}
+
+/// The value in `cell`, made by `make` on first use.
+///
+/// `make` runs with the cell unlocked: an initializer that blocked could
+/// deadlock against a thread waiting for the GIL, and a conversion that ran
+/// Python code could re-enter. Two threads may both convert; the first to
+/// store wins and both return its object.
+fn cached<'py>(
+    py: Python<'py>,
+    cell: &ObjCell,
+    make: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(v) = cell.get(py) {
+        return Ok(v);
+    }
+    Ok(cell.set(make()?))
+}
+
+/// The accessors behind the Python type's attributes (see `message_type`).
 impl Message {
-    /// The ref of the join this message belongs to: `str`, `int` or None.
-    #[getter]
-    fn join_ref<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `join_ref`: `str`, `int` or None.
+    pub fn join_ref<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         ref_to_py(py, &self.view.frame().join_ref)
     }
 
-    /// The message's own ref (replies carry the ref they answer): `str`,
-    /// `int` or None.
-    #[getter(r#ref)]
-    fn ref_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `ref`: `str`, `int` or None.
+    pub fn ref_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         ref_to_py(py, &self.view.frame().ref_)
     }
 
-    /// The topic, e.g. `"room:lobby"`.
-    #[getter]
-    fn topic<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        envelope_str(py, self.view.frame().topic)
+    /// `topic`.
+    pub fn topic<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(envelope_str(py, self.view.frame().topic))
     }
 
-    /// The event, e.g. `"phx_join"`; binary replies read as `"phx_reply"`.
-    #[getter]
-    fn event<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
-        envelope_str(py, self.view.frame().event)
+    /// `event`.
+    pub fn event<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(envelope_str(py, self.view.frame().event))
     }
 
-    /// The payload: Python objects for a text frame (converted on first
-    /// access, then cached), `bytes` for a binary frame (for a binary reply,
-    /// the response bytes).
-    #[getter]
-    fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `payload`: converted on first access, then cached.
+    pub fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         cached(py, &self.payload, || {
             payload_to_py(py, &self.view.frame().payload)
         })
     }
 
-    /// The payload exactly as it was on the wire: raw JSON text or the
-    /// binary payload, as `bytes`.
-    #[getter]
-    fn payload_raw<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        match self.view.frame().payload {
+    /// `payload_raw`: the payload's wire bytes.
+    pub fn payload_raw<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = match self.view.frame().payload {
             Payload::Json(raw) => PyBytes::new(py, raw.raw().as_bytes()),
             Payload::Binary(b) | Payload::Reply { response: b, .. } => PyBytes::new(py, b),
-        }
+        };
+        Ok(bytes.into_any())
     }
 
-    /// A reply's status (`"ok"`, `"error"`, ...); None for other messages or
-    /// when a JSON reply has no string status.
-    #[getter]
-    fn status<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        let status = self.view.reply()?.status?;
-        Some(envelope_str(py, status))
+    /// `status`: a reply's status, else None.
+    pub fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.view.reply().and_then(|r| r.status) {
+            Some(status) => envelope_str(py, status),
+            None => py.None().into_bound(py),
+        })
     }
 
-    /// A reply's response: Python objects for a JSON reply (None when it has
-    /// none), `bytes` for a binary reply; None for other messages.
-    #[getter]
-    fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// `response`: a reply's response (cached), else None.
+    pub fn response<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let Some(reply) = self.view.reply() else {
             return Ok(py.None().into_bound(py));
         };
-        let v = self
-            .response
-            .get_or_try_init(py, || payload_to_py(py, &reply.response).map(Bound::unbind))?;
-        Ok(v.bind(py).clone())
+        cached(py, &self.response, || payload_to_py(py, &reply.response))
     }
 
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+    /// `repr()`.
+    pub fn repr(&self, py: Python<'_>) -> PyResult<String> {
         let f = self.view.frame();
         let mut s = format!(
             "Message(join_ref={}, ref={}, topic={}, event={}, payload={}",
-            ref_to_py(py, &f.join_ref)?.repr()?,
-            ref_to_py(py, &f.ref_)?.repr()?,
-            self.topic(py).repr()?,
-            self.event(py).repr()?,
+            self.join_ref(py)?.repr()?,
+            self.ref_(py)?.repr()?,
+            self.topic(py)?.repr()?,
+            self.event(py)?.repr()?,
             self.payload(py)?.repr()?,
         );
         if let Payload::Reply { status, .. } = f.payload {
@@ -244,14 +303,33 @@ impl Message {
         Ok(s)
     }
 
-    /// Equal when every field is equal (payloads compared as Python objects).
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let py = other.py();
-        let Ok(other) = other.cast::<Message>() else {
-            return Ok(py.NotImplemented());
-        };
-        let eq = self.fields(py)?.eq(other.get().fields(py)?)?;
-        Ok(eq.into_pyobject(py)?.to_owned().into_any().unbind())
+    /// `==`: every field equal (payloads compared as Python objects).
+    pub fn eq(&self, py: Python<'_>, other: &Message) -> PyResult<bool> {
+        self.fields(py)?.eq(other.fields(py)?)
+    }
+
+    /// Drops the message, releasing its Python references directly: it is
+    /// called from the type's `tp_dealloc`, where CPython holds the GIL but
+    /// PyO3 does not know it (a plain drop would queue the decrefs).
+    pub fn release(self, py: Python<'_>) {
+        let Message {
+            view,
+            mut payload,
+            mut response,
+        } = self;
+        // The view borrows from its owner: gone first.
+        let View {
+            owner,
+            frame,
+            reply,
+        } = view;
+        drop((frame, reply));
+        drop(owner.into_bound(py));
+        for cell in [&mut payload, &mut response] {
+            if let Some(v) = cell.take(py) {
+                drop(v.into_bound(py));
+            }
+        }
     }
 }
 
@@ -262,9 +340,9 @@ impl Message {
             [
                 self.join_ref(py)?,
                 self.ref_(py)?,
-                self.topic(py),
-                self.event(py),
-                self.status(py).unwrap_or_else(|| py.None().into_bound(py)),
+                self.topic(py)?,
+                self.event(py)?,
+                self.status(py)?,
                 self.payload(py)?,
             ],
         )

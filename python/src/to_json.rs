@@ -267,12 +267,84 @@ impl Writer<'_, '_> {
 /// Jason-compatible escaper.
 #[inline]
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    #[cfg(target_arch = "x86_64")]
+    if s.len() >= 16 {
+        if !copy_quoted16(out, s.as_bytes()) {
+            // Writing into a Vec cannot fail.
+            let _ = write_str(out, s);
+        }
+        return;
+    }
     if needs_escape(s.as_bytes()) {
         // Writing into a Vec cannot fail.
         let _ = write_str(out, s);
         return;
     }
     push_quoted(out, s.as_bytes());
+}
+
+/// Appends `s` (at least 16 bytes) quoted, checking and copying sixteen
+/// bytes at a time in one pass: a scan and then a separate copy (a
+/// `memcpy` call past 32 bytes) read every string twice, and were a fifth
+/// of encoding a payload of short strings. Returns false, with `out` as it
+/// was, if `s` needs an escape.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn copy_quoted16(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    use core::arch::x86_64::{_mm_loadu_si128, _mm_storeu_si128};
+    let n = s.len();
+    if n < 16 {
+        return false;
+    }
+    out.reserve(n + 2);
+    let start = out.len();
+    // SAFETY: after `reserve` there is room for `n + 2` bytes at `start`;
+    // every load reads 16 bytes of `s` starting at most at `n - 16` (the
+    // last overlaps the one before), and every store writes 16 bytes
+    // inside `start + 1 .. start + 1 + n`. `set_len` runs only once all
+    // `n + 2` bytes are written; on an early return the bytes written past
+    // the length are spare capacity, which `write_str` then overwrites.
+    unsafe {
+        let dst = out.as_mut_ptr().add(start);
+        dst.write(b'"');
+        let copy = |i: usize| {
+            let w = _mm_loadu_si128(s.as_ptr().add(i).cast());
+            _mm_storeu_si128(dst.add(1 + i).cast(), w);
+            special16(w)
+        };
+        let mut i = 0;
+        while i + 16 < n {
+            if copy(i) {
+                return false;
+            }
+            i += 16;
+        }
+        if copy(n - 16) {
+            return false;
+        }
+        dst.add(1 + n).write(b'"');
+        out.set_len(start + n + 2);
+    }
+    true
+}
+
+/// Whether any of the 16 bytes is a quote, a backslash or a C0 control.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special16(w: core::arch::x86_64::__m128i) -> bool {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline, so every CPU this code
+    // runs on has it.
+    unsafe {
+        let quote = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'\\' as i8));
+        // max(w, 0x1f) == 0x1f exactly for the bytes up to 0x1f.
+        let ctl = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(w, ctl), ctl);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) != 0
+    }
 }
 
 /// Appends `"`, `s` and `"` with one capacity check.
@@ -366,24 +438,12 @@ unsafe fn copy_small(src: *const u8, dst: *mut u8, n: usize) {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn needs_escape(bytes: &[u8]) -> bool {
-    use core::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
+    use core::arch::x86_64::_mm_loadu_si128;
     let n = bytes.len();
     if n < 16 {
         return needs_escape_swar(bytes);
     }
-    // SAFETY (the intrinsics): SSE2 is part of the x86-64 baseline, so
-    // every CPU this code runs on has it.
-    let special = |w: __m128i| unsafe {
-        let quote = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(w, _mm_set1_epi8(b'\\' as i8));
-        // max(w, 0x1f) == 0x1f exactly for the bytes up to 0x1f.
-        let ctl = _mm_set1_epi8(0x1f);
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(w, ctl), ctl);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) != 0
-    };
+    let special = special16;
     // SAFETY: each load reads 16 bytes starting at `i <= n - 16`, inside
     // `bytes` (the last one overlaps the one before).
     let load = |i: usize| unsafe { _mm_loadu_si128(bytes.as_ptr().add(i).cast()) };
@@ -484,7 +544,7 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         let mut buf = ryu::Buffer::new();
         Decimal::parse(buf.format_finite(f.abs()))
     });
-    let mut t = Text::new();
+    let mut t = Text::new(out);
     if f < 0.0 {
         t.byte(b'-');
     }
@@ -529,29 +589,36 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         t.byte(b'.');
         t.digits(&digits, place, n - place);
     }
-    push_bytes(out, t.as_slice());
+    t.finish();
 }
 
-/// A float's text on the stack. Digits and zeros are copied as fixed
-/// 24-byte blocks of which only the wanted part is kept (the rest is
-/// overwritten or cut off), so no copy has a run-time length.
-struct Text {
-    buf: [u8; 96],
+/// A float's text, written straight into the output's spare capacity.
+/// Digits and zeros are copied as fixed 24-byte blocks of which only the
+/// wanted part is kept (the rest is overwritten or left past the end), so
+/// no copy has a run-time length. (Built on the stack and then copied out,
+/// its byte stores were read back by wider loads, which the CPU cannot
+/// forward: a fifth of writing a float.)
+struct Text<'o> {
+    out: &'o mut Vec<u8>,
+    /// Bytes written past `out.len()`.
     len: usize,
 }
 
-impl Text {
-    fn new() -> Text {
-        Text {
-            buf: [0; 96],
-            len: 0,
-        }
+impl<'o> Text<'o> {
+    /// Room for any float's text: at most 1 + 17 + 1 + 1 + 5 bytes in
+    /// scientific form, 24 + 2 + 17 in plain form, and a 24-byte block
+    /// written at the end of either.
+    const ROOM: usize = 96;
+
+    fn new(out: &'o mut Vec<u8>) -> Text<'o> {
+        out.reserve(Self::ROOM);
+        Text { out, len: 0 }
     }
 
     #[inline]
     fn byte(&mut self, b: u8) {
-        if let Some(dst) = self.buf.get_mut(self.len) {
-            *dst = b;
+        if let Some(dst) = self.out.spare_capacity_mut().get_mut(self.len) {
+            dst.write(b);
             self.len += 1;
         }
     }
@@ -574,8 +641,11 @@ impl Text {
 
     #[inline]
     fn block(&mut self, src: Option<&[u8; 24]>, count: usize) {
-        if let (Some(src), Some(dst)) = (src, self.buf.get_mut(self.len..self.len + 24)) {
-            dst.copy_from_slice(src);
+        let spare = self.out.spare_capacity_mut();
+        if let (Some(src), Some(dst)) = (src, spare.get_mut(self.len..self.len + 24)) {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.write(*s);
+            }
             self.len += count.min(24);
         }
     }
@@ -596,8 +666,13 @@ impl Text {
         self.byte(b'0' + (e % 10) as u8);
     }
 
-    fn as_slice(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+    /// Makes the text part of the output.
+    fn finish(self) {
+        let len = self.out.len() + self.len;
+        // SAFETY: `byte` and `block` wrote every one of the `self.len` bytes
+        // after the old length, inside the capacity `new` reserved (writes
+        // past it are refused by the bounds checks above).
+        unsafe { self.out.set_len(len) };
     }
 }
 
@@ -628,7 +703,10 @@ impl Decimal {
     /// `a * 10^k` is within 0.2 of the exact product, while any decimal at
     /// scale `k` that reads back as `a` is within 0.125 of it, so no such
     /// decimal is missed at a smaller `k`.
-    #[inline]
+    ///
+    /// Inlined, with `from_int`: returned by value, the digits were copied
+    /// with loads wider than the stores that wrote them, a stall.
+    #[inline(always)]
     fn short_decimal(a: f64) -> Option<(Decimal, i32)> {
         const LIMIT: f64 = (1u64 << 50) as f64;
         for (k, &p) in POW10.iter().enumerate() {
@@ -647,6 +725,7 @@ impl Decimal {
     }
 
     /// The digits of `m * 10^-k` (`m > 0`), trailing zeros dropped.
+    #[inline(always)]
     fn from_int(m: u64, k: i32) -> (Decimal, i32) {
         let mut itoa_buf = itoa::Buffer::new();
         let text = itoa_buf.format(m).as_bytes();

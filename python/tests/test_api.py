@@ -82,6 +82,25 @@ def test_repr_and_equality():
         pw.Message()
 
 
+def test_message_type_is_final_read_only_and_not_constructible():
+    m = pw.decode(HEARTBEAT)
+    assert type(m) is pw.Message and isinstance(m, pw.Message)
+    assert (pw.Message.__module__, pw.Message.__qualname__) == ("phoenix_wire", "Message")
+    for name in ("join_ref", "ref", "topic", "event", "payload", "payload_raw", "status", "response"):
+        assert getattr(pw.Message, name).__doc__, name
+        with pytest.raises(AttributeError):
+            setattr(m, name, 1)
+    with pytest.raises(AttributeError):
+        m.other = 1
+    with pytest.raises(TypeError):
+        type("Sub", (pw.Message,), {})
+    with pytest.raises(TypeError):
+        pw.Message.__new__(pw.Message)
+    assert m.__eq__(HEARTBEAT) is NotImplemented and m.__ne__(m) is False
+    with pytest.raises(TypeError):
+        m < m  # noqa: B015
+
+
 def test_json_payloads_match_json_loads():
     rng = random.Random(7)
     for _ in range(500):

@@ -9,6 +9,7 @@ import json
 import math
 import random
 import struct
+import sys
 
 import pytest
 
@@ -131,7 +132,7 @@ def test_strings_are_escaped_wherever_the_special_byte_sits():
 
 
 def test_key_cache_tells_apart_keys_that_differ_anywhere():
-    keys = []
+    keys = ["", "\u00e9", "\u00e9k", "k\u00e9"]  # empty, and multi-byte under four bytes
     for n in range(1, 40):
         base = "k" * n
         keys.append(base)
@@ -229,3 +230,69 @@ def test_escaped_strings_decode_like_json_loads():
         # Envelope strings go through the same decoder.
         m = pw.decode(json.dumps([None, "r\\u00e9f", strings[1], strings[2], {}], ensure_ascii=ensure_ascii))
         assert (m.ref, m.topic, m.event) == ("r\\u00e9f", strings[1], strings[2])
+
+
+def random_text(rng, n):
+    # Mostly ASCII (the copied path), with some non-ASCII and escapes mixed in.
+    pools = ["abcxyz019 _-:./", "abcé€😀", 'a"\\\n\t\x01']
+    pool = rng.choice(pools)
+    return "".join(rng.choice(pool) for _ in range(n))
+
+
+def test_strings_made_by_copying_ascii_are_ordinary_strs():
+    # ASCII strings are written straight into fresh str objects; they must
+    # equal, hash and compare like strs CPython made, at every length
+    # (0 and 1 take CPython's singletons), in payloads, envelopes and the
+    # encoded frame itself.
+    rng = random.Random(11)
+    for n in list(range(0, 70)) + [200, 4097]:
+        for _ in range(3):
+            s = random_text(rng, n)
+            value = {"k" * (n % 70 + 1): [s, {"nested": s}], "v": s}
+            text = json.dumps(value, ensure_ascii=False)
+            got = payload_of(text)
+            assert got == json.loads(text)
+            for t in (got["v"], got[next(iter(got))][0]):
+                assert t == s and hash(t) == hash(s) and len(t) == len(s)
+                assert t.isascii() == s.isascii() and t.encode() == s.encode()
+                assert {s: 1}[t] == 1 and sys.intern(t) == s
+            frame = pw.encode(s, None, s or "t", "e", value)
+            assert frame == json.dumps([s, None, s or "t", "e", value], ensure_ascii=False, separators=(",", ":"))
+            assert hash(frame) == hash(str(frame.encode(), "utf-8"))
+            m = pw.decode(frame)
+            assert (m.join_ref, m.topic, m.payload) == (s, s or "t", value)
+
+
+class Text(str):
+    """A str subclass: CPython never stores these in the compact layout."""
+
+
+def test_strs_are_read_alike_however_they_were_made():
+    # Compact ASCII strs are read straight from memory; everything else
+    # (subclasses, non-ASCII of every width, legacy strings) through
+    # CPython. Both must give the same text.
+    base = "room:lobby-" + "x" * 40
+    made = [
+        base,
+        base[3:20],
+        "".join(["ro", "om"]),
+        sys.intern("phx_" + "join"),
+        base.encode().decode(),
+        str(b"bytes-made", "ascii"),
+        "%s-%d" % ("fmt", 7),
+        Text("a subclass"),
+        Text("ünïcödé subclass"),
+        "latin1 é",
+        "bmp €",
+        "astral 😀",
+        "",
+        "x",
+        "é",
+    ]
+    for s in made:
+        payload = {s: [s, Text(s)], "k": s}
+        frame = pw.encode(s, None, s, s, payload)
+        assert frame == json.dumps([s, None, s, s, payload], ensure_ascii=False, separators=(",", ":"))
+        assert pw.decode(Text(frame)) == pw.decode(frame) == pw.decode(frame.encode().decode())
+        m = pw.decode(frame)
+        assert (m.join_ref, m.topic, m.event, m.payload) == (s, s, s, json.loads(frame)[4])

@@ -40,6 +40,49 @@ def test_payload_objects_are_not_leaked():
     assert (sys.getrefcount(payload), sys.getrefcount(payload["k"])) == before
 
 
+def test_arguments_are_borrowed_not_leaked_or_freed():
+    # decode, decode_text and encode read their arguments without taking
+    # references; every count must come back, after keyword arguments and
+    # after errors raised while parsing or converting them.
+    frame, vsn, direction = FRAME + " ", "2.0.0" + "", "to_" + "client"
+    jr, ref, topic, event = "1" + "0", 10**3 + 7, "room:" + "x", "ev" + "t"
+    payload, raw = {"k": [1, "v"]}, b'{"k":[1,"v"]}' + b""
+    args = (frame, vsn, direction, jr, ref, topic, event, payload, raw)
+    before = [sys.getrefcount(a) for a in args]
+    for _ in range(500):
+        pw.decode(frame, vsn=vsn, direction=direction)
+        pw.decode_text(frame.encode(), vsn=vsn)
+        assert pw.encode(jr, ref, topic, event, payload, vsn=vsn) == pw.encode(jr, ref, topic, event, raw)
+        for bad in (
+            lambda: pw.decode(frame, vsn=vsn, nope=direction),
+            lambda: pw.decode(frame, vsn, direction),
+            lambda: pw.decode(frame, vsn=direction),
+            lambda: pw.encode(jr, ref, topic, event, payload, ref=ref),
+            lambda: pw.encode(jr, ref, topic, 5, payload),
+            lambda: pw.encode(jr, ref, topic, event, {"k": object()}),
+        ):
+            try:
+                bad()
+            except (TypeError, ValueError):
+                pass
+            else:
+                raise AssertionError("accepted a bad call")
+    assert [sys.getrefcount(a) for a in args] == before
+
+
+def test_cached_payload_and_response_hold_one_reference_each():
+    m = pw.decode(FRAME)
+    r = pw.decode('["1","2","t","phx_reply",{"status":"ok","response":{"x":[1]}}]')
+    first, resp = m.payload, r.response
+    counts = sys.getrefcount(first), sys.getrefcount(resp)
+    for _ in range(100):
+        assert m.payload is first and r.response is resp
+    assert (sys.getrefcount(first), sys.getrefcount(resp)) == counts
+    del m, r
+    # Only our names (and getrefcount's argument) are left.
+    assert sys.getrefcount(first) == 2 and sys.getrefcount(resp) == 2
+
+
 def rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
@@ -87,3 +130,15 @@ def test_concurrent_use_from_threads():
         t.join(timeout=120)
     assert not any(t.is_alive() for t in threads)
     assert errors == []
+
+
+def test_message_instances_hold_and_release_their_type():
+    # Each instance holds a reference to its (heap) type; dealloc gives it
+    # back, so the count returns after any number of messages.
+    before = sys.getrefcount(pw.Message)
+    msgs = [pw.decode(FRAME) for _ in range(1000)] + [pw.decode(b"\x00\x01\x01\x01\x01" + b"12tex", direction="to_server")]
+    # Counted outside the asserts: pytest's rewriting holds pw.Message too.
+    during = sys.getrefcount(pw.Message)
+    del msgs
+    after = sys.getrefcount(pw.Message)
+    assert (during, after) == (before + 1001, before)

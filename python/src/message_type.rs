@@ -1,0 +1,247 @@
+//! The Python type `phoenix_wire.Message`, made by hand around [`Message`].
+//!
+//! A `#[pyclass]` cost more than the decode it wraps: PyO3 allocates every
+//! instance through `object.__new__` and `PyType_GenericAlloc`, zeroed and
+//! tracked by the cycle collector, and frees it through its own dealloc
+//! trampoline; that was a third of a small `decode`. This type is a plain
+//! heap type: an instance is the object header followed by the Rust value,
+//! allocated with `PyObject_Malloc` and not tracked by the collector (a
+//! `Message` only refers to its input and to objects it made, so it can be
+//! part of a cycle only if the caller puts it inside its own payload; a
+//! `#[pyclass]` did not traverse its fields either). It is final, cannot be
+//! made from Python, and its attributes are read-only getters.
+
+use core::ffi::{c_int, c_void, CStr};
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use pyo3::exceptions::{PySystemError, PyTypeError};
+use pyo3::ffi::{self, PyObject};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyString};
+
+use crate::fastcall::trampoline;
+use crate::message::Message;
+
+/// An instance: CPython's header, then the message.
+#[repr(C)]
+struct MessageObject {
+    ob_base: PyObject,
+    message: Message,
+}
+
+/// The type, created once by [`register`] and kept for the process.
+static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(core::ptr::null_mut());
+
+/// `m` as a new Python `Message`.
+#[inline(always)]
+pub fn new_object(py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
+    let ty = TYPE.load(Ordering::Acquire);
+    if ty.is_null() {
+        return Err(PySystemError::new_err("phoenix_wire.Message is not ready"));
+    }
+    // SAFETY: the block is sized for a `MessageObject`; `PyObject_Init`
+    // fills in the header (reference count 1, type, and a reference to the
+    // heap type that `dealloc` gives back) and the message is written
+    // before anything can read it. The result is a new reference.
+    unsafe {
+        let obj = ffi::PyObject_Malloc(core::mem::size_of::<MessageObject>());
+        let obj = obj.cast::<MessageObject>();
+        if obj.is_null() {
+            ffi::PyErr_NoMemory();
+            return Err(PyErr::fetch(py));
+        }
+        ffi::PyObject_Init(obj.cast(), ty);
+        core::ptr::addr_of_mut!((*obj).message).write(m);
+        Ok(Bound::from_owned_ptr(py, obj.cast()).unbind())
+    }
+}
+
+/// The message inside an instance.
+///
+/// # Safety
+/// `obj` is a live instance of the type (it is final: never a subclass),
+/// and the reference does not outlive it.
+unsafe fn message_of<'a>(obj: *mut PyObject) -> &'a Message {
+    // SAFETY: per the contract, `obj` points to a `MessageObject`.
+    unsafe { &(*obj.cast::<MessageObject>()).message }
+}
+
+unsafe extern "C" fn dealloc(obj: *mut PyObject) {
+    // SAFETY: CPython calls `tp_dealloc` once, with the GIL held, when the
+    // last reference to an instance is gone: the message is moved out and
+    // released exactly once, then the block made by `new_object` is freed
+    // and the reference `PyObject_Init` took on the type is returned.
+    unsafe {
+        let ty = ffi::Py_TYPE(obj);
+        let py = Python::assume_attached();
+        core::ptr::addr_of!((*obj.cast::<MessageObject>()).message)
+            .read()
+            .release(py);
+        ffi::PyObject_Free(obj.cast());
+        ffi::Py_DecRef(ty.cast());
+    }
+}
+
+/// Defines a `getter` (CPython's getset signature) that returns what the
+/// named [`Message`] accessor returns.
+macro_rules! getter {
+    ($name:ident, $method:ident) => {
+        unsafe extern "C" fn $name(obj: *mut PyObject, _closure: *mut c_void) -> *mut PyObject {
+            trampoline(|py| {
+                // SAFETY: CPython calls a type's getters with an instance.
+                let m = unsafe { message_of(obj) };
+                Ok(m.$method(py)?.unbind())
+            })
+        }
+    };
+}
+
+getter!(get_join_ref, join_ref);
+getter!(get_ref, ref_);
+getter!(get_topic, topic);
+getter!(get_event, event);
+getter!(get_payload, payload);
+getter!(get_payload_raw, payload_raw);
+getter!(get_status, status);
+getter!(get_response, response);
+
+unsafe extern "C" fn repr(obj: *mut PyObject) -> *mut PyObject {
+    trampoline(|py| {
+        // SAFETY: `tp_repr` is called with an instance.
+        let m = unsafe { message_of(obj) };
+        Ok(PyString::new(py, &m.repr(py)?).into_any().unbind())
+    })
+}
+
+/// `==` and `!=` between two messages; anything else is NotImplemented.
+unsafe extern "C" fn richcompare(a: *mut PyObject, b: *mut PyObject, op: c_int) -> *mut PyObject {
+    trampoline(|py| {
+        let ty = TYPE.load(Ordering::Acquire);
+        // SAFETY: both are live objects; only their types are read.
+        let both = unsafe { ffi::Py_TYPE(a) == ty && ffi::Py_TYPE(b) == ty };
+        if !both || (op != ffi::Py_EQ && op != ffi::Py_NE) {
+            return Ok(py.NotImplemented());
+        }
+        // SAFETY: both are instances (checked above).
+        let eq = unsafe { message_of(a).eq(py, message_of(b))? };
+        Ok(PyBool::new(py, eq == (op == ffi::Py_EQ))
+            .to_owned()
+            .into_any()
+            .unbind())
+    })
+}
+
+unsafe extern "C" fn no_new(
+    _ty: *mut ffi::PyTypeObject,
+    _args: *mut PyObject,
+    _kwargs: *mut PyObject,
+) -> *mut PyObject {
+    trampoline(|_| {
+        Err(PyTypeError::new_err(
+            "cannot create 'phoenix_wire.Message' instances: use decode()",
+        ))
+    })
+}
+
+const DOC: &CStr = c"A decoded Phoenix Channels message.
+
+Made by decode/decode_text; the frame was validated once, and its fields
+become Python objects only when read. payload is converted on first access
+and cached.";
+
+type Getter = unsafe extern "C" fn(*mut PyObject, *mut c_void) -> *mut PyObject;
+
+/// The attributes: name, getter, docstring.
+const ATTRIBUTES: [(&CStr, Getter, &CStr); 8] = [
+    (c"join_ref", get_join_ref, c"The ref of the join this message belongs to: str, int or None."),
+    (c"ref", get_ref, c"The message's own ref (replies carry the ref they answer): str, int or None."),
+    (c"topic", get_topic, c"The topic, e.g. \"room:lobby\"."),
+    (c"event", get_event, c"The event, e.g. \"phx_join\"; binary replies read as \"phx_reply\"."),
+    (
+        c"payload",
+        get_payload,
+        c"The payload: Python objects for a text frame (converted on first access, then cached), bytes for a binary frame (for a binary reply, the response bytes).",
+    ),
+    (
+        c"payload_raw",
+        get_payload_raw,
+        c"The payload exactly as it was on the wire: raw JSON text or the binary payload, as bytes.",
+    ),
+    (
+        c"status",
+        get_status,
+        c"A reply's status (\"ok\", \"error\", ...); None for other messages or when a JSON reply has no string status.",
+    ),
+    (
+        c"response",
+        get_response,
+        c"A reply's response: Python objects for a JSON reply (None when it has none), bytes for a binary reply; None for other messages.",
+    ),
+];
+
+/// Creates the type (once per process) and adds it to `m` as `Message`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let mut ty = TYPE.load(Ordering::Acquire);
+    if ty.is_null() {
+        ty = create(py)?;
+    }
+    // SAFETY: `ty` is the live type object, kept for the process.
+    let ty = unsafe { Bound::from_borrowed_ptr(py, ty.cast()) };
+    m.add("Message", ty)
+}
+
+fn create(py: Python<'_>) -> PyResult<*mut ffi::PyTypeObject> {
+    // CPython keeps a pointer to the getset table: it lives for the process,
+    // as the type does.
+    let mut table: Vec<ffi::PyGetSetDef> = ATTRIBUTES
+        .iter()
+        .map(|&(name, get, doc)| ffi::PyGetSetDef {
+            name: name.as_ptr(),
+            get: Some(get),
+            set: None,
+            doc: doc.as_ptr(),
+            closure: core::ptr::null_mut(),
+        })
+        .collect();
+    table.push(ffi::PyGetSetDef::default());
+    let getset = Box::leak(table.into_boxed_slice());
+    let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
+    let mut slots = [
+        slot(ffi::Py_tp_doc, DOC.as_ptr().cast_mut().cast()),
+        slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+        slot(ffi::Py_tp_getset, getset.as_mut_ptr().cast()),
+        slot(ffi::Py_tp_repr, repr as *mut c_void),
+        slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
+        slot(ffi::Py_tp_new, no_new as *mut c_void),
+        ffi::PyType_Slot::default(),
+    ];
+    let mut spec = ffi::PyType_Spec {
+        // Static: CPython keeps pointing into the name.
+        name: c"phoenix_wire.Message".as_ptr(),
+        basicsize: core::mem::size_of::<MessageObject>() as c_int,
+        itemsize: 0,
+        // Neither BASETYPE (final) nor HAVE_GC (see the module docs).
+        flags: ffi::Py_TPFLAGS_DEFAULT as _,
+        slots: slots.as_mut_ptr(),
+    };
+    // SAFETY: the spec, its slots and everything they point to are valid
+    // for the call; the name, docstrings and getset table for the process.
+    // The result is a new reference or NULL with an exception set.
+    let ty = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyType_FromSpec(&mut spec))? };
+    // The reference is kept for the process, as a static type would be.
+    let raw = ty.into_ptr().cast::<ffi::PyTypeObject>();
+    match TYPE.compare_exchange(
+        core::ptr::null_mut(),
+        raw,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => Ok(raw),
+        Err(existing) => {
+            // SAFETY: `raw` is our own reference, unused elsewhere.
+            unsafe { ffi::Py_DecRef(raw.cast()) };
+            Ok(existing)
+        }
+    }
+}
