@@ -430,34 +430,47 @@ fn ref_len(r: Ref<'_>) -> Option<usize> {
 /// measured: its strings go in as they are.
 #[inline(always)]
 fn put_head(room: &mut InPlace<'_>, f: &Frame<'_>) {
-    room.put_u8(b'[');
-    put_ref(room, f.join_ref);
-    room.put_u8(b',');
-    put_ref(room, f.ref_);
-    room.put(b",\"");
+    // Each constant piece carries the punctuation around it (`[null,`,
+    // `","`): ten writes for a heartbeat or a push instead of thirteen.
+    match f.join_ref {
+        Ref::Null => room.put(b"[null,"),
+        Ref::Str(s) => put_quoted(room, b"[\"", s, b"\","),
+        Ref::Int(v) => {
+            room.put_u8(b'[');
+            put_int(room, v);
+            room.put_u8(b',');
+        }
+    }
+    match f.ref_ {
+        Ref::Null => room.put(b"null,\""),
+        Ref::Str(s) => put_quoted(room, b"\"", s, b"\",\""),
+        Ref::Int(v) => {
+            put_int(room, v);
+            room.put(b",\"");
+        }
+    }
     room.put(f.topic.raw().as_bytes());
     room.put(b"\",\"");
     room.put(f.event.raw().as_bytes());
     room.put(b"\",");
 }
 
+/// Writes `open`, the text of `s` as it is, then `close`.
 #[inline(always)]
-fn put_ref(room: &mut InPlace<'_>, r: Ref<'_>) {
-    match r {
-        Ref::Null => room.put(b"null"),
-        Ref::Int(v) => {
-            let mut digits = [0u8; 20];
-            let len = json::decimal_len(v);
-            if let Some(dst) = digits.get_mut(..len) {
-                json::write_decimal(dst, v);
-                room.put(dst);
-            }
-        }
-        Ref::Str(s) => {
-            room.put_u8(b'"');
-            room.put(s.raw().as_bytes());
-            room.put_u8(b'"');
-        }
+fn put_quoted(room: &mut InPlace<'_>, open: &[u8], s: JsonStr<'_>, close: &[u8]) {
+    room.put(open);
+    room.put(s.raw().as_bytes());
+    room.put(close);
+}
+
+/// Writes `v` in decimal.
+#[inline(always)]
+fn put_int(room: &mut InPlace<'_>, v: i64) {
+    let mut digits = [0u8; 20];
+    let len = json::decimal_len(v);
+    if let Some(dst) = digits.get_mut(..len) {
+        json::write_decimal(dst, v);
+        room.put(dst);
     }
 }
 
