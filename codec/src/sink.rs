@@ -117,7 +117,8 @@ impl Sink for SliceSink<'_> {
         let end = self.len + bytes.len();
         match self.buf.get_mut(self.len..end) {
             Some(dst) => {
-                copy_short(dst, bytes);
+                // Short pieces as one or two stores, not a memcpy call.
+                InPlace::over_init(dst).put(bytes);
                 self.len = end;
                 Ok(())
             }
@@ -139,33 +140,6 @@ impl Sink for SliceSink<'_> {
         }
         self.len = end;
         Ok(true)
-    }
-}
-
-/// Copies `src` into `dst` (same length). Encoders put many pieces of a
-/// few bytes (quotes, commas, refs, topics): up to 16 bytes take one or two
-/// possibly overlapping loads and stores instead of a call to memcpy.
-#[inline(always)]
-pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
-    #[inline(always)]
-    fn two<const N: usize>(dst: &mut [u8], src: &[u8]) -> Option<()> {
-        let n = src.len();
-        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
-        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
-        dst.get_mut(..N)?.copy_from_slice(&head);
-        dst.get_mut(n - N..)?.copy_from_slice(&tail);
-        Some(())
-    }
-    let done = match src.len() {
-        0 => Some(()),
-        1 => dst.first_mut().zip(src.first()).map(|(d, s)| *d = *s),
-        2..=3 => two::<2>(dst, src),
-        4..=7 => two::<4>(dst, src),
-        8..=16 => two::<8>(dst, src),
-        _ => None,
-    };
-    if done.is_none() && dst.len() == src.len() {
-        dst.copy_from_slice(src);
     }
 }
 
