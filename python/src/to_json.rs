@@ -228,34 +228,37 @@ impl Writer<'_, '_> {
     /// # Safety
     /// `obj` is a live `list` (or subclass).
     unsafe fn list(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
-        self.out.push(b'[');
         // SAFETY: `obj` is a list; it does not change during the walk, so
         // every index below its length holds a live item.
-        unsafe {
-            for i in 0..c::PyList_Size(obj) {
-                if i > 0 {
-                    self.out.push(b',');
-                }
-                self.value(c::PyList_GetItem(obj, i), depth)?;
-            }
-        }
-        self.out.push(b']');
-        Ok(())
+        unsafe { self.array(c::PyList_Size(obj), |i| c::PyList_GetItem(obj, i), depth) }
     }
 
     /// # Safety
     /// `obj` is a live `tuple` (or subclass).
     unsafe fn tuple(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
-        self.out.push(b'[');
         // SAFETY: tuples are immutable; every index below the length holds
         // a live item.
-        unsafe {
-            for i in 0..c::PyTuple_Size(obj) {
-                if i > 0 {
-                    self.out.push(b',');
-                }
-                self.value(c::PyTuple_GetItem(obj, i), depth)?;
+        unsafe { self.array(c::PyTuple_Size(obj), |i| c::PyTuple_GetItem(obj, i), depth) }
+    }
+
+    /// A JSON array of the `n` items `item` gives.
+    ///
+    /// # Safety
+    /// `item(i)` is a live object for every `i` in `0..n`.
+    #[inline(always)]
+    unsafe fn array(
+        &mut self,
+        n: isize,
+        item: impl Fn(isize) -> *mut PyObject,
+        depth: usize,
+    ) -> PyResult<()> {
+        self.out.push(b'[');
+        for i in 0..n {
+            if i > 0 {
+                self.out.push(b',');
             }
+            // SAFETY: the caller's promise.
+            unsafe { self.value(item(i), depth)? };
         }
         self.out.push(b']');
         Ok(())

@@ -287,6 +287,17 @@ def test_loads_is_reentrant_from_a_gc_callback():
     assert calls and all(c == [(Atom("inner"), [1, 2, 3])] * 5 for c in calls)
 
 
+def assert_failing_loads_keep_no_memory(data):
+    """2000 `loads` of `data`, each raising DecodeError, leave the heap as it was."""
+    gc.collect()
+    blocks = sys.getallocatedblocks()
+    for _ in range(2000):
+        with pytest.raises(etf.DecodeError):
+            etf.loads(data)
+    gc.collect()
+    assert sys.getallocatedblocks() - blocks < 1000
+
+
 def test_errors_half_way_through_a_list_leak_nothing():
     # [big, ..., {[1]: 1}]: the list's elements are built before the
     # unhashable key fails the conversion.
@@ -301,13 +312,7 @@ def test_errors_half_way_through_a_list_leak_nothing():
             etf.loads(bad)
         assert info.value.kind == "UnhashableMapKey"
     # Memory: the same failure many times does not grow the heap.
-    gc.collect()
-    blocks = sys.getallocatedblocks()
-    for _ in range(2000):
-        with pytest.raises(etf.DecodeError):
-            etf.loads(bad)
-    gc.collect()
-    assert sys.getallocatedblocks() - blocks < 1000
+    assert_failing_loads_keep_no_memory(bad)
     # And the next good call is not disturbed by what the failed one left.
     assert etf.loads(etf.dumps([1, [2, [3]]])) == [1, [2, [3]]]
 
@@ -329,13 +334,7 @@ def test_tuples_of_every_small_arity_and_large_ones():
             with pytest.raises(etf.DecodeError) as info:
                 etf.loads(data)
             assert info.value.kind == "UnhashableMapKey"
-    gc.collect()
-    blocks = sys.getallocatedblocks()
-    for _ in range(2000):
-        with pytest.raises(etf.DecodeError):
-            etf.loads(bytes([131, 104, 3]) + leaf + leaf + unhashable)
-    gc.collect()
-    assert sys.getallocatedblocks() - blocks < 1000
+    assert_failing_loads_keep_no_memory(bytes([131, 104, 3]) + leaf + leaf + unhashable)
 
 
 def test_loads_accepts_bytes_subclasses_and_bytearray_and_refuses_others():
