@@ -333,8 +333,8 @@ struct Scratch {
 impl Scratch {
     const fn new() -> Scratch {
         Scratch {
-            atoms: AtomCache { slots: Vec::new() },
-            keys: KeyCache { slots: Vec::new() },
+            atoms: Slots::new(),
+            keys: Slots::new(),
             stack: Vec::new(),
         }
     }
@@ -359,46 +359,62 @@ struct ToPy<'py, 't> {
 /// collection to start; untracking them costs more than it saves.
 const UNTRACK_FROM: usize = 16 * 1024;
 
+/// A direct-mapped table of Python objects made from short byte strings,
+/// allocated on first use (never in the fallback scratch of a re-entered
+/// call) and bounded: hostile inputs with many distinct names only evict
+/// entries, they never grow it. The objects are immutable, so sharing them
+/// is invisible.
+struct Slots<E> {
+    slots: Vec<Option<E>>,
+}
+
+/// How many entries a [`Slots`] table has.
+const SLOTS: usize = 512;
+
+/// The slot of `raw` in a [`Slots`] table: its length and first, middle
+/// and last bytes, mixed (no loop, no copy). Names that share all four
+/// only evict each other.
+#[inline]
+fn slot(raw: &[u8]) -> usize {
+    let byte = |i: usize| u32::from(raw.get(i).copied().unwrap_or(0));
+    let n = raw.len();
+    let key = (n as u32) ^ byte(0) << 8 ^ byte(n / 2) << 16 ^ byte(n.wrapping_sub(1)) << 24;
+    (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % SLOTS
+}
+
+impl<E> Slots<E> {
+    const fn new() -> Self {
+        Slots { slots: Vec::new() }
+    }
+
+    #[inline]
+    fn entry(&self, slot: usize) -> Option<&E> {
+        self.slots.get(slot)?.as_ref()
+    }
+
+    fn put(&mut self, slot: usize, entry: E) {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| None).collect();
+        }
+        if let Some(e) = self.slots.get_mut(slot) {
+            *e = Some(entry);
+        }
+    }
+}
+
 /// Made `Atom` objects by name: making one calls a Python class, which
 /// costs more than everything else an atom needs, and messages repeat the
-/// same few atoms. Atoms are immutable, so sharing them is invisible.
-/// Direct-mapped and bounded: hostile inputs with many distinct atoms only
-/// evict entries, they never grow the cache. Empty (no slots) in the
-/// fallback scratch of a re-entered call.
-struct AtomCache {
-    slots: Vec<Option<AtomEntry>>,
-}
+/// same few atoms.
+type AtomCache = Slots<AtomEntry>;
 
 /// An atom's bytes as found, whether they are Latin-1, and its `Atom`.
 type AtomEntry = (Box<[u8]>, bool, Py<PyAny>);
 
 impl AtomCache {
-    const SLOTS: usize = 512;
-
-    /// The slot of `raw`: its length and first, middle and last bytes,
-    /// mixed (no loop, no copy). Atoms that share all four only evict
-    /// each other.
-    #[inline]
-    fn slot(raw: &[u8]) -> usize {
-        let byte = |i: usize| u32::from(raw.get(i).copied().unwrap_or(0));
-        let n = raw.len();
-        let key = (n as u32) ^ byte(0) << 8 ^ byte(n / 2) << 16 ^ byte(n.wrapping_sub(1)) << 24;
-        (key.wrapping_mul(0x9E37_79B1) >> 23) as usize % Self::SLOTS
-    }
-
     fn get(&self, slot: usize, raw: &[u8], latin1: bool) -> Option<&Py<PyAny>> {
-        match self.slots.get(slot) {
-            Some(Some((name, l, atom))) if **name == *raw && *l == latin1 => Some(atom),
+        match self.entry(slot) {
+            Some((name, l, atom)) if **name == *raw && *l == latin1 => Some(atom),
             _ => None,
-        }
-    }
-
-    fn put(&mut self, slot: usize, raw: &[u8], latin1: bool, atom: Py<PyAny>) {
-        if self.slots.is_empty() {
-            self.slots = (0..Self::SLOTS).map(|_| None).collect();
-        }
-        if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = Some((raw.into(), latin1, atom));
         }
     }
 }
@@ -407,12 +423,9 @@ impl AtomCache {
 /// `binaries="str"`), by their bytes: messages repeat the same keys, and a
 /// shared key also keeps the hash Python computed for it the first time
 /// (hashing and making the keys of a small map cost a fifth of its
-/// `loads`). Immutable, so sharing them is invisible. Keys of at most
-/// [`KEY_MAX`] bytes, stored inline: a miss allocates nothing, so maps of
-/// distinct keys only evict entries.
-struct KeyCache {
-    slots: Vec<Option<KeyEntry>>,
-}
+/// `loads`). Keys of at most [`KEY_MAX`] bytes, stored inline: a miss
+/// allocates nothing.
+type KeyCache = Slots<KeyEntry>;
 
 /// Map keys longer than this are made each time.
 const KEY_MAX: usize = 32;
@@ -431,31 +444,29 @@ struct KeyEntry {
 
 impl KeyCache {
     fn get(&self, slot: usize, raw: &[u8], as_str: bool) -> Option<&Py<PyAny>> {
-        match self.slots.get(slot) {
-            Some(Some(e)) if e.as_str == as_str && e.bytes.get(..e.len) == Some(raw) => {
-                Some(&e.key)
-            }
+        match self.entry(slot) {
+            Some(e) if e.as_str == as_str && e.bytes.get(..e.len) == Some(raw) => Some(&e.key),
             _ => None,
         }
     }
 
-    fn put(&mut self, slot: usize, raw: &[u8], as_str: bool, key: Py<PyAny>) {
+    /// Keeps `key`, made from `raw` (at most [`KEY_MAX`] bytes).
+    fn keep(&mut self, slot: usize, raw: &[u8], as_str: bool, key: Py<PyAny>) {
         let mut bytes = [0; KEY_MAX];
         let Some(dst) = bytes.get_mut(..raw.len()) else {
             return;
         };
         dst.copy_from_slice(raw);
-        if self.slots.is_empty() {
-            self.slots = (0..AtomCache::SLOTS).map(|_| None).collect();
-        }
-        if let Some(entry) = self.slots.get_mut(slot) {
-            *entry = Some(KeyEntry {
-                len: raw.len(),
+        let len = raw.len();
+        self.put(
+            slot,
+            KeyEntry {
+                len,
                 bytes,
                 as_str,
                 key,
-            });
-        }
+            },
+        );
     }
 }
 
@@ -670,7 +681,7 @@ impl<'py> ToPy<'py, '_> {
             b"nil" => return Ok(py.None().into_bound(py)),
             _ => {}
         }
-        let slot = AtomCache::slot(raw);
+        let slot = slot(raw);
         if let Some(atom) = self.scratch.atoms.get(slot, raw, latin1) {
             return Ok(atom.bind(py).clone());
         }
@@ -682,7 +693,7 @@ impl<'py> ToPy<'py, '_> {
         let atom = self.types.atom.bind(py).call1((name,))?;
         self.scratch
             .atoms
-            .put(slot, raw, latin1, atom.clone().unbind());
+            .put(slot, (raw.into(), latin1, atom.clone().unbind()));
         Ok(atom)
     }
 }
@@ -938,7 +949,7 @@ impl<'py> ToPy<'py, '_> {
         if raw.len() > KEY_MAX || *misses == 0 {
             return self.binary(raw);
         }
-        let slot = AtomCache::slot(raw);
+        let slot = slot(raw);
         let as_str = self.binaries_as_str;
         if let Some(key) = self.scratch.keys.get(slot, raw, as_str) {
             return key.bind(self.py).clone();
@@ -947,7 +958,7 @@ impl<'py> ToPy<'py, '_> {
         let key = self.binary(raw);
         self.scratch
             .keys
-            .put(slot, raw, as_str, key.clone().unbind());
+            .keep(slot, raw, as_str, key.clone().unbind());
         key
     }
 
