@@ -243,8 +243,11 @@ struct Block {
 }
 
 impl Block {
+    /// No block yet. Its start is past any slice index (slices hold at
+    /// most `isize::MAX` bytes), so `at - start` wraps to far more than 64
+    /// for every `at` and the first search computes a block.
     const NONE: Block = Block {
-        start: usize::MAX,
+        start: usize::MAX / 2 + 1,
         bits: 0,
     };
 
@@ -257,8 +260,10 @@ impl Block {
     fn next(&mut self, bytes: &[u8], i: usize, mask: fn(&[u8], usize) -> u64) -> usize {
         let mut at = i;
         loop {
-            let off = match at.checked_sub(self.start) {
-                Some(off) if off < 64 => off,
+            // One compare for both "before this block" (wraps to a huge
+            // offset) and "past it".
+            let off = match at.wrapping_sub(self.start) {
+                off if off < 64 => off,
                 _ => {
                     if at >= bytes.len() {
                         return at;
@@ -370,7 +375,15 @@ fn number_end(bytes: &[u8], mut i: usize, blocks: &mut Blocks) -> Result<(usize,
         i += 1;
     }
     match bytes.get(i) {
-        Some(b'0') => i += 1,
+        Some(b'0') => {
+            i += 1;
+            // "01", "-00": a digit glued to a leading zero is not another
+            // token. (Runs of digits below end at a non-digit, so only a
+            // leading zero can be followed by one.)
+            if let Some(b'0'..=b'9') = bytes.get(i) {
+                return err(ErrorKind::InvalidNumber, i);
+            }
+        }
         Some(b'1'..=b'9') => i = blocks.digit_end(bytes, i + 1),
         Some(_) => return err(ErrorKind::InvalidNumber, i),
         None => return err(ErrorKind::UnexpectedEof, i),
@@ -387,10 +400,6 @@ fn number_end(bytes: &[u8], mut i: usize, blocks: &mut Blocks) -> Result<(usize,
             i += 1;
         }
         i = required_digits(bytes, i, blocks)?;
-    }
-    // "01", "-0x": a digit or letter glued to the number is not another token.
-    if let Some(b'0'..=b'9') = bytes.get(i) {
-        return err(ErrorKind::InvalidNumber, i);
     }
     Ok((i, integer))
 }
@@ -674,8 +683,11 @@ fn digits(bytes: &[u8], mut i: usize) -> usize {
 
 #[inline(always)]
 fn required_digits(bytes: &[u8], i: usize, blocks: &mut Blocks) -> Result<usize> {
+    let end = blocks.digit_end(bytes, i);
+    if end > i {
+        return Ok(end);
+    }
     match bytes.get(i) {
-        Some(b'0'..=b'9') => Ok(blocks.digit_end(bytes, i + 1)),
         Some(_) => err(ErrorKind::InvalidNumber, i),
         None => err(ErrorKind::UnexpectedEof, i),
     }
