@@ -66,9 +66,22 @@ fn block64(bytes: &[u8], at: usize, classify: fn(&[u8; 16]) -> u32) -> u64 {
 pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
     let len = bytes.len();
     if len >= 64 {
-        let mut blocks = bytes.chunks_exact(64);
         let mut high = false;
-        for block in &mut blocks {
+        let mut rest = bytes;
+        if len >= 1024 {
+            // Long frames with a non-ASCII byte early on (the caller then
+            // validates them in full) stop at the end of its 256 bytes.
+            for group in bytes.chunks_exact(256) {
+                for block in group.chunks_exact(64) {
+                    high |= <&[u8; 64]>::try_from(block).is_ok_and(imp::any_high64);
+                }
+                if high {
+                    return false;
+                }
+            }
+            rest = bytes.get(len / 256 * 256..).unwrap_or(&[]);
+        }
+        for block in rest.chunks_exact(64) {
             high |= <&[u8; 64]>::try_from(block).is_ok_and(imp::any_high64);
         }
         let last = bytes.get(len - 64..).map(<&[u8; 64]>::try_from);
@@ -234,7 +247,12 @@ mod tests {
     /// blocks, is found; without it the input is ASCII.
     #[test]
     fn is_ascii_finds_any_high_byte() {
-        for len in 0..200 {
+        // Short inputs, and long ones around the grouped loop's edges
+        // (1024 bytes and up, groups of 256, a tail of whole and partial
+        // blocks).
+        for len in (0..200).chain([
+            255, 256, 300, 700, 1000, 1023, 1024, 1025, 1087, 1279, 1280, 1300, 2100,
+        ]) {
             let ascii: Vec<u8> = (0..len).map(|k| (k % 128) as u8).collect();
             assert!(is_ascii(&ascii), "{len}");
             for at in 0..len {
