@@ -815,6 +815,60 @@ mod tests {
     /// alone: same
     /// verdict, end, error kind and offset for every single-byte change and
     /// every truncation of documents made of compact members.
+    /// Numbers are read with a word at a time in inputs shorter than a
+    /// block and with blocks in longer ones: both give the same verdict,
+    /// error kind and offset, for good numbers and bad ones, closed or cut
+    /// off at the end of the input.
+    #[test]
+    fn numbers_read_the_same_in_short_and_long_inputs() {
+        let tokens = [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "0.5",
+            "-0.25",
+            "1e5",
+            "1E+5",
+            "2.5e-3",
+            "0e1",
+            "01",
+            "-01",
+            "00",
+            "-",
+            "-a",
+            "1.",
+            "1.a",
+            "-0.",
+            "2.e3",
+            "1e",
+            "1e+",
+            "1e+a",
+            "1.5e",
+            "0x",
+            "12345678901234567890.5e-10",
+            "123456789012345678901234567890",
+        ];
+        let pad = format!("\"{}\",", "x".repeat(80));
+        for tok in tokens {
+            for close in ["]", ",1]", ""] {
+                let short = format!("[{tok}{close}");
+                let long = format!("[{pad}{tok}{close}");
+                assert!(short.len() < 64 && long.len() >= 64);
+                let shift = pad.len();
+                let run = |s: &str| value_end::<true>(s.as_bytes(), 0, 16, &mut Blocks::new());
+                let want = run(&short)
+                    .map(|end| end + shift)
+                    .map_err(|e| (e.kind(), e.offset() + shift));
+                let got = run(&long).map_err(|e| (e.kind(), e.offset()));
+                assert_eq!(got, want, "{long}");
+                // And the verdict is serde_json's.
+                let peer = serde_json::from_str::<serde_json::Value>(&long).is_ok();
+                assert_eq!(got.is_ok(), peer, "{long}");
+            }
+        }
+    }
+
     #[test]
     fn compact_paths_change_nothing() {
         let docs: [&[u8]; 8] = [
