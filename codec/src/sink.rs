@@ -59,6 +59,17 @@ pub trait Sink {
         let _ = (len, fill);
         Ok(false)
     }
+
+    /// Appends `head` and then `data`, exactly as `put(head)` then
+    /// `put(data)` would, failing as they would. A tag and length before
+    /// the bytes of a binary or an atom name: sinks that can write both
+    /// into their memory at once do, with one room check instead of two
+    /// and no `memcpy` call for a short `data`.
+    #[inline]
+    fn put_pair(&mut self, head: &[u8], data: &[u8]) -> Result<()> {
+        self.put(head)?;
+        self.put(data)
+    }
 }
 
 /// Writes into a fixed slice; for `no_std` targets without an allocator.
@@ -154,6 +165,12 @@ impl Sink for alloc::vec::Vec<u8> {
     #[inline]
     fn put_in_place(&mut self, len: usize, fill: &mut dyn FnMut(&mut InPlace<'_>)) -> Result<bool> {
         Ok(in_place::fill_vec(self, len, fill))
+    }
+
+    #[inline(always)]
+    fn put_pair(&mut self, head: &[u8], data: &[u8]) -> Result<()> {
+        in_place::pair_vec(self, head, data);
+        Ok(())
     }
 }
 
