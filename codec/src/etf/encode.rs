@@ -122,6 +122,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     // Out of line: `int` stays small enough to inline where it is called.
     // It takes the sink rather than `self` so that the caller's encoder
     // never has its address taken and stays in registers.
+    #[cold]
     #[inline(never)]
     fn big_i64(out: &mut S, opts: EncodeOptions, v: i64) -> Result<()> {
         Encoder { out, opts }.big(v < 0, &v.unsigned_abs().to_le_bytes())
@@ -211,6 +212,7 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     }
 
     // Takes the sink rather than `self`: see `big_i64`.
+    #[cold]
     #[inline(never)]
     fn atom_str(out: &mut S, opts: EncodeOptions, name: &str) -> Result<()> {
         let mut enc = Encoder { out, opts };
