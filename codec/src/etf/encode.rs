@@ -115,14 +115,17 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
             let [a, b, c, d] = w.to_be_bytes();
             self.out.put(&[tag::INTEGER, a, b, c, d])
         } else {
-            self.big_i64(v)
+            Self::big_i64(self.out, self.opts, v)
         }
     }
 
     // Out of line: `int` stays small enough to inline where it is called.
+    // It takes the sink rather than `self` so that the caller's encoder
+    // never has its address taken and stays in registers.
+    #[cold]
     #[inline(never)]
-    fn big_i64(&mut self, v: i64) -> Result<()> {
-        self.big(v < 0, &v.unsigned_abs().to_le_bytes())
+    fn big_i64(out: &mut S, opts: EncodeOptions, v: i64) -> Result<()> {
+        Encoder { out, opts }.big(v < 0, &v.unsigned_abs().to_le_bytes())
     }
 
     /// An `i128` (or `u64`), in the smallest form.
@@ -191,23 +194,29 @@ impl<'s, S: Sink + ?Sized> Encoder<'s, S> {
     #[inline(always)]
     pub fn atom(&mut self, name: &str) -> Result<()> {
         // The common case inline: ASCII, so one byte per character, written
-        // as a header and the bytes whatever the atom form.
+        // as a header and the bytes whatever the atom form, in one
+        // `put_pair` (one room check, the name stored without a `memcpy`
+        // call: 24.0k instructions down to 19.5k for a 200-entry keyword
+        // list into a `Vec`).
         match u8::try_from(name.len()) {
             Ok(n) if is_ascii(name.as_bytes()) => {
                 if self.opts.legacy_atoms {
-                    self.out.put(&[tag::ATOM, 0, n])?;
+                    self.out.put_pair(&[tag::ATOM, 0, n], name.as_bytes())
                 } else {
-                    self.out.put(&[tag::SMALL_ATOM_UTF8, n])?;
+                    self.out
+                        .put_pair(&[tag::SMALL_ATOM_UTF8, n], name.as_bytes())
                 }
-                self.out.put(name.as_bytes())
             }
-            _ => self.atom_str(name),
+            _ => Self::atom_str(self.out, self.opts, name),
         }
     }
 
+    // Takes the sink rather than `self`: see `big_i64`.
+    #[cold]
     #[inline(never)]
-    fn atom_str(&mut self, name: &str) -> Result<()> {
-        self.atom_chars(name.len(), name.is_ascii(), name.chars(), name.as_bytes())
+    fn atom_str(out: &mut S, opts: EncodeOptions, name: &str) -> Result<()> {
+        let mut enc = Encoder { out, opts };
+        enc.atom_chars(name.len(), name.is_ascii(), name.chars(), name.as_bytes())
     }
 
     /// Writes an atom from its characters; `utf8` is its UTF-8 form when at

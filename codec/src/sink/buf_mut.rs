@@ -10,13 +10,15 @@
 //! the final copy reads back bytes still in flight in the store buffer and
 //! stalls. Measured with criterion on the heartbeat frame: a prototype of
 //! each took 15.6 ns through a stack buffer and 9.2 ns in place (serde_json
-//! 23.5 ns); the encoder went from 18.7 ns to 13.3 ns.
+//! 23.5 ns); the encoder went from 18.7 ns to 13.3 ns. [`Sink::put_pair`]
+//! writes an ETF atom's tag, length and name there the same way, in one
+//! room check and without a `memcpy` call for the name.
 #![allow(unsafe_code)]
 
 use bytes::BufMut;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::sink::{InPlace, Sink};
+use crate::sink::{in_place, InPlace, Sink};
 
 impl<B: BufMut> Sink for B {
     #[inline]
@@ -37,6 +39,23 @@ impl<B: BufMut> Sink for B {
         // A `Vec` pushes, instead of copying a one-byte slice.
         BufMut::put_u8(self, byte);
         Ok(())
+    }
+
+    #[inline(always)]
+    fn put_pair(&mut self, head: &[u8], data: &[u8]) -> Result<()> {
+        // No `remaining_mut` check first: `chunk_mut` never panics, and
+        // hands out at most `remaining_mut` bytes. (A `Vec` grows in
+        // `chunk_mut` only when full; short of room, the two puts grow it.)
+        // SAFETY: as in `put_in_place`: the chunk is `self`'s writable
+        // memory, and only initialized bytes are written through the view.
+        let room = unsafe { self.chunk_mut().as_uninit_slice_mut() };
+        if in_place::fill_pair(room, head, data) {
+            // SAFETY: `fill_pair` wrote the first `head.len() + data.len()`
+            // bytes of the chunk, as `advance_mut` requires.
+            unsafe { self.advance_mut(head.len() + data.len()) };
+            return Ok(());
+        }
+        put_two(self, head, data)
     }
 
     #[inline]
@@ -63,4 +82,14 @@ impl<B: BufMut> Sink for B {
         unsafe { self.advance_mut(len) };
         Ok(true)
     }
+}
+
+/// `put_pair` without room for both at once: as two puts. Inline even so:
+/// out of line, the caller's head array would have to live in memory,
+/// and the fast path would copy it from there instead of storing its
+/// bytes directly.
+#[inline(always)]
+fn put_two<B: BufMut>(buf: &mut B, head: &[u8], data: &[u8]) -> Result<()> {
+    Sink::put(buf, head)?;
+    Sink::put(buf, data)
 }
