@@ -172,7 +172,7 @@ pub(crate) fn fill_pair(dst: &mut [MaybeUninit<u8>], head: &[u8], data: &[u8]) -
     true
 }
 
-/// Copies `n` bytes from `src` to `dst`: up to 16 as two possibly
+/// Copies `n` bytes from `src` to `dst`: up to 16 as one or two possibly
 /// overlapping loads and stores, more with `copy_nonoverlapping` (a
 /// `memcpy` call, worth it only for longer pieces).
 ///
@@ -208,46 +208,24 @@ unsafe fn copy_short(src: *const u8, dst: *mut u8, n: usize) {
             8..=16 => two::<u64>(src, dst, n),
             4..=7 => two::<u32>(src, dst, n),
             2..=3 => two::<u16>(src, dst, n),
+            1 => dst.write(src.read()),
+            0 => {}
             _ => core::ptr::copy_nonoverlapping(src, dst, n),
         }
     }
 }
 
-/// Copies `src` into `dst` (same length). Envelopes are many pieces of a
-/// few bytes (quotes, commas, refs, topics): up to 16 bytes take one or two
-/// possibly overlapping stores instead of a call to `memcpy`.
+/// Copies `src` into `dst` (same length; nothing otherwise). Envelopes are
+/// many pieces of a few bytes (quotes, commas, refs, topics): up to 16
+/// bytes take one or two possibly overlapping stores instead of a call to
+/// `memcpy` ([`copy_short`]).
 #[inline(always)]
 fn copy_into(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
-    #[inline(always)]
-    fn two<const N: usize>(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> Option<()> {
-        let n = src.len();
-        let head: [u8; N] = src.get(..N)?.try_into().ok()?;
-        let tail: [u8; N] = src.get(n.checked_sub(N)?..)?.try_into().ok()?;
-        let first: &mut [MaybeUninit<u8>; N] = dst.get_mut(..N)?.try_into().ok()?;
-        *first = head.map(MaybeUninit::new);
-        let last: &mut [MaybeUninit<u8>; N] = dst.get_mut(n - N..)?.try_into().ok()?;
-        *last = tail.map(MaybeUninit::new);
-        Some(())
-    }
-    let done = match src.len() {
-        0 => Some(()),
-        1 => dst.first_mut().zip(src.first()).map(|(d, s)| {
-            d.write(*s);
-        }),
-        2..=3 => two::<2>(dst, src),
-        4..=7 => two::<4>(dst, src),
-        8..=16 => two::<8>(dst, src),
-        _ => None,
-    };
-    if done.is_none() && dst.len() == src.len() {
+    if dst.len() == src.len() {
         // SAFETY: both are `src.len()` bytes long (just checked), and they
         // cannot overlap: `dst` is borrowed mutably. Written bytes are
-        // initialized ones. (`write_copy_of_slice` does this safely but is
-        // newer than the crate's minimum Rust; a loop over the bytes is not
-        // made into a `memcpy` call.)
-        unsafe {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len());
-        }
+        // initialized ones.
+        unsafe { copy_short(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), src.len()) }
     }
 }
 
