@@ -187,7 +187,7 @@ impl Writer<'_, '_> {
 
     /// # Safety
     /// `obj` is a live `str` (or subclass).
-    #[inline]
+    #[inline(always)]
     unsafe fn str(&mut self, obj: *mut PyObject) -> Step {
         // SAFETY: per the contract; the text lives as long as `obj`.
         match unsafe { ffi::utf8_of(self.py, obj) } {
@@ -251,23 +251,23 @@ impl Writer<'_, '_> {
     /// # Safety
     /// `obj` is a live `dict` (or subclass).
     unsafe fn dict(&mut self, obj: *mut PyObject, depth: usize) -> Step {
-        self.out.push(b'{');
         let mut pos: c::Py_ssize_t = 0;
         let mut k: *mut PyObject = core::ptr::null_mut();
         let mut v: *mut PyObject = core::ptr::null_mut();
-        let mut first = true;
+        // Written with each key, in the same reservation: `{` before the
+        // first, `,` before the others.
+        let mut sep = b'{';
         // SAFETY: `obj` is a dict; the items are borrowed from it, and it is
         // not changed while they are read (see `Writer`).
         while unsafe { c::PyDict_Next(obj, &mut pos, &mut k, &mut v) } != 0 {
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
             unsafe {
-                self.key(k)?;
-                self.out.push(b':');
+                self.key(k, sep)?;
+                sep = b',';
                 self.value(v, depth)?;
             }
+        }
+        if sep == b'{' {
+            self.out.push(b'{');
         }
         self.out.push(b'}');
         Ok(())
@@ -276,17 +276,23 @@ impl Writer<'_, '_> {
     /// # Safety
     /// `k` is a live object.
     #[inline]
-    unsafe fn key(&mut self, k: *mut PyObject) -> Step {
+    unsafe fn key(&mut self, k: *mut PyObject, sep: u8) -> Step {
         // SAFETY: `k` is live; the checks read its type.
         unsafe {
             if c::Py_TYPE(k) == self.types.str || c::PyUnicode_Check(k) != 0 {
-                return self.str(k);
+                return match ffi::utf8_of(self.py, k) {
+                    Ok(text) => {
+                        write_quoted::<true>(self.out, text, sep);
+                        Ok(())
+                    }
+                    Err(_) => Err(self.fail(encode_error("str holds a lone surrogate"))),
+                };
             }
             if c::PyLong_Check(k) != 0 && c::PyBool_Check(k) == 0 {
                 // Jason and `json.dumps` both turn integer keys into strings.
-                self.out.push(b'"');
+                self.out.extend_from_slice(&[sep, b'"']);
                 self.int(k)?;
-                self.out.push(b'"');
+                self.out.extend_from_slice(b"\":");
                 return Ok(());
             }
             Err(self.refuse_type(k, "dict key of type ", " is not a str or int"))
@@ -408,39 +414,80 @@ fn layout_matches(py: Python<'_>) -> PyResult<bool> {
     }
 }
 
-/// Writes `s` as a JSON string. Strings that need no escape (nearly all)
-/// are copied in one piece; the others go through the codec's
-/// Jason-compatible escaper.
+/// Writes `s` as a JSON string.
 #[inline]
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    #[cfg(target_arch = "x86_64")]
-    if s.len() >= 16 {
-        if !copy_quoted16(out, s.as_bytes()) {
-            write_escaped(out, s);
-        }
-        return;
-    }
-    if s.len() < 16 {
-        if !copy_quoted_short(out, s.as_bytes()) {
-            write_escaped(out, s);
-        }
-        return;
-    }
-    if needs_escape(s.as_bytes()) {
-        write_escaped(out, s);
-        return;
-    }
-    push_quoted(out, s.as_bytes());
+    write_quoted::<false>(out, s, 0);
 }
 
-/// Writes `s`, which needs escapes, through the codec's Jason-compatible
-/// escaper; out of line, so that the common copies need no stack frame for
-/// the codec's result.
+/// Writes `s` as a JSON string, as a value, or with `KEY` as an object key:
+/// `sep` (`{` or `,`) before it and `:` after it, in the same reservation
+/// and length update as the string (three separate pushes per item cost
+/// more than copying a short key). Strings that need no escape (nearly
+/// all) are copied in one piece; the others go through the codec's
+/// Jason-compatible escaper.
+#[inline]
+fn write_quoted<const KEY: bool>(out: &mut Vec<u8>, s: &str, sep: u8) {
+    let bytes = s.as_bytes();
+    let copied = if bytes.len() < 16 {
+        copy_quoted_short::<KEY>(out, bytes, sep)
+    } else {
+        copy_quoted_long::<KEY>(out, bytes, sep)
+    };
+    if !copied {
+        write_slow::<KEY>(out, s, sep);
+    }
+}
+
+/// [`write_quoted`] for strings the copies refused (escapes, or long ones
+/// where there is no SSE2).
 #[cold]
 #[inline(never)]
-fn write_escaped(out: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = write_str(out, s);
+fn write_slow<const KEY: bool>(out: &mut Vec<u8>, s: &str, sep: u8) {
+    if KEY {
+        out.push(sep);
+    }
+    if needs_escape(s.as_bytes()) {
+        // Writing into a Vec cannot fail.
+        let _ = write_str(out, s);
+    } else {
+        push_quoted(out, s.as_bytes());
+    }
+    if KEY {
+        out.push(b':');
+    }
+}
+
+/// [`copy_quoted16`] where there is SSE2; elsewhere long strings take the
+/// slow path.
+#[inline(always)]
+fn copy_quoted_long<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return copy_quoted16::<KEY>(out, s, sep);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (out, s, sep);
+        false
+    }
+}
+
+/// Writes the frame around a string of `n` bytes copied at `dst`: the
+/// quotes, and with `KEY` `sep` before and `:` after.
+///
+/// # Safety
+/// `KEY as usize + 1` bytes before `dst` and `n + 1 + KEY as usize` from
+/// it are writable.
+#[inline(always)]
+unsafe fn put_frame<const KEY: bool>(dst: *mut u8, n: usize, sep: u8) {
+    // SAFETY: per the contract.
+    unsafe {
+        dst.sub(1).write(b'"');
+        dst.add(n).write(b'"');
+        if KEY {
+            dst.sub(2).write(sep);
+            dst.add(n + 1).write(b':');
+        }
+    }
 }
 
 /// Appends `s` (under 16 bytes: most keys and many values) quoted, with
@@ -450,21 +497,24 @@ fn write_escaped(out: &mut Vec<u8>, s: &str) {
 /// quarter of writing a short string. Returns false, with `out` as it
 /// was, if `s` needs an escape.
 #[inline(always)]
-fn copy_quoted_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
+fn copy_quoted_short<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
     let n = s.len();
     if n >= 16 {
         return false;
     }
-    out.reserve(n + 2);
+    // The string, its quotes, and with `KEY` the separator and colon.
+    let framed = n + 2 + 2 * usize::from(KEY);
+    out.reserve(framed);
     let start = out.len();
-    // SAFETY: after `reserve` there is room for `n + 2` bytes at `start`.
+    // SAFETY: after `reserve` there is room for `framed` bytes at `start`.
     // Every load reads inside `s` (the two words overlap rather than run
-    // past its end) and every store writes inside `start + 1 .. start +
-    // 1 + n`; `set_len` runs only once all `n + 2` bytes are written. On
-    // an early return the bytes written stay spare capacity.
+    // past its end) and every store writes inside the `n` bytes at `dst`;
+    // `put_frame` writes the rest, and `set_len` runs only once all
+    // `framed` bytes are written. On an early return the bytes written
+    // stay spare capacity.
     unsafe {
         let src = s.as_ptr();
-        let dst = out.as_mut_ptr().add(start + 1);
+        let dst = out.as_mut_ptr().add(start + 1 + usize::from(KEY));
         let word = if n >= 8 {
             let lo = src.cast::<u64>().read_unaligned();
             let hi = src.add(n - 8).cast::<u64>().read_unaligned();
@@ -490,9 +540,8 @@ fn copy_quoted_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
         if word != 0 {
             return false;
         }
-        dst.sub(1).write(b'"');
-        dst.add(n).write(b'"');
-        out.set_len(start + n + 2);
+        put_frame::<KEY>(dst, n, sep);
+        out.set_len(start + framed);
     }
     true
 }
@@ -504,26 +553,28 @@ fn copy_quoted_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
 /// was, if `s` needs an escape.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn copy_quoted16(out: &mut Vec<u8>, s: &[u8]) -> bool {
+fn copy_quoted16<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
     use core::arch::x86_64::{_mm_loadu_si128, _mm_storeu_si128};
     let n = s.len();
     if n < 16 {
         return false;
     }
-    out.reserve(n + 2);
+    // The string, its quotes, and with `KEY` the separator and colon.
+    let framed = n + 2 + 2 * usize::from(KEY);
+    out.reserve(framed);
     let start = out.len();
-    // SAFETY: after `reserve` there is room for `n + 2` bytes at `start`;
+    // SAFETY: after `reserve` there is room for `framed` bytes at `start`;
     // every load reads 16 bytes of `s` starting at most at `n - 16` (the
     // last overlaps the one before), and every store writes 16 bytes
-    // inside `start + 1 .. start + 1 + n`. `set_len` runs only once all
-    // `n + 2` bytes are written; on an early return the bytes written past
-    // the length are spare capacity, which `write_str` then overwrites.
+    // inside the `n` bytes at `dst`; `put_frame` writes the rest. `set_len`
+    // runs only once all `framed` bytes are written; on an early return
+    // the bytes written past the length are spare capacity, which the slow
+    // path then overwrites.
     unsafe {
-        let dst = out.as_mut_ptr().add(start);
-        dst.write(b'"');
+        let dst = out.as_mut_ptr().add(start + 1 + usize::from(KEY));
         let copy = |i: usize| {
             let w = _mm_loadu_si128(s.as_ptr().add(i).cast());
-            _mm_storeu_si128(dst.add(1 + i).cast(), w);
+            _mm_storeu_si128(dst.add(i).cast(), w);
             special16(w)
         };
         let mut i = 0;
@@ -536,8 +587,8 @@ fn copy_quoted16(out: &mut Vec<u8>, s: &[u8]) -> bool {
         if copy(n - 16) {
             return false;
         }
-        dst.add(1 + n).write(b'"');
-        out.set_len(start + n + 2);
+        put_frame::<KEY>(dst, n, sep);
+        out.set_len(start + framed);
     }
     true
 }
