@@ -527,15 +527,17 @@ fn copy_quoted_short<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> b
             dst.cast::<u32>().write_unaligned(lo);
             dst.add(n - 4).cast::<u32>().write_unaligned(hi);
             special(u64::from(lo) | u64::from(hi) << 32)
+        } else if n > 0 {
+            // Bytes 0, n / 2 and n - 1 are every byte of a string of one
+            // to three bytes, read and written without a loop; checked
+            // over spaces, which never need escaping.
+            let (a, b, c) = (src.read(), src.add(n / 2).read(), src.add(n - 1).read());
+            dst.write(a);
+            dst.add(n / 2).write(b);
+            dst.add(n - 1).write(c);
+            special(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']))
         } else {
-            // Spaces never need escaping; the bytes replace the low ones.
-            let mut w = u64::from_le_bytes([b' '; 8]);
-            for i in 0..n.min(3) {
-                let b = src.add(i).read();
-                dst.add(i).write(b);
-                w = w & !(0xff << (8 * i)) | u64::from(b) << (8 * i);
-            }
-            special(w)
+            0
         };
         if word != 0 {
             return false;
