@@ -115,8 +115,13 @@ impl Writer<'_, '_> {
         self.fail(e)
     }
 
+    /// Writes any value: scalars here, inlined into the loops over dict
+    /// and list items (a call per item was a tenth of a payload of small
+    /// records), containers and the rest in [`Writer::nested`].
+    ///
     /// # Safety
     /// `obj` is a live object that stays alive during the call.
+    #[inline(always)]
     unsafe fn value(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         let t = &self.types;
         // SAFETY: `obj` is live.
@@ -141,6 +146,19 @@ impl Writer<'_, '_> {
             self.out.extend_from_slice(text);
             return Ok(());
         }
+        // SAFETY: per the contract.
+        unsafe { self.nested(obj, depth) }
+    }
+
+    /// Dicts, lists and everything that is not an exact scalar type.
+    ///
+    /// # Safety
+    /// As for `value`.
+    #[inline(never)]
+    unsafe fn nested(&mut self, obj: *mut PyObject, depth: usize) -> Step {
+        let t = &self.types;
+        // SAFETY: `obj` is live.
+        let ty = unsafe { c::Py_TYPE(obj) };
         let Some(depth) = depth.checked_sub(1) else {
             let e = encode_error("payload nests too deeply (or refers to itself)");
             return Err(self.fail(e));
