@@ -219,6 +219,7 @@ impl Writer<'_, '_> {
 
     /// # Safety
     /// `obj` is a live `int` (or subclass).
+    #[inline(always)]
     unsafe fn int(&mut self, obj: *mut PyObject) -> Step {
         let mut overflow = 0;
         // SAFETY: `obj` is an int, so no `__index__` is called.
