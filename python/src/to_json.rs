@@ -54,8 +54,9 @@ pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&
     Ok(unsafe { core::str::from_utf8_unchecked(written) })
 }
 
-/// Walks the objects with borrowed pointers, as `PyDict_Next` and
-/// `PyList_GetItem` hand them out: no reference counting per item.
+/// Walks the objects with borrowed pointers, as `PyDict_Next` and a list's
+/// item array (or `PyList_GetItem`) hand them out: no reference counting
+/// per item.
 ///
 /// That is sound because the walk never runs Python code: it only reads
 /// exact built-in types and `str`/`int`/`float`/`dict`/`list`/`tuple`
@@ -513,8 +514,9 @@ unsafe fn put_frame<const KEY: bool>(dst: *mut u8, n: usize, sep: u8) {
 /// each byte loaded once: two overlapping words (or single bytes below
 /// four) are checked for bytes that need escaping and stored as they are.
 /// Checking and then copying loaded and branched on the length twice, a
-/// quarter of writing a short string. Returns false, with `out` as it
-/// was, if `s` needs an escape.
+/// quarter of writing a short string. With `KEY`, framed as a key (see
+/// [`write_quoted`]). Returns false, with `out` as it was, if `s` needs an
+/// escape.
 #[inline(always)]
 fn copy_quoted_short<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
     let n = s.len();
@@ -570,8 +572,9 @@ fn copy_quoted_short<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> b
 /// Appends `s` (at least 16 bytes) quoted, checking and copying sixteen
 /// bytes at a time in one pass: a scan and then a separate copy (a
 /// `memcpy` call past 32 bytes) read every string twice, and were a fifth
-/// of encoding a payload of short strings. Returns false, with `out` as it
-/// was, if `s` needs an escape.
+/// of encoding a payload of short strings. With `KEY`, framed as a key
+/// (see [`write_quoted`]). Returns false, with `out` as it was, if `s`
+/// needs an escape.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn copy_quoted16<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
