@@ -105,14 +105,29 @@ pub fn trampoline(body: impl FnOnce(Python<'_>) -> PyResult<Py<PyAny>>) -> *mut 
     match catch_unwind(AssertUnwindSafe(|| body(py))) {
         Ok(Ok(v)) => v.into_ptr(),
         Ok(Err(e)) => {
-            e.restore(py);
+            raise(e);
             core::ptr::null_mut()
         }
         Err(_) => {
-            PySystemError::new_err("internal error (panic) in phoenix_wire").restore(py);
+            raise(PySystemError::new_err(
+                "internal error (panic) in phoenix_wire",
+            ));
             core::ptr::null_mut()
         }
     }
+}
+
+/// Sets `e` as the current exception, attached to the interpreter the way
+/// PyO3 counts it. The token `trampoline` assumes is not counted, so the
+/// objects a lazily built error drops as it is raised (its type and
+/// message) were queued for later instead of freed: a message string per
+/// failed call piled up until some PyO3-wrapped function ran. Attaching
+/// frees them at once and empties that queue; it costs a
+/// `PyGILState_Ensure`, so only errors take this path.
+#[cold]
+#[inline(never)]
+fn raise(e: PyErr) {
+    Python::attach(|py| e.restore(py));
 }
 
 /// A function's parameters: `params[..positional]` may come by position

@@ -15,6 +15,7 @@
 //! than the codec's payload limit are refused.
 
 use phoenix_wire::json::{self, write_str};
+use pyo3::exceptions::PySystemError;
 use pyo3::ffi::{self as c, PyObject};
 use pyo3::prelude::*;
 
@@ -28,21 +29,19 @@ pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         py: obj.py(),
         out,
         types: ffi::ExactTypes::get(),
+        err: None,
+        direct: direct_reads(obj.py()),
     };
     // SAFETY: `obj` is a live object, borrowed for the whole call.
-    unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) }
+    match unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) } {
+        Ok(()) => Ok(()),
+        Err(Failed) => Err(w
+            .err
+            .take()
+            .unwrap_or_else(|| PySystemError::new_err("encode failed without an error"))),
+    }
 }
 
-/// Walks the objects with borrowed pointers, as `PyDict_Next` and
-/// `PyList_GetItem` hand them out: no reference counting per item.
-///
-/// That is sound because the walk never runs Python code: it only reads
-/// exact built-in types and `str`/`int`/`float`/`dict`/`list`/`tuple`
-/// subclasses through C functions that do not call back into Python
-/// (`PyDict_Next` reads a dict subclass's storage directly, big ints are
-/// formatted without their `__str__`), and it allocates no objects that the
-/// garbage collector tracks. So nothing can drop an item while it is read.
-/// After an error nothing borrowed is read again.
 /// Appends the JSON text of `obj` to `out` and returns that text.
 pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&'b str> {
     let start = out.len();
@@ -55,16 +54,76 @@ pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&
     Ok(unsafe { core::str::from_utf8_unchecked(written) })
 }
 
+/// Walks the objects with borrowed pointers, as `PyDict_Next` and a list's
+/// item array (or `PyList_GetItem`) hand them out: no reference counting
+/// per item.
+///
+/// That is sound because the walk never runs Python code: it only reads
+/// exact built-in types and `str`/`int`/`float`/`dict`/`list`/`tuple`
+/// subclasses through C functions that do not call back into Python
+/// (`PyDict_Next` reads a dict subclass's storage directly, big ints are
+/// formatted without their `__str__`), and it allocates no objects that the
+/// garbage collector tracks. So nothing can drop an item while it is read.
+/// After an error nothing borrowed is read again.
 struct Writer<'o, 'py> {
     py: Python<'py>,
     out: &'o mut Vec<u8>,
     types: ffi::ExactTypes,
+    /// The error behind a [`Failed`] step.
+    err: Option<PyErr>,
+    /// Whether floats and lists are read straight from their objects (see
+    /// [`direct_reads`]).
+    direct: bool,
 }
 
+/// A step of the walk that failed; the error is kept in [`Writer::err`].
+///
+/// Each step returns a `Result<(), Failed>`, one register: a `PyResult`
+/// is several words, returned through memory at every level of the walk
+/// and for every item, and made each step set up a large stack frame for
+/// moving errors that almost never happen.
+struct Failed;
+
+/// What each step of the walk returns.
+type Step = Result<(), Failed>;
+
 impl Writer<'_, '_> {
+    /// Keeps `e` for [`write_json`] to raise, and fails the step.
+    #[cold]
+    #[inline(never)]
+    fn fail(&mut self, e: PyErr) -> Failed {
+        self.err = Some(e);
+        Failed
+    }
+
+    /// `r`'s value, or the step fails with its error.
+    #[inline]
+    fn check<T>(&mut self, r: PyResult<T>) -> Result<T, Failed> {
+        r.map_err(|e| self.fail(e))
+    }
+
+    /// Fails the step with an `EncodeError` naming `obj`'s type, as
+    /// `{before}{type}{after}`.
+    #[cold]
+    #[inline(never)]
+    fn refuse_type(&mut self, obj: *mut PyObject, before: &str, after: &str) -> Failed {
+        // SAFETY: `obj` is a live object (every caller's contract).
+        let any = unsafe { Bound::from_borrowed_ptr(self.py, obj) };
+        let e = match any.get_type().name() {
+            Ok(ty) => encode_error(format!("{before}{ty}{after}")),
+            Err(e) => e,
+        };
+        self.fail(e)
+    }
+
+    /// Writes any value: scalars here, inlined into the loops over dict
+    /// and list items (a call per item was a tenth of a payload of small
+    /// records), containers and the rest in [`Writer::nested`].
+    ///
     /// # Safety
     /// `obj` is a live object that stays alive during the call.
-    unsafe fn value(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+    #[inline(always)]
+    unsafe fn value(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         let t = &self.types;
         // SAFETY: `obj` is live.
         let ty = unsafe { c::Py_TYPE(obj) };
@@ -88,10 +147,22 @@ impl Writer<'_, '_> {
             self.out.extend_from_slice(text);
             return Ok(());
         }
+        // SAFETY: per the contract.
+        unsafe { self.nested(obj, depth) }
+    }
+
+    /// Dicts, lists and everything that is not an exact scalar type.
+    ///
+    /// # Safety
+    /// As for `value`.
+    #[inline(never)]
+    unsafe fn nested(&mut self, obj: *mut PyObject, depth: usize) -> Step {
+        let t = &self.types;
+        // SAFETY: `obj` is live.
+        let ty = unsafe { c::Py_TYPE(obj) };
         let Some(depth) = depth.checked_sub(1) else {
-            return Err(encode_error(
-                "payload nests too deeply (or refers to itself)",
-            ));
+            let e = encode_error("payload nests too deeply (or refers to itself)");
+            return Err(self.fail(e));
         };
         if ty == t.dict {
             return unsafe { self.dict(obj, depth) };
@@ -108,7 +179,7 @@ impl Writer<'_, '_> {
     /// # Safety
     /// As for `value`.
     #[cold]
-    unsafe fn subclass(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+    unsafe fn subclass(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         // SAFETY: `obj` is live; the checks read its type's flags.
         unsafe {
             if c::PyLong_Check(obj) != 0 && c::PyBool_Check(obj) == 0 {
@@ -129,26 +200,28 @@ impl Writer<'_, '_> {
             if c::PyTuple_Check(obj) != 0 {
                 return self.tuple(obj, depth);
             }
-            let any = Bound::from_borrowed_ptr(self.py, obj);
-            let ty = any.get_type().name()?;
-            Err(encode_error(format!("type {ty} is not JSON serializable")))
+            Err(self.refuse_type(obj, "type ", " is not JSON serializable"))
         }
     }
 
     /// # Safety
     /// `obj` is a live `str` (or subclass).
-    #[inline]
-    unsafe fn str(&mut self, obj: *mut PyObject) -> PyResult<()> {
+    #[inline(always)]
+    unsafe fn str(&mut self, obj: *mut PyObject) -> Step {
         // SAFETY: per the contract; the text lives as long as `obj`.
-        let text = unsafe { ffi::utf8_of(self.py, obj) }
-            .map_err(|_| encode_error("str holds a lone surrogate"))?;
-        write_json_str(self.out, text);
-        Ok(())
+        match unsafe { ffi::utf8_of(self.py, obj) } {
+            Ok(text) => {
+                write_json_str(self.out, text);
+                Ok(())
+            }
+            Err(_) => Err(self.fail(encode_error("str holds a lone surrogate"))),
+        }
     }
 
     /// # Safety
     /// `obj` is a live `int` (or subclass).
-    unsafe fn int(&mut self, obj: *mut PyObject) -> PyResult<()> {
+    #[inline(always)]
+    unsafe fn int(&mut self, obj: *mut PyObject) -> Step {
         let mut overflow = 0;
         // SAFETY: `obj` is an int, so no `__index__` is called.
         let v = unsafe { c::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };
@@ -156,21 +229,40 @@ impl Writer<'_, '_> {
             push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
             return Ok(());
         }
-        // Bigger than i64: Python's own decimal text (Jason writes bignums
-        // the same way), never a subclass's `__str__`.
-        let text = unsafe { ffi::int_decimal(self.py, obj) }?;
-        self.out.extend_from_slice(ffi::str_utf8(&text)?.as_bytes());
+        // SAFETY: per the contract.
+        unsafe { self.big_int(obj) }
+    }
+
+    /// An `int` beyond `i64`: Python's own decimal text (Jason writes
+    /// bignums the same way), never a subclass's `__str__`. Out of line, so
+    /// that `int` needs no stack frame for Python objects and errors.
+    ///
+    /// # Safety
+    /// `obj` is a live `int` (or subclass).
+    #[cold]
+    #[inline(never)]
+    unsafe fn big_int(&mut self, obj: *mut PyObject) -> Step {
+        // SAFETY: per the contract.
+        let text = unsafe { ffi::int_decimal(self.py, obj) };
+        let text = self.check(text)?;
+        let digits = self.check(ffi::str_utf8(&text))?;
+        self.out.extend_from_slice(digits.as_bytes());
         Ok(())
     }
 
     /// # Safety
     /// `obj` is a live `float` (or subclass).
     #[inline]
-    unsafe fn float(&mut self, obj: *mut PyObject) -> PyResult<()> {
-        // SAFETY: `obj` is a float, so no `__float__` is called.
-        let f = unsafe { c::PyFloat_AsDouble(obj) };
+    unsafe fn float(&mut self, obj: *mut PyObject) -> Step {
+        let f = if self.direct {
+            // SAFETY: `obj` is a float, laid out as `direct_reads` checked.
+            unsafe { float_value(obj) }
+        } else {
+            // SAFETY: `obj` is a float, so no `__float__` is called.
+            unsafe { c::PyFloat_AsDouble(obj) }
+        };
         if !f.is_finite() {
-            return Err(encode_error(format!("{f} is not valid JSON")));
+            return Err(self.fail(encode_error(format!("{f} is not valid JSON"))));
         }
         write_erlang_float(self.out, f);
         Ok(())
@@ -178,24 +270,24 @@ impl Writer<'_, '_> {
 
     /// # Safety
     /// `obj` is a live `dict` (or subclass).
-    unsafe fn dict(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
-        self.out.push(b'{');
+    unsafe fn dict(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         let mut pos: c::Py_ssize_t = 0;
         let mut k: *mut PyObject = core::ptr::null_mut();
         let mut v: *mut PyObject = core::ptr::null_mut();
-        let mut first = true;
+        // Written with each key, in the same reservation: `{` before the
+        // first, `,` before the others.
+        let mut sep = b'{';
         // SAFETY: `obj` is a dict; the items are borrowed from it, and it is
         // not changed while they are read (see `Writer`).
         while unsafe { c::PyDict_Next(obj, &mut pos, &mut k, &mut v) } != 0 {
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
             unsafe {
-                self.key(k)?;
-                self.out.push(b':');
+                self.key(k, sep)?;
+                sep = b',';
                 self.value(v, depth)?;
             }
+        }
+        if sep == b'{' {
+            self.out.push(b'{');
         }
         self.out.push(b'}');
         Ok(())
@@ -204,38 +296,48 @@ impl Writer<'_, '_> {
     /// # Safety
     /// `k` is a live object.
     #[inline]
-    unsafe fn key(&mut self, k: *mut PyObject) -> PyResult<()> {
+    unsafe fn key(&mut self, k: *mut PyObject, sep: u8) -> Step {
         // SAFETY: `k` is live; the checks read its type.
         unsafe {
             if c::Py_TYPE(k) == self.types.str || c::PyUnicode_Check(k) != 0 {
-                return self.str(k);
+                return match ffi::utf8_of(self.py, k) {
+                    Ok(text) => {
+                        write_quoted::<true>(self.out, text, sep);
+                        Ok(())
+                    }
+                    Err(_) => Err(self.fail(encode_error("str holds a lone surrogate"))),
+                };
             }
             if c::PyLong_Check(k) != 0 && c::PyBool_Check(k) == 0 {
                 // Jason and `json.dumps` both turn integer keys into strings.
-                self.out.push(b'"');
+                self.out.extend_from_slice(&[sep, b'"']);
                 self.int(k)?;
-                self.out.push(b'"');
+                self.out.extend_from_slice(b"\":");
                 return Ok(());
             }
-            let any = Bound::from_borrowed_ptr(self.py, k);
-            let ty = any.get_type().name()?;
-            Err(encode_error(format!(
-                "dict key of type {ty} is not a str or int"
-            )))
+            Err(self.refuse_type(k, "dict key of type ", " is not a str or int"))
         }
     }
 
     /// # Safety
     /// `obj` is a live `list` (or subclass).
-    unsafe fn list(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+    unsafe fn list(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         // SAFETY: `obj` is a list; it does not change during the walk, so
-        // every index below its length holds a live item.
-        unsafe { self.array(c::PyList_Size(obj), |i| c::PyList_GetItem(obj, i), depth) }
+        // every index below its length holds a live item. With direct
+        // reads its item array and length are read where `direct_reads`
+        // checked they are (a list subclass starts with a list's fields).
+        unsafe {
+            if self.direct {
+                let (items, n) = list_items(obj);
+                return self.array(n, |i| *items.offset(i), depth);
+            }
+            self.array(c::PyList_Size(obj), |i| c::PyList_GetItem(obj, i), depth)
+        }
     }
 
     /// # Safety
     /// `obj` is a live `tuple` (or subclass).
-    unsafe fn tuple(&mut self, obj: *mut PyObject, depth: usize) -> PyResult<()> {
+    unsafe fn tuple(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         // SAFETY: tuples are immutable; every index below the length holds
         // a live item.
         unsafe { self.array(c::PyTuple_Size(obj), |i| c::PyTuple_GetItem(obj, i), depth) }
@@ -251,7 +353,7 @@ impl Writer<'_, '_> {
         n: isize,
         item: impl Fn(isize) -> *mut PyObject,
         depth: usize,
-    ) -> PyResult<()> {
+    ) -> Step {
         self.out.push(b'[');
         for i in 0..n {
             if i > 0 {
@@ -265,54 +367,238 @@ impl Writer<'_, '_> {
     }
 }
 
-/// Writes `s` as a JSON string. Strings that need no escape (nearly all)
-/// are copied in one piece; the others go through the codec's
-/// Jason-compatible escaper.
+/// Where a float's value and a list's length and item array sit in their
+/// objects: right after the object header (`ob_refcnt`, `ob_type`), as in
+/// every CPython 3 build the abi3 wheel loads on. A call per float and per
+/// list item (`PyFloat_AsDouble`, `PyList_GetItem` with its checks) was a
+/// twentieth of encoding a payload of readings.
+const VALUE_AT: usize = core::mem::size_of::<PyObject>();
+const ITEMS_AT: usize = VALUE_AT + core::mem::size_of::<c::Py_ssize_t>();
+
+/// The value of a `float` (or subclass), read from the object.
+///
+/// # Safety
+/// `obj` is a live `float`, and [`direct_reads`] returned true.
+#[inline(always)]
+unsafe fn float_value(obj: *mut PyObject) -> f64 {
+    // SAFETY: per the contract, `ob_fval` is at `VALUE_AT`.
+    unsafe { obj.cast::<u8>().add(VALUE_AT).cast::<f64>().read() }
+}
+
+/// A `list`'s (or subclass's) item array and length, read from the object.
+///
+/// # Safety
+/// `obj` is a live `list`, and [`direct_reads`] returned true.
+#[inline(always)]
+unsafe fn list_items(obj: *mut PyObject) -> (*const *mut PyObject, isize) {
+    let base = obj.cast::<u8>();
+    // SAFETY: per the contract, `ob_size` is at `VALUE_AT` and `ob_item`
+    // at `ITEMS_AT`.
+    unsafe {
+        let n = base.add(VALUE_AT).cast::<c::Py_ssize_t>().read();
+        let items = base.add(ITEMS_AT).cast::<*const *mut PyObject>().read();
+        (items, n)
+    }
+}
+
+/// Whether [`float_value`] and [`list_items`] read what CPython's own
+/// functions return on this interpreter: checked once, on a float and a
+/// list made for it; if not, every float and list goes through the calls.
+fn direct_reads(py: Python<'_>) -> bool {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let works = layout_matches(py).unwrap_or(false);
+            STATE.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+            works
+        }
+    }
+}
+
+/// [`direct_reads`]'s check; an error (out of memory) counts as a mismatch.
+fn layout_matches(py: Python<'_>) -> PyResult<bool> {
+    let f = pyo3::types::PyFloat::new(py, -1234.5625);
+    let items = [7, 8, 9].map(|i| pyo3::types::PyInt::new(py, i));
+    let list = pyo3::types::PyList::new(py, items)?;
+    // SAFETY: `f` is a float and `list` a list, both alive here; only
+    // their first words are read.
+    unsafe {
+        let float_ok = float_value(f.as_ptr()) == -1234.5625;
+        let (ptr, n) = list_items(list.as_ptr());
+        let list_ok =
+            n == 3 && (0..3).all(|i| *ptr.offset(i) == c::PyList_GetItem(list.as_ptr(), i));
+        Ok(float_ok && list_ok)
+    }
+}
+
+/// Writes `s` as a JSON string.
 #[inline]
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    #[cfg(target_arch = "x86_64")]
-    if s.len() >= 16 {
-        if !copy_quoted16(out, s.as_bytes()) {
-            // Writing into a Vec cannot fail.
-            let _ = write_str(out, s);
-        }
-        return;
+    write_quoted::<false>(out, s, 0);
+}
+
+/// Writes `s` as a JSON string, as a value, or with `KEY` as an object key:
+/// `sep` (`{` or `,`) before it and `:` after it, in the same reservation
+/// and length update as the string (three separate pushes per item cost
+/// more than copying a short key). Strings that need no escape (nearly
+/// all) are copied in one piece; the others go through the codec's
+/// Jason-compatible escaper.
+#[inline]
+fn write_quoted<const KEY: bool>(out: &mut Vec<u8>, s: &str, sep: u8) {
+    let bytes = s.as_bytes();
+    let copied = if bytes.len() < 16 {
+        copy_quoted_short::<KEY>(out, bytes, sep)
+    } else {
+        copy_quoted_long::<KEY>(out, bytes, sep)
+    };
+    if !copied {
+        write_slow::<KEY>(out, s, sep);
+    }
+}
+
+/// [`write_quoted`] for strings the copies refused (escapes, or long ones
+/// where there is no SSE2).
+#[cold]
+#[inline(never)]
+fn write_slow<const KEY: bool>(out: &mut Vec<u8>, s: &str, sep: u8) {
+    if KEY {
+        out.push(sep);
     }
     if needs_escape(s.as_bytes()) {
         // Writing into a Vec cannot fail.
         let _ = write_str(out, s);
-        return;
+    } else {
+        push_quoted(out, s.as_bytes());
     }
-    push_quoted(out, s.as_bytes());
+    if KEY {
+        out.push(b':');
+    }
+}
+
+/// [`copy_quoted16`] where there is SSE2; elsewhere long strings take the
+/// slow path.
+#[inline(always)]
+fn copy_quoted_long<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return copy_quoted16::<KEY>(out, s, sep);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (out, s, sep);
+        false
+    }
+}
+
+/// Writes the frame around a string of `n` bytes copied at `dst`: the
+/// quotes, and with `KEY` `sep` before and `:` after.
+///
+/// # Safety
+/// `KEY as usize + 1` bytes before `dst` and `n + 1 + KEY as usize` from
+/// it are writable.
+#[inline(always)]
+unsafe fn put_frame<const KEY: bool>(dst: *mut u8, n: usize, sep: u8) {
+    // SAFETY: per the contract.
+    unsafe {
+        dst.sub(1).write(b'"');
+        dst.add(n).write(b'"');
+        if KEY {
+            dst.sub(2).write(sep);
+            dst.add(n + 1).write(b':');
+        }
+    }
+}
+
+/// Appends `s` (under 16 bytes: most keys and many values) quoted, with
+/// each byte loaded once: two overlapping words (or single bytes below
+/// four) are checked for bytes that need escaping and stored as they are.
+/// Checking and then copying loaded and branched on the length twice, a
+/// quarter of writing a short string. With `KEY`, framed as a key (see
+/// [`write_quoted`]). Returns false, with `out` as it was, if `s` needs an
+/// escape.
+#[inline(always)]
+fn copy_quoted_short<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
+    let n = s.len();
+    if n >= 16 {
+        return false;
+    }
+    // The string, its quotes, and with `KEY` the separator and colon.
+    let framed = n + 2 + 2 * usize::from(KEY);
+    out.reserve(framed);
+    let start = out.len();
+    // SAFETY: after `reserve` there is room for `framed` bytes at `start`.
+    // Every load reads inside `s` (the two words overlap rather than run
+    // past its end) and every store writes inside the `n` bytes at `dst`;
+    // `put_frame` writes the rest, and `set_len` runs only once all
+    // `framed` bytes are written. On an early return the bytes written
+    // stay spare capacity.
+    unsafe {
+        let src = s.as_ptr();
+        let dst = out.as_mut_ptr().add(start + 1 + usize::from(KEY));
+        let word = if n >= 8 {
+            let lo = src.cast::<u64>().read_unaligned();
+            let hi = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(lo);
+            dst.add(n - 8).cast::<u64>().write_unaligned(hi);
+            special(lo) | special(hi)
+        } else if n >= 4 {
+            let lo = src.cast::<u32>().read_unaligned();
+            let hi = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(lo);
+            dst.add(n - 4).cast::<u32>().write_unaligned(hi);
+            special(u64::from(lo) | u64::from(hi) << 32)
+        } else if n > 0 {
+            // Bytes 0, n / 2 and n - 1 are every byte of a string of one
+            // to three bytes, read and written without a loop; checked
+            // over spaces, which never need escaping.
+            let (a, b, c) = (src.read(), src.add(n / 2).read(), src.add(n - 1).read());
+            dst.write(a);
+            dst.add(n / 2).write(b);
+            dst.add(n - 1).write(c);
+            special(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']))
+        } else {
+            0
+        };
+        if word != 0 {
+            return false;
+        }
+        put_frame::<KEY>(dst, n, sep);
+        out.set_len(start + framed);
+    }
+    true
 }
 
 /// Appends `s` (at least 16 bytes) quoted, checking and copying sixteen
 /// bytes at a time in one pass: a scan and then a separate copy (a
 /// `memcpy` call past 32 bytes) read every string twice, and were a fifth
-/// of encoding a payload of short strings. Returns false, with `out` as it
-/// was, if `s` needs an escape.
+/// of encoding a payload of short strings. With `KEY`, framed as a key
+/// (see [`write_quoted`]). Returns false, with `out` as it was, if `s`
+/// needs an escape.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn copy_quoted16(out: &mut Vec<u8>, s: &[u8]) -> bool {
+fn copy_quoted16<const KEY: bool>(out: &mut Vec<u8>, s: &[u8], sep: u8) -> bool {
     use core::arch::x86_64::{_mm_loadu_si128, _mm_storeu_si128};
     let n = s.len();
     if n < 16 {
         return false;
     }
-    out.reserve(n + 2);
+    // The string, its quotes, and with `KEY` the separator and colon.
+    let framed = n + 2 + 2 * usize::from(KEY);
+    out.reserve(framed);
     let start = out.len();
-    // SAFETY: after `reserve` there is room for `n + 2` bytes at `start`;
+    // SAFETY: after `reserve` there is room for `framed` bytes at `start`;
     // every load reads 16 bytes of `s` starting at most at `n - 16` (the
     // last overlaps the one before), and every store writes 16 bytes
-    // inside `start + 1 .. start + 1 + n`. `set_len` runs only once all
-    // `n + 2` bytes are written; on an early return the bytes written past
-    // the length are spare capacity, which `write_str` then overwrites.
+    // inside the `n` bytes at `dst`; `put_frame` writes the rest. `set_len`
+    // runs only once all `framed` bytes are written; on an early return
+    // the bytes written past the length are spare capacity, which the slow
+    // path then overwrites.
     unsafe {
-        let dst = out.as_mut_ptr().add(start);
-        dst.write(b'"');
+        let dst = out.as_mut_ptr().add(start + 1 + usize::from(KEY));
         let copy = |i: usize| {
             let w = _mm_loadu_si128(s.as_ptr().add(i).cast());
-            _mm_storeu_si128(dst.add(1 + i).cast(), w);
+            _mm_storeu_si128(dst.add(i).cast(), w);
             special16(w)
         };
         let mut i = 0;
@@ -325,8 +611,8 @@ fn copy_quoted16(out: &mut Vec<u8>, s: &[u8]) -> bool {
         if copy(n - 16) {
             return false;
         }
-        dst.add(1 + n).write(b'"');
-        out.set_len(start + n + 2);
+        put_frame::<KEY>(dst, n, sep);
+        out.set_len(start + framed);
     }
     true
 }
