@@ -170,10 +170,121 @@ unsafe fn ascii_raw(obj: *mut ffi::PyObject) -> Option<(*mut u8, usize)> {
     }
 }
 
+/// The characters of `s` when it is a compact ASCII string (see
+/// [`ascii_data`]); None for any other `str`.
+#[inline]
+pub fn ascii_bytes<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a [u8]> {
+    // SAFETY: `s` is a live `str`, borrowed for `'a`.
+    unsafe { ascii_data(s.as_ptr()) }.map(str::as_bytes)
+}
+
+/// A new reference to `obj` (what `clone` makes), counted inline instead of
+/// through `Py_IncRef`, a call on the stable ABI that cost a tenth of
+/// reading a payload whose strings come from the key cache.
+///
+/// `ob_refcnt` is the first word of every object (part of the stable ABI).
+/// From 3.12 an immortal object's count must not be touched: its low 32
+/// bits, read as signed, are negative (3.12 to 3.14 all test immortality so,
+/// and keep flags in the high half from 3.14), so such counts, and mortal
+/// ones that large, go through `Py_IncRef`. A count below 2^31 is one plain
+/// CPython would increment the same way, with no carry into the high half.
+#[inline(always)]
+pub fn new_ref<'py, T>(obj: &Bound<'py, T>) -> Bound<'py, T> {
+    let p = obj.as_ptr();
+    // SAFETY: `p` is live (borrowed from `obj`) and the GIL is held (the
+    // module is built for the GIL-enabled stable ABI only, where the count
+    // is a plain word), so no other thread touches the count meanwhile.
+    unsafe {
+        let count = p.cast::<ffi::Py_ssize_t>();
+        let n = count.read();
+        if n as i32 >= 0 {
+            count.write(n + 1);
+        } else {
+            ffi::Py_IncRef(p);
+        }
+        Bound::from_owned_ptr(obj.py(), p).cast_into_unchecked()
+    }
+}
+
+/// Where a list's item pointer sits in the list object: after the
+/// variable-size header (count, type, size). Set by [`init`] once a list
+/// made by CPython was seen to keep its items there; 0 until then.
+static LIST_ITEMS_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// A new `list` of `items`, which it takes over. The items are written
+/// straight into the list's array where [`init`] verified the layout
+/// (`PyList_SetItem` is a call per item on the stable ABI); otherwise
+/// through `PyList_SetItem`.
+pub fn new_list<'py>(
+    py: Python<'py>,
+    items: impl ExactSizeIterator<Item = Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let n = items.len();
+    let len = ffi::Py_ssize_t::try_from(n)?;
+    // SAFETY: `PyList_New` returns a new list of `n` NULL items or NULL
+    // with an exception set.
+    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
+    let at = LIST_ITEMS_OFFSET.load(Ordering::Relaxed);
+    // At most `n` items are placed, whatever the iterator does: slots
+    // past its end stay NULL, as `PyList_New` left them.
+    let items = (0..n).zip(items);
+    if at == 0 {
+        for (i, item) in items {
+            // SAFETY: a fresh list of size `n > i`; takes the reference.
+            unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr()) };
+        }
+        return Ok(list);
+    }
+    // SAFETY: `init` found the item array's pointer at `at` in lists made
+    // by this interpreter; this one is fresh and ours alone, with `n`
+    // slots (NULL so far, so no reference is overwritten).
+    unsafe {
+        let slots = list
+            .as_ptr()
+            .cast::<u8>()
+            .add(at)
+            .cast::<*mut *mut ffi::PyObject>()
+            .read();
+        for (i, item) in items {
+            slots.add(i).write(item.into_ptr());
+        }
+    }
+    Ok(list)
+}
+
+/// Checks that a list made by CPython keeps a pointer to its items right
+/// after its variable-size header (true of every GIL-enabled CPython 3),
+/// and turns on [`new_list`]'s direct writes if so.
+fn init_lists(py: Python<'_>) {
+    let items = ["a", "b", "c"].map(|t| PyString::new(py, t).into_any().unbind());
+    let Ok(list) = pyo3::types::PyList::new(py, &items) else {
+        return;
+    };
+    let at = 3 * core::mem::size_of::<usize>();
+    // SAFETY: the list is live; its header is at least `at` words plus
+    // the item pointer long (a `PyListObject`), and the pointer is only
+    // followed for as many items as the list reports.
+    let found = unsafe {
+        let slots = list
+            .as_ptr()
+            .cast::<u8>()
+            .add(at)
+            .cast::<*mut *mut ffi::PyObject>()
+            .read();
+        ffi::PyList_Size(list.as_ptr()) == 3
+            && !slots.is_null()
+            && (0..3).all(|i| slots.add(i).read() == items[i].as_ptr())
+    };
+    if found {
+        LIST_ITEMS_OFFSET.store(at, Ordering::Relaxed);
+    }
+}
+
 /// Checks the string layout [`ascii_data`] relies on against what
 /// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
-/// the direct reads on only if everything agrees.
+/// the direct reads on only if everything agrees; then the list layout.
 pub fn init(py: Python<'_>) {
+    init_lists(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

@@ -13,7 +13,7 @@
 //! cached (as orjson does): a hit costs a hash and a compare instead of an
 //! allocation, a UTF-8 decode and a fresh hash computed by the `dict`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
@@ -24,18 +24,20 @@ use crate::ffi;
 
 /// Converts a validated JSON value to Python objects.
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    KEYS.with(|cell| {
-        let mut guard = cell.try_borrow_mut().ok();
+    with_scratch(py, |keys, stack| {
+        let base = stack.len();
         let mut p = Parser {
             py,
             text: v.raw(),
             s: v.raw().as_bytes(),
             pos: 0,
-            // Only unavailable if a conversion re-entered itself; go uncached.
-            keys: guard.as_deref_mut(),
-            stack: Vec::new(),
+            keys,
+            stack,
         };
-        p.value(0)
+        let out = p.value(0);
+        // Only an error leaves elements behind.
+        p.stack.truncate(base);
+        out
     })
 }
 
@@ -43,12 +45,10 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
 /// from message to message, so short plain ones come from the key cache.
 pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
-        Some(plain) if plain.len() <= KeyCache::MAX_LEN => {
-            KEYS.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut cache) => cache.get(py, plain),
-                Err(_) => PyString::new(py, plain).into_any(),
-            })
-        }
+        Some(plain) if plain.len() <= KeyCache::MAX_LEN => with_scratch(py, |keys, _| match keys {
+            Some(cache) => cache.get(py, plain),
+            None => ffi::new_str(py, plain).into_any(),
+        }),
         _ => json_str(py, s),
     }
 }
@@ -134,9 +134,8 @@ struct Parser<'a, 'py, 'k> {
     s: &'a [u8],
     pos: usize,
     keys: Option<&'k mut KeyCache>,
-    /// Elements of the arrays being built, innermost last: one buffer for
-    /// the whole conversion instead of one per array.
-    stack: Vec<Bound<'py, PyAny>>,
+    /// Elements of the arrays being built, innermost last (see `Scratch`).
+    stack: &'k mut Vec<Py<PyAny>>,
 }
 
 #[cold]
@@ -177,15 +176,15 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             b'[' => self.array(depth + 1),
             b't' => {
                 self.pos += 4;
-                Ok(PyBool::new(py, true).to_owned().into_any())
+                Ok(ffi::new_ref(&PyBool::new(py, true)).into_any())
             }
             b'f' => {
                 self.pos += 5;
-                Ok(PyBool::new(py, false).to_owned().into_any())
+                Ok(ffi::new_ref(&PyBool::new(py, false)).into_any())
             }
             b'n' => {
                 self.pos += 4;
-                Ok(py.None().into_bound(py))
+                Ok(ffi::new_ref(&py.None().into_bound(py)))
             }
             _ => self.number(),
         }
@@ -348,7 +347,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
         loop {
             let v = self.value(depth)?;
-            self.stack.push(v);
+            self.stack.push(v.unbind());
             match self.peek() {
                 b',' => self.pos += 1,
                 b']' => {
@@ -358,8 +357,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 _ => return Err(invalid(self.pos)),
             }
         }
-        let list = PyList::new(self.py, self.stack.drain(base..))?;
-        Ok(list.into_any())
+        ffi::new_list(self.py, self.stack.drain(base..))
     }
 
     fn object(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
@@ -431,76 +429,133 @@ fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
     Some(if exp >= 0 { m * p } else { m / p })
 }
 
-thread_local! {
-    static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::new());
+/// Runs `f` with the process's key cache and array stack, or with no cache
+/// and a fresh stack when another conversion holds them: a finalizer that
+/// ran during a conversion (an allocation can start a collection) read a
+/// payload, or another thread did while such Python code ran.
+fn with_scratch<R>(
+    _gil: Python<'_>,
+    f: impl FnOnce(Option<&mut KeyCache>, &mut Vec<Py<PyAny>>) -> R,
+) -> R {
+    if SCRATCH.busy.replace(true) {
+        return f(None, &mut Vec::new());
+    }
+    /// Frees the scratch when `f` is done, even by a panic.
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            SCRATCH.busy.set(false);
+        }
+    }
+    let _release = Release;
+    // SAFETY: `busy` was false and is now true, and the GIL (held: `_gil`)
+    // orders every access to it, so no other reference to the scratch
+    // exists until `_release` resets it.
+    let scratch = unsafe { &mut *SCRATCH.scratch.get() };
+    f(Some(&mut scratch.keys), &mut scratch.stack)
 }
 
-/// One cache slot: a key's UTF-8 bytes (inline, no allocation), the words
-/// they hash from, and its `str`.
+/// What conversions keep between calls, for every thread, guarded by the
+/// GIL (as `etf.rs` does): plain loads and stores, where the thread-local
+/// and `RefCell` it replaced cost a call and a flag per conversion.
+struct GilScratch {
+    busy: Cell<bool>,
+    scratch: UnsafeCell<Scratch>,
+}
+
+// SAFETY: the module is built for the GIL-enabled stable ABI (abi3 cannot
+// be loaded by a free-threaded Python), and the fields are only used by
+// `with_scratch`, which takes a `Python` token: one thread at a time, the
+// GIL's release and acquire ordering their accesses.
+unsafe impl Sync for GilScratch {}
+
+static SCRATCH: GilScratch = GilScratch {
+    busy: Cell::new(false),
+    scratch: UnsafeCell::new(Scratch {
+        keys: KeyCache::new(),
+        stack: Vec::new(),
+    }),
+};
+
+struct Scratch {
+    keys: KeyCache,
+    /// Elements of the arrays being built, innermost last: a list's length
+    /// is only known at its end, and one buffer for every list of every
+    /// conversion saves an allocation per array.
+    stack: Vec<Py<PyAny>>,
+}
+
+/// One cache slot, 32 bytes (two to a cache line): a key's length and the
+/// words it hashes from, which are the whole key up to 16 bytes, and its
+/// `str`. Longer keys are compared against that `str`'s own characters.
 struct Entry {
     len: usize,
     words: (u64, u64),
-    bytes: [u8; KeyCache::MAX_LEN],
-    s: Py<PyString>,
+    s: Option<Py<PyString>>,
 }
 
 /// A direct-mapped cache of `str` objects for short keys without escapes.
+/// Slots hold no bytes of their own, so the whole table fits the L1 cache:
+/// with inline copies of up to 64 bytes it was three times that, and its
+/// loads missed.
 struct KeyCache {
-    slots: Vec<Option<Entry>>,
+    slots: [Entry; KeyCache::SLOTS],
 }
 
 impl KeyCache {
     const SLOTS: usize = 1024;
     const MAX_LEN: usize = 64;
+    /// Keys up to this long are all in `Entry::words`.
+    const IN_WORDS: usize = 16;
 
-    fn new() -> KeyCache {
+    const fn new() -> KeyCache {
+        const EMPTY: Entry = Entry {
+            len: 0,
+            words: (0, 0),
+            s: None,
+        };
         KeyCache {
-            slots: (0..Self::SLOTS).map(|_| None).collect(),
+            slots: [EMPTY; KeyCache::SLOTS],
         }
     }
 
     #[inline(always)]
-    fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
-        let text = key;
+    fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
         let key = text.as_bytes();
         let words = words(key);
-        let slot = hash(words, key.len()) as usize % Self::SLOTS;
+        let slot = hash(words, key.len()) as usize & (Self::SLOTS - 1);
         let Some(entry) = self.slots.get_mut(slot) else {
-            return PyString::new(py, text).into_any();
+            return ffi::new_str(py, text).into_any();
         };
-        if let Some(e) = entry {
-            // Up to 16 bytes the words are the whole key; longer keys
-            // compare the rest too.
-            if e.len == key.len()
-                && e.words == words
-                && (key.len() <= 16 || e.bytes.get(..e.len) == Some(key))
+        if let Some(s) = &entry.s {
+            let s = s.bind(py);
+            if entry.len == key.len()
+                && entry.words == words
+                && (key.len() <= Self::IN_WORDS || ffi::ascii_bytes(s) == Some(key))
             {
-                return e.s.bind(py).clone().into_any();
+                return ffi::new_ref(s).into_any();
             }
         }
         Self::insert(entry, py, text, words)
     }
 
-    /// A miss: a new `str`, kept in `entry` (unless the key is too long).
+    /// A miss: a new `str`, kept in `entry` if its characters can be
+    /// compared later (always up to 16 bytes; longer only if ASCII).
     #[cold]
     #[inline(never)]
     fn insert<'py>(
-        entry: &mut Option<Entry>,
+        entry: &mut Entry,
         py: Python<'py>,
         text: &str,
         words: (u64, u64),
     ) -> Bound<'py, PyAny> {
-        let key = text.as_bytes();
-        let fresh = PyString::new(py, text);
-        let mut bytes = [0u8; Self::MAX_LEN];
-        if let Some(dst) = bytes.get_mut(..key.len()) {
-            dst.copy_from_slice(key);
-            *entry = Some(Entry {
-                len: key.len(),
-                words,
-                bytes,
-                s: fresh.clone().unbind(),
-            });
+        let fresh = ffi::new_str(py, text);
+        if text.len() <= Self::IN_WORDS || ffi::ascii_bytes(&fresh) == Some(text.as_bytes()) {
+            let old = entry.s.replace(fresh.clone().unbind());
+            entry.len = text.len();
+            entry.words = words;
+            // Released here, with the GIL known to be held.
+            drop(old.map(|s| s.into_bound(py)));
         }
         fresh.into_any()
     }
