@@ -33,11 +33,12 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
             pos: 0,
             keys,
             stack,
+            error: None,
         };
         let out = p.value(0);
         // Only an error leaves elements behind.
         p.stack.truncate(base);
-        out
+        out.map_err(|Failed| p.error.take().unwrap_or_else(|| invalid(0)))
     })
 }
 
@@ -136,6 +137,23 @@ struct Parser<'a, 'py, 'k> {
     keys: Option<&'k mut KeyCache>,
     /// Elements of the arrays being built, innermost last (see `Scratch`).
     stack: &'k mut Vec<Py<PyAny>>,
+    /// Why the conversion stopped, once it has.
+    error: Option<PyErr>,
+}
+
+/// A conversion that stopped; the reason waits in `Parser::error`. A
+/// `PyErr` is several words, and returning it through every level of the
+/// recursion made each value's result go through memory; this `Result` is
+/// one register.
+struct Failed;
+
+type Step<T> = Result<T, Failed>;
+
+/// For PyO3's conversions that cannot fail.
+impl From<std::convert::Infallible> for Failed {
+    fn from(never: std::convert::Infallible) -> Failed {
+        match never {}
+    }
 }
 
 #[cold]
@@ -144,6 +162,22 @@ fn invalid(at: usize) -> PyErr {
 }
 
 impl<'a, 'py> Parser<'a, 'py, '_> {
+    /// Stops the conversion: the text is not valid JSON at byte `at`.
+    #[cold]
+    #[inline(never)]
+    fn invalid(&mut self, at: usize) -> Failed {
+        self.error = Some(invalid(at));
+        Failed
+    }
+
+    /// Stops the conversion with Python's error.
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, e: PyErr) -> Failed {
+        self.error = Some(e);
+        Failed
+    }
+
     #[inline]
     fn peek(&mut self) -> u8 {
         // Payloads are mostly compact: one compare settles it (JSON's
@@ -165,7 +199,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         0
     }
 
-    fn value(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn value(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         let py = self.py;
         match self.peek() {
             b'"' => {
@@ -192,14 +226,19 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
 
     /// The string at `pos` (which is its opening quote).
     #[inline(always)]
-    fn string(&mut self) -> PyResult<JsonStr<'a>> {
+    fn string(&mut self) -> Step<JsonStr<'a>> {
         let start = self.pos + 1;
-        let (end, escaped) = self.closing_quote(start).ok_or_else(|| invalid(self.pos))?;
+        let (end, escaped) = self
+            .closing_quote(start)
+            .ok_or_else(|| self.invalid(self.pos))?;
         self.pos = end + 1;
         // Quotes are ASCII, so both ends are character boundaries.
-        let raw = self.text.get(start..end).ok_or_else(|| invalid(start))?;
+        let raw = self
+            .text
+            .get(start..end)
+            .ok_or_else(|| self.invalid(start))?;
         if escaped {
-            JsonStr::from_json(raw).map_err(|_| invalid(start))
+            JsonStr::from_json(raw).map_err(|_| self.invalid(start))
         } else {
             Ok(JsonStr::new(raw))
         }
@@ -268,32 +307,21 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     /// of up to 15 significant digits with a small exponent (nearly all in
     /// payloads) are built from the digits directly; the rest are parsed
     /// from their text.
-    fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
+    fn number(&mut self) -> Step<Bound<'py, PyAny>> {
         let start = self.pos;
         let neg = self.s.get(start) == Some(&b'-');
         let mut i = start + usize::from(neg);
         let mut mant: u64 = 0;
-        let mut digits = 0usize;
+        let mut digits = digit_run(self.s, i, &mut mant);
+        i += digits;
         let mut frac = 0i64;
-        let digit = |i: &mut usize, mant: &mut u64| match self.s.get(*i) {
-            Some(&b) if b.is_ascii_digit() => {
-                *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                *i += 1;
-                true
-            }
-            _ => false,
-        };
-        while digit(&mut i, &mut mant) {
-            digits += 1;
-        }
         let mut float = false;
         if self.s.get(i) == Some(&b'.') {
             float = true;
-            i += 1;
-            while digit(&mut i, &mut mant) {
-                digits += 1;
-                frac += 1;
-            }
+            let n = digit_run(self.s, i + 1, &mut mant);
+            i += 1 + n;
+            digits += n;
+            frac = n as i64;
         }
         let mut exp = 0i64;
         if matches!(self.s.get(i), Some(b'e' | b'E')) {
@@ -304,40 +332,41 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 i += 1;
             }
             let mut e = 0u64;
-            while digit(&mut i, &mut e) {
+            while let Some(&b) = self.s.get(i).filter(|b| b.is_ascii_digit()) {
                 // Clamped: any exponent this large overflows or underflows.
-                e = e.min(1_000_000);
+                e = (e * 10 + u64::from(b - b'0')).min(1_000_000);
+                i += 1;
             }
             exp = if exp_neg { -(e as i64) } else { e as i64 };
         }
         self.pos = i;
         if digits == 0 {
-            return Err(invalid(start));
+            return Err(self.invalid(start));
         }
         if !float && digits <= 18 {
             // Below 10^18, so it fits an i64 either way.
             let v = mant as i64;
             return Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any());
         }
-        let text = self.text.get(start..i).ok_or_else(|| invalid(start))?;
+        let text = self.text.get(start..i).ok_or_else(|| self.invalid(start))?;
         if !float {
             return match text.parse::<i64>() {
                 Ok(v) => Ok(v.into_pyobject(self.py)?.into_any()),
-                Err(_) => ffi::new_big_int(self.py, text),
+                Err(_) => ffi::new_big_int(self.py, text).map_err(|e| self.failed(e)),
             };
         }
         let f = match exact_float(mant, digits, exp - frac) {
             Some(f) if neg => -f,
             Some(f) => f,
             // Correctly rounded, overflowing to infinity like `json.loads`.
-            None => text.parse().map_err(|_| invalid(start))?,
+            None => text.parse().map_err(|_| self.invalid(start))?,
         };
         Ok(PyFloat::new(self.py, f).into_any())
     }
 
-    fn array(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn array(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
-            return Err(invalid(self.pos));
+            return Err(self.invalid(self.pos));
         }
         self.pos += 1;
         let base = self.stack.len();
@@ -354,15 +383,15 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(invalid(self.pos)),
+                _ => return Err(self.invalid(self.pos)),
             }
         }
-        ffi::new_list(self.py, self.stack.drain(base..))
+        ffi::new_list(self.py, self.stack.drain(base..)).map_err(|e| self.failed(e))
     }
 
-    fn object(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn object(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
-            return Err(invalid(self.pos));
+            return Err(self.invalid(self.pos));
         }
         self.pos += 1;
         let dict = PyDict::new(self.py);
@@ -372,19 +401,20 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
         loop {
             if self.peek() != b'"' {
-                return Err(invalid(self.pos));
+                return Err(self.invalid(self.pos));
             }
             let k = self.string()?;
             let key = self.key(k);
             if self.peek() != b':' {
-                return Err(invalid(self.pos));
+                return Err(self.invalid(self.pos));
             }
             self.pos += 1;
             let v = self.value(depth)?;
             // SAFETY: three live objects; `PyDict_SetItem` takes its own
             // references (ours are dropped after).
             if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
-                return Err(PyErr::fetch(self.py));
+                let e = PyErr::fetch(self.py);
+                return Err(self.failed(e));
             }
             match self.peek() {
                 b',' => self.pos += 1,
@@ -392,7 +422,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(invalid(self.pos)),
+                _ => return Err(self.invalid(self.pos)),
             }
         }
         Ok(dict.into_any())
@@ -407,6 +437,65 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             _ => json_str(self.py, k),
         }
     }
+}
+
+/// The digits at `s[i..]`: how many there are (0 if none), with `mant`
+/// taking each (times ten, wrapping past 19 digits, which only the slow
+/// paths read). Eight bytes are classified and added from one load while
+/// eight are left: a loop per digit ended on a mispredicted branch for
+/// nearly every number, since their lengths vary.
+#[inline(always)]
+fn digit_run(s: &[u8], start: usize, mant: &mut u64) -> usize {
+    let mut i = start;
+    while let Some(chunk) = s.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let (n, v) = leading_digits(u64::from_le_bytes(*chunk));
+        let scale = POW10_INT.get(n).copied().unwrap_or(0);
+        *mant = mant.wrapping_mul(scale).wrapping_add(v);
+        i += n;
+        if n < 8 {
+            return i - start;
+        }
+    }
+    while let Some(&b) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        i += 1;
+    }
+    i - start
+}
+
+/// `10^n` for the digit counts `leading_digits` gives.
+const POW10_INT: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the bytes of `word` (the first in its lowest byte) are ASCII
+/// digits before the first that is not, and the number they spell.
+#[inline(always)]
+fn leading_digits(word: u64) -> (usize, u64) {
+    // Digits become 0..=9; a byte is one if its high nibble is clear and
+    // stays clear with 6 added. An addition may carry into the next byte,
+    // but only out of a byte already flagged, so the lowest flag is exact.
+    let t = word ^ 0x3030_3030_3030_3030;
+    let flags = (t | t.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0;
+    let n = (flags.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    // The `n` digits moved to the top bytes, as if behind leading zeros,
+    // then combined pairwise: 2, 4, then 8 digits per lane.
+    let d = t << (64 - 8 * n);
+    let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_FFFF_0000_FFFF;
+    let d = (d.wrapping_mul(10_000) + (d >> 32)) & 0xFFFF_FFFF;
+    (n, d)
 }
 
 /// Exact powers of ten as `f64` (all up to 1e22 are representable).

@@ -213,3 +213,21 @@ def test_a_conversion_reentered_from_a_collection_reads_correctly():
         gc.callbacks.remove(callback)
     assert seen, "no collection ran during the conversions"
     assert all(same(s, json.loads(inner_text)) for s in seen)
+
+
+def test_numbers_of_every_length_read_alike_wherever_they_end():
+    # Digits are read eight at a time while eight bytes are left in the
+    # payload, one at a time at its very end: every length and position.
+    rng = random.Random(53)
+    for n in range(1, 26):
+        for _ in range(6):
+            whole = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(n - 1))
+            frac = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 20)))
+            for text in (whole, "-" + whole, whole + "." + frac, "-0." + frac, whole + "e-" + str(n), whole + "." + frac + "E+3"):
+                expected = json.loads(text)
+                assert same(payload_of(text), expected), text
+                for tail in ("", "x", "xxxxxxx", "x" * 20):
+                    doc = '[%s,"%s",%s]' % (text, tail, text)
+                    assert same(payload_of(doc), json.loads(doc)), doc
+                    doc = '{"k":%s}' % text
+                    assert same(payload_of(doc), {"k": expected}), doc
