@@ -206,6 +206,29 @@ pub fn new_ref<'py, T>(obj: &Bound<'py, T>) -> Bound<'py, T> {
     }
 }
 
+/// Drops a reference, counted inline when that cannot free the object
+/// (`Bound`'s drop is a `Py_DecRef` call on the stable ABI, one per dict
+/// key and value). Only a count of at least two, as CPython would count
+/// it (see [`new_ref`]), is decremented here; a last reference, or an
+/// immortal object's, goes through `Py_DecRef`, which frees or ignores it.
+#[inline(always)]
+pub fn release<T>(obj: Bound<'_, T>) {
+    let p = obj.into_ptr();
+    // SAFETY: we owned the reference `p` (taken over from `obj`); the GIL
+    // is held, as for `new_ref`. With a count of two or more, ours is not
+    // the last, so nothing is to be freed; the low half does not borrow
+    // from the high one.
+    unsafe {
+        let count = p.cast::<ffi::Py_ssize_t>();
+        let n = count.read();
+        if n as i32 >= 2 {
+            count.write(n - 1);
+        } else {
+            ffi::Py_DecRef(p);
+        }
+    }
+}
+
 /// Where a list's item pointer sits in the list object: after the
 /// variable-size header (count, type, size). Set by [`init`] once a list
 /// made by CPython was seen to keep its items there; 0 until then.

@@ -411,11 +411,13 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             self.pos += 1;
             let v = self.value(depth)?;
             // SAFETY: three live objects; `PyDict_SetItem` takes its own
-            // references (ours are dropped after).
+            // references (ours are released after).
             if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
                 let e = PyErr::fetch(self.py);
                 return Err(self.failed(e));
             }
+            ffi::release(key);
+            ffi::release(v);
             match self.peek() {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -574,37 +576,64 @@ struct Scratch {
     stack: Vec<Py<PyAny>>,
 }
 
-/// One cache slot, 32 bytes (two to a cache line): a key's length and the
-/// words it hashes from, which are the whole key up to 16 bytes, and its
-/// `str`. Longer keys are compared against that `str`'s own characters.
+/// One cache entry, 32 bytes: a key's length and the words it hashes
+/// from, which are the whole key up to 16 bytes, and its `str`. Longer
+/// keys are compared against that `str`'s own characters.
 struct Entry {
     len: usize,
     words: (u64, u64),
     s: Option<Py<PyString>>,
 }
 
-/// A direct-mapped cache of `str` objects for short keys without escapes.
-/// Slots hold no bytes of their own, so the whole table fits the L1 cache:
-/// with inline copies of up to 64 bytes it was three times that, and its
-/// loads missed.
+impl Entry {
+    const EMPTY: Entry = Entry {
+        len: 0,
+        words: (0, 0),
+        s: None,
+    };
+
+    /// The cached `str` if it is `key`'s.
+    #[inline(always)]
+    fn hit<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        key: &[u8],
+        words: (u64, u64),
+    ) -> Option<&'a Bound<'py, PyString>> {
+        let s = self.s.as_ref()?.bind(py);
+        let same = self.len == key.len()
+            && self.words == words
+            && (key.len() <= KeyCache::IN_WORDS || ffi::ascii_bytes(s) == Some(key));
+        same.then_some(s)
+    }
+}
+
+/// Two entries sharing a cache line: a key may sit in either, so two keys
+/// of one hash do not evict each other (direct-mapped, the 350 distinct
+/// strings of the 64 KiB benchmark payload missed a hundred times a call;
+/// four ways, two lines a set, missed none but were slower).
+#[repr(align(64))]
+struct Set([Entry; KeyCache::WAYS]);
+
+/// A two-way set-associative cache of `str` objects for short keys (and
+/// short string values) without escapes. Entries hold no bytes of their
+/// own, so the table is 32 KiB: with inline copies of up to 64 bytes it
+/// was three times that, and its loads missed.
 struct KeyCache {
-    slots: [Entry; KeyCache::SLOTS],
+    sets: [Set; KeyCache::SETS],
 }
 
 impl KeyCache {
-    const SLOTS: usize = 1024;
+    const SETS: usize = 512;
+    const WAYS: usize = 2;
     const MAX_LEN: usize = 64;
     /// Keys up to this long are all in `Entry::words`.
     const IN_WORDS: usize = 16;
 
     const fn new() -> KeyCache {
-        const EMPTY: Entry = Entry {
-            len: 0,
-            words: (0, 0),
-            s: None,
-        };
+        const EMPTY: Set = Set([Entry::EMPTY; KeyCache::WAYS]);
         KeyCache {
-            slots: [EMPTY; KeyCache::SLOTS],
+            sets: [EMPTY; KeyCache::SETS],
         }
     }
 
@@ -612,39 +641,40 @@ impl KeyCache {
     fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
         let key = text.as_bytes();
         let words = words(key);
-        let slot = hash(words, key.len()) as usize & (Self::SLOTS - 1);
-        let Some(entry) = self.slots.get_mut(slot) else {
+        let at = set_of(words, key.len());
+        let Some(Set(set)) = self.sets.get_mut(at) else {
             return ffi::new_str(py, text).into_any();
         };
-        if let Some(s) = &entry.s {
-            let s = s.bind(py);
-            if entry.len == key.len()
-                && entry.words == words
-                && (key.len() <= Self::IN_WORDS || ffi::ascii_bytes(s) == Some(key))
-            {
+        for entry in set.iter() {
+            if let Some(s) = entry.hit(py, key, words) {
                 return ffi::new_ref(s).into_any();
             }
         }
-        Self::insert(entry, py, text, words)
+        Self::insert(set, py, text, words)
     }
 
-    /// A miss: a new `str`, kept in `entry` if its characters can be
-    /// compared later (always up to 16 bytes; longer only if ASCII).
+    /// A miss: a new `str`, kept first in its set (the others move one
+    /// down, the last is dropped) if its characters can be compared later
+    /// (always up to 16 bytes; longer only if ASCII).
     #[cold]
     #[inline(never)]
     fn insert<'py>(
-        entry: &mut Entry,
+        set: &mut [Entry; KeyCache::WAYS],
         py: Python<'py>,
         text: &str,
         words: (u64, u64),
     ) -> Bound<'py, PyAny> {
         let fresh = ffi::new_str(py, text);
         if text.len() <= Self::IN_WORDS || ffi::ascii_bytes(&fresh) == Some(text.as_bytes()) {
-            let old = entry.s.replace(fresh.clone().unbind());
-            entry.len = text.len();
-            entry.words = words;
+            let entry = Entry {
+                len: text.len(),
+                words,
+                s: Some(fresh.clone().unbind()),
+            };
+            set.rotate_right(1);
+            let old = core::mem::replace(&mut set[0], entry);
             // Released here, with the GIL known to be held.
-            drop(old.map(|s| s.into_bound(py)));
+            drop(old.s.map(|s| s.into_bound(py)));
         }
         fresh.into_any()
     }
@@ -710,11 +740,14 @@ fn has_byte(word: u64, b: u8) -> u64 {
     x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080
 }
 
-/// A cache-slot hash from the length and the first and last eight bytes:
+/// A cache set from the length and the first and last eight bytes:
 /// constant time, and keys that differ only in the middle are rare enough
-/// that a collision just costs a miss.
+/// that a collision just costs a miss. The set is the product's top bits,
+/// the only ones every input bit reaches (bits 40 and up, as taken before,
+/// ignored the last two characters of a seven-byte id like `s-01234`, so
+/// such ids evicted each other a hundred times a call).
 #[inline]
-fn hash((head, tail): (u64, u64), len: usize) -> u32 {
+fn set_of((head, tail): (u64, u64), len: usize) -> usize {
     let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 40) as u32
+    (h >> (64 - KeyCache::SETS.trailing_zeros())) as usize
 }

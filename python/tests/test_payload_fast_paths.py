@@ -231,3 +231,34 @@ def test_numbers_of_every_length_read_alike_wherever_they_end():
                     assert same(payload_of(doc), json.loads(doc)), doc
                     doc = '{"k":%s}' % text
                     assert same(payload_of(doc), {"k": expected}), doc
+
+
+def test_duplicate_keys_keep_the_last_value_and_leak_nothing():
+    # A repeated key leaves the dict holding its first key object and
+    # the last value: the references given up for the second pair (one of
+    # them then the last) must still be released exactly once.
+    long_key = "k" * 80  # past the cache: a fresh str every time
+    escaped = "esc\\u00e9aped"
+    texts = [
+        '{"a":1,"a":[2],"a":"three"}',
+        '{"%s":{"x":1},"%s":[1,2,3],"b":0}' % (long_key, long_key),
+        '{"%s":"v1","%s":"v2"}' % (escaped, escaped),
+        '[{"s":"dup","s":"dup"},{"s":"dup"}]',
+    ]
+    for t in texts:
+        assert same(payload_of(t), json.loads(t))
+    frames = [frame_of(t) for t in texts]
+    for f in frames:
+        pw.decode(f).payload
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(3000):
+            for f in frames:
+                pw.decode(f).payload
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert grown < 16 * 1024, grown
