@@ -6,8 +6,8 @@
 //! `float`, `bool`, `None`. It does not use `RawJson`'s lazy iterators
 //! because those find the end of every member before handing it out, so a
 //! value nested `d` levels deep would be scanned `d` times; here every byte
-//! is read once. Strings with escapes are decoded by the codec's
-//! [`JsonStr`].
+//! is read once. Strings with escapes are decoded here too, into a reused
+//! buffer (envelope strings by the codec's [`JsonStr`]).
 //!
 //! Short object keys repeat across messages, so their `str` objects are
 //! cached (as orjson does): a hit costs a hash and a compare instead of an
@@ -18,13 +18,13 @@ use std::cell::{Cell, UnsafeCell};
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
 
 /// Converts a validated JSON value to Python objects.
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    with_scratch(py, |keys, stack| {
+    with_scratch(py, |keys, stack, buf| {
         let base = stack.len();
         let mut p = Parser {
             py,
@@ -33,6 +33,7 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
             pos: 0,
             keys,
             stack,
+            buf,
             error: None,
         };
         let out = p.value(0);
@@ -46,10 +47,12 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
 /// from message to message, so short plain ones come from the key cache.
 pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
-        Some(plain) if plain.len() <= KeyCache::MAX_LEN => with_scratch(py, |keys, _| match keys {
-            Some(cache) => cache.get(py, plain),
-            None => ffi::new_str(py, plain).into_any(),
-        }),
+        Some(plain) if plain.len() <= KeyCache::MAX_LEN => {
+            with_scratch(py, |keys, _, _| match keys {
+                Some(cache) => cache.get(py, plain),
+                None => ffi::new_str(py, plain).into_any(),
+            })
+        }
         _ => json_str(py, s),
     }
 }
@@ -97,10 +100,8 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let hi = hex4(raw.get(i + 2..i + 6)?)?;
         let (code, used) = if (0xD800..0xDC00).contains(&hi) {
             let lo = hex4(raw.get(i + 8..i + 12)?)?;
-            (
-                0x10000 + ((hi - 0xD800) << 10) + lo.checked_sub(0xDC00)?,
-                12,
-            )
+            let lo = lo.checked_sub(0xDC00).filter(|lo| *lo < 0x400)?;
+            (0x10000 + ((hi - 0xD800) << 10) + lo, 12)
         } else {
             (hi, 6)
         };
@@ -137,6 +138,8 @@ struct Parser<'a, 'py, 'k> {
     keys: Option<&'k mut KeyCache>,
     /// Elements of the arrays being built, innermost last (see `Scratch`).
     stack: &'k mut Vec<Py<PyAny>>,
+    /// Where strings with escapes are decoded (see `Scratch`).
+    buf: &'k mut Vec<u8>,
     /// Why the conversion stopped, once it has.
     error: Option<PyErr>,
 }
@@ -202,10 +205,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     fn value(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         let py = self.py;
         match self.peek() {
-            b'"' => {
-                let s = self.string()?;
-                Ok(self.str_value(s))
-            }
+            b'"' => match self.string()? {
+                (raw, false) => Ok(self.str_value(raw)),
+                (raw, true) => self.unescaped(raw),
+            },
             b'{' => self.object(depth + 1),
             b'[' => self.array(depth + 1),
             b't' => {
@@ -218,15 +221,16 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
             b'n' => {
                 self.pos += 4;
-                Ok(ffi::new_ref(&py.None().into_bound(py)))
+                Ok(ffi::new_ref(&PyNone::get(py)).into_any())
             }
             _ => self.number(),
         }
     }
 
-    /// The string at `pos` (which is its opening quote).
+    /// The string at `pos` (which is its opening quote): its content
+    /// between the quotes, and whether that holds escapes.
     #[inline(always)]
-    fn string(&mut self) -> Step<JsonStr<'a>> {
+    fn string(&mut self) -> Step<(&'a str, bool)> {
         let start = self.pos + 1;
         let (end, escaped) = self
             .closing_quote(start)
@@ -237,10 +241,23 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             .text
             .get(start..end)
             .ok_or_else(|| self.invalid(start))?;
-        if escaped {
-            JsonStr::from_json(raw).map_err(|_| self.invalid(start))
-        } else {
-            Ok(JsonStr::new(raw))
+        Ok((raw, escaped))
+    }
+
+    /// A `str` from a string's content with escapes, decoded into the
+    /// scratch buffer: the codec validated them with the frame, so this is
+    /// one pass and no allocation besides the `str` (it was a check by the
+    /// codec's `JsonStr`, a fresh `Vec`, and the decode).
+    #[cold]
+    #[inline(never)]
+    fn unescaped(&mut self, raw: &str) -> Step<Bound<'py, PyAny>> {
+        self.buf.clear();
+        let text =
+            unescape(raw.as_bytes(), self.buf).and_then(|()| std::str::from_utf8(self.buf).ok());
+        match text {
+            Some(text) => Ok(ffi::new_str(self.py, text).into_any()),
+            // Not from the codec's validator after all.
+            None => Err(self.invalid(self.pos)),
         }
     }
 
@@ -294,12 +311,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
 
     /// A `str` for a string value: short plain ones come from the cache.
     #[inline]
-    fn str_value(&mut self, s: JsonStr<'_>) -> Bound<'py, PyAny> {
-        match (s.as_str(), self.keys.as_deref_mut()) {
-            (Some(plain), Some(cache)) if plain.len() <= MAX_CACHED_VALUE => {
-                cache.get(self.py, plain)
-            }
-            _ => json_str(self.py, s),
+    fn str_value(&mut self, plain: &str) -> Bound<'py, PyAny> {
+        match self.keys.as_deref_mut() {
+            Some(cache) if plain.len() <= MAX_CACHED_VALUE => cache.get(self.py, plain),
+            _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
 
@@ -403,8 +418,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             if self.peek() != b'"' {
                 return Err(self.invalid(self.pos));
             }
-            let k = self.string()?;
-            let key = self.key(k);
+            let key = match self.string()? {
+                (raw, false) => self.key(raw),
+                (raw, true) => self.unescaped(raw)?,
+            };
             if self.peek() != b':' {
                 return Err(self.invalid(self.pos));
             }
@@ -431,12 +448,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 
     #[inline]
-    fn key(&mut self, k: JsonStr<'_>) -> Bound<'py, PyAny> {
-        match (k.as_str(), self.keys.as_deref_mut()) {
-            (Some(plain), Some(cache)) if plain.len() <= KeyCache::MAX_LEN => {
-                cache.get(self.py, plain)
-            }
-            _ => json_str(self.py, k),
+    fn key(&mut self, plain: &str) -> Bound<'py, PyAny> {
+        match self.keys.as_deref_mut() {
+            Some(cache) if plain.len() <= KeyCache::MAX_LEN => cache.get(self.py, plain),
+            _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
 }
@@ -526,10 +541,10 @@ fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
 /// payload, or another thread did while such Python code ran.
 fn with_scratch<R>(
     _gil: Python<'_>,
-    f: impl FnOnce(Option<&mut KeyCache>, &mut Vec<Py<PyAny>>) -> R,
+    f: impl FnOnce(Option<&mut KeyCache>, &mut Vec<Py<PyAny>>, &mut Vec<u8>) -> R,
 ) -> R {
     if SCRATCH.busy.replace(true) {
-        return f(None, &mut Vec::new());
+        return f(None, &mut Vec::new(), &mut Vec::new());
     }
     /// Frees the scratch when `f` is done, even by a panic.
     struct Release;
@@ -543,7 +558,11 @@ fn with_scratch<R>(
     // orders every access to it, so no other reference to the scratch
     // exists until `_release` resets it.
     let scratch = unsafe { &mut *SCRATCH.scratch.get() };
-    f(Some(&mut scratch.keys), &mut scratch.stack)
+    f(
+        Some(&mut scratch.keys),
+        &mut scratch.stack,
+        &mut scratch.buf,
+    )
 }
 
 /// What conversions keep between calls, for every thread, guarded by the
@@ -565,6 +584,7 @@ static SCRATCH: GilScratch = GilScratch {
     scratch: UnsafeCell::new(Scratch {
         keys: KeyCache::new(),
         stack: Vec::new(),
+        buf: Vec::new(),
     }),
 };
 
@@ -574,6 +594,8 @@ struct Scratch {
     /// is only known at its end, and one buffer for every list of every
     /// conversion saves an allocation per array.
     stack: Vec<Py<PyAny>>,
+    /// Strings with escapes decoded, one at a time.
+    buf: Vec<u8>,
 }
 
 /// One cache entry, 32 bytes: a key's length and the words it hashes
