@@ -234,43 +234,49 @@ pub fn release<T>(obj: Bound<'_, T>) {
 /// made by CPython was seen to keep its items there; 0 until then.
 static LIST_ITEMS_OFFSET: AtomicUsize = AtomicUsize::new(0);
 
-/// A new `list` of `items`, which it takes over. The items are written
+/// A new `list` of the items of `stack` from `from` on, which it takes
+/// over (`stack` is cut back to `from`). The item pointers are copied
 /// straight into the list's array where [`init`] verified the layout
-/// (`PyList_SetItem` is a call per item on the stable ABI); otherwise
+/// (`PyList_SetItem` is a call per item on the stable ABI, and an iterator
+/// that gives up its items one by one was most of the rest); otherwise
 /// through `PyList_SetItem`.
 pub fn new_list<'py>(
     py: Python<'py>,
-    items: impl ExactSizeIterator<Item = Py<PyAny>>,
+    stack: &mut Vec<Py<PyAny>>,
+    from: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let Some(items) = stack.get(from..) else {
+        return Ok(pyo3::types::PyList::empty(py).into_any());
+    };
     let n = items.len();
     let len = ffi::Py_ssize_t::try_from(n)?;
     // SAFETY: `PyList_New` returns a new list of `n` NULL items or NULL
-    // with an exception set.
+    // with an exception set (then `stack` still owns the items).
     let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
     let at = LIST_ITEMS_OFFSET.load(Ordering::Relaxed);
-    // At most `n` items are placed, whatever the iterator does: slots
-    // past its end stay NULL, as `PyList_New` left them.
-    let items = (0..n).zip(items);
-    if at == 0 {
-        for (i, item) in items {
-            // SAFETY: a fresh list of size `n > i`; takes the reference.
-            unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item.into_ptr()) };
-        }
-        return Ok(list);
-    }
-    // SAFETY: `init` found the item array's pointer at `at` in lists made
-    // by this interpreter; this one is fresh and ours alone, with `n`
-    // slots (NULL so far, so no reference is overwritten).
+    // SAFETY: the list is fresh and ours alone, with `n` slots, all NULL,
+    // so no reference is overwritten. `Py<PyAny>` is a transparent
+    // non-null object pointer, so the items are `n` object pointers. Each
+    // reference is handed to the list exactly once: `set_len` then
+    // shortens the vector over those items without dropping them.
     unsafe {
-        let slots = list
-            .as_ptr()
-            .cast::<u8>()
-            .add(at)
-            .cast::<*mut *mut ffi::PyObject>()
-            .read();
-        for (i, item) in items {
-            slots.add(i).write(item.into_ptr());
+        let src = items.as_ptr().cast::<*mut ffi::PyObject>();
+        if at != 0 {
+            // `init` found the item array's pointer at `at` in lists made
+            // by this interpreter.
+            let slots = list
+                .as_ptr()
+                .cast::<u8>()
+                .add(at)
+                .cast::<*mut *mut ffi::PyObject>()
+                .read();
+            core::ptr::copy_nonoverlapping(src, slots, n);
+        } else {
+            for i in 0..n {
+                ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, src.add(i).read());
+            }
         }
+        stack.set_len(from);
     }
     Ok(list)
 }

@@ -401,7 +401,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 _ => return Err(self.invalid(self.pos)),
             }
         }
-        ffi::new_list(self.py, self.stack.drain(base..)).map_err(|e| self.failed(e))
+        ffi::new_list(self.py, self.stack, base).map_err(|e| self.failed(e))
     }
 
     fn object(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
