@@ -262,3 +262,16 @@ def test_duplicate_keys_keep_the_last_value_and_leak_nothing():
     finally:
         tracemalloc.stop()
     assert grown < 16 * 1024, grown
+
+
+def test_cached_strs_interned_by_the_caller_stay_correct():
+    # Interning a cached key (as setattr or sys.intern do) makes it immortal
+    # from 3.12: the inline reference counting must leave such counts alone.
+    text = json.dumps({"phoenix_wire_interned_key_%d" % i: i for i in range(8)})
+    first = payload_of(text)
+    interned = [sys.intern(k) for k in first]
+    counts = [sys.getrefcount(k) for k in interned]
+    for _ in range(3000):
+        assert payload_of(text) == first
+    assert [sys.getrefcount(k) for k in interned] == counts
+    assert all(k in payload_of(text) for k in interned)
