@@ -454,7 +454,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 }
 
-/// The digits at `s[i..]`: how many there are (0 if none), with `mant`
+/// The digits at `s[start..]`: how many there are (0 if none), with `mant`
 /// taking each (times ten, wrapping past 19 digits, which only the slow
 /// paths read). Eight bytes are classified and added from one load while
 /// eight are left: a loop per digit ended on a mispredicted branch for
