@@ -5,7 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -19,6 +19,15 @@ extern "C" {
     // Not in the limited API, but exported with this signature by every
     // CPython since 3.3 (PEP 393): an uninitialized compact string.
     fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
+    // Not in the limited API, but exported with this signature by every
+    // CPython from 3.9 to 3.14 (from 3.13 "for `_asyncio`"; orjson uses it
+    // too): `PyDict_SetItem` without hashing the key again.
+    fn _PyDict_SetItem_KnownHash(
+        mp: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        item: *mut ffi::PyObject,
+        hash: ffi::Py_hash_t,
+    ) -> core::ffi::c_int;
 }
 
 /// A new `str` from UTF-8 text.
@@ -121,6 +130,59 @@ static ASCII_DATA_OFFSET: AtomicUsize = AtomicUsize::new(0);
 /// `state`: the same on every CPython 3 build the abi3 wheel loads on.
 const LENGTH_AT: usize = 16;
 const STATE_AT: usize = 32;
+/// `PyASCIIObject`'s `hash` (between `length` and `state`): -1 until the
+/// string was first hashed, then the hash.
+const HASH_AT: usize = 24;
+
+/// Whether [`init`] found a `str`'s hash where [`HASH_AT`] says.
+static HASH_READS: AtomicBool = AtomicBool::new(false);
+
+/// `dict[key] = value` (the dict takes its own references). An exact `str`
+/// key hands the dict the hash it already holds (computed once by
+/// `PyObject_Hash` if not yet): `PyDict_SetItem` looked it up again
+/// through the type, half of its own cost per item.
+#[inline]
+pub fn dict_set(
+    dict: &Bound<'_, PyAny>,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let (d, k, v) = (dict.as_ptr(), key.as_ptr(), value.as_ptr());
+    // SAFETY: three live objects, `dict` a `dict` (the caller's, as for
+    // `PyDict_SetItem`); the hash is read only from an exact `str`, where
+    // `init` found it, and is the string's own (CPython caches it there).
+    let status = unsafe {
+        if HASH_READS.load(Ordering::Relaxed) && ffi::Py_TYPE(k) == &raw mut ffi::PyUnicode_Type {
+            let mut hash = k.cast::<u8>().add(HASH_AT).cast::<ffi::Py_hash_t>().read();
+            if hash == -1 {
+                hash = ffi::PyObject_Hash(k);
+            }
+            if hash == -1 {
+                -1
+            } else {
+                _PyDict_SetItem_KnownHash(d, k, v, hash)
+            }
+        } else {
+            ffi::PyDict_SetItem(d, k, v)
+        }
+    };
+    if status != 0 {
+        return Err(PyErr::fetch(dict.py()));
+    }
+    Ok(())
+}
+
+/// Checks that a hashed `str` holds its hash at [`HASH_AT`].
+fn init_hashes(py: Python<'_>) {
+    let s = PyString::new(py, "phoenix-wire hash probe");
+    // SAFETY: `s` is a live exact `str`, at least a `PyASCIIObject` long.
+    let found = unsafe {
+        let p = s.as_ptr();
+        let hash = ffi::PyObject_Hash(p);
+        hash != -1 && p.cast::<u8>().add(HASH_AT).cast::<ffi::Py_hash_t>().read() == hash
+    };
+    HASH_READS.store(found, Ordering::Relaxed);
+}
 const COMPACT_ASCII: u32 = 0b11 << 5;
 
 /// The text of `obj` read straight from its memory when it is a compact
@@ -170,10 +232,151 @@ unsafe fn ascii_raw(obj: *mut ffi::PyObject) -> Option<(*mut u8, usize)> {
     }
 }
 
+/// The characters of `s` when it is a compact ASCII string (see
+/// [`ascii_data`]); None for any other `str`.
+#[inline]
+pub fn ascii_bytes<'a>(s: &'a Bound<'_, PyString>) -> Option<&'a [u8]> {
+    // SAFETY: `s` is a live `str`, borrowed for `'a`.
+    unsafe { ascii_data(s.as_ptr()) }.map(str::as_bytes)
+}
+
+/// A new reference to `obj` (what `clone` makes), counted inline instead of
+/// through `Py_IncRef`, a call on the stable ABI that cost a tenth of
+/// reading a payload whose strings come from the key cache.
+///
+/// `ob_refcnt` is the first word of every object (part of the stable ABI).
+/// From 3.12 an immortal object's count must not be touched: its low 32
+/// bits, read as signed, are negative (3.12 to 3.14 all test immortality so,
+/// and keep flags in the high half from 3.14), so such counts, and mortal
+/// ones that large, go through `Py_IncRef`. A count below 2^31 is one plain
+/// CPython would increment the same way, with no carry into the high half.
+#[inline(always)]
+pub fn new_ref<'py, T>(obj: &Bound<'py, T>) -> Bound<'py, T> {
+    let p = obj.as_ptr();
+    // SAFETY: `p` is live (borrowed from `obj`) and the GIL is held (the
+    // module is built for the GIL-enabled stable ABI only, where the count
+    // is a plain word), so no other thread touches the count meanwhile.
+    unsafe {
+        let count = p.cast::<ffi::Py_ssize_t>();
+        let n = count.read();
+        if n as i32 >= 0 {
+            count.write(n + 1);
+        } else {
+            ffi::Py_IncRef(p);
+        }
+        Bound::from_owned_ptr(obj.py(), p).cast_into_unchecked()
+    }
+}
+
+/// Drops a reference, counted inline when that cannot free the object
+/// (`Bound`'s drop is a `Py_DecRef` call on the stable ABI, one per dict
+/// key and value). Only a count of at least two, as CPython would count
+/// it (see [`new_ref`]), is decremented here; a last reference, or an
+/// immortal object's, goes through `Py_DecRef`, which frees or ignores it.
+#[inline(always)]
+pub fn release<T>(obj: Bound<'_, T>) {
+    let p = obj.into_ptr();
+    // SAFETY: we owned the reference `p` (taken over from `obj`); the GIL
+    // is held, as for `new_ref`. With a count of two or more, ours is not
+    // the last, so nothing is to be freed; the low half does not borrow
+    // from the high one.
+    unsafe {
+        let count = p.cast::<ffi::Py_ssize_t>();
+        let n = count.read();
+        if n as i32 >= 2 {
+            count.write(n - 1);
+        } else {
+            ffi::Py_DecRef(p);
+        }
+    }
+}
+
+/// Where a list's item pointer sits in the list object: after the
+/// variable-size header (count, type, size). Set by [`init`] once a list
+/// made by CPython was seen to keep its items there; 0 until then.
+static LIST_ITEMS_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// A new `list` of the items of `stack` from `from` on, which it takes
+/// over (`stack` is cut back to `from`). The item pointers are copied
+/// straight into the list's array where [`init`] verified the layout
+/// (`PyList_SetItem` is a call per item on the stable ABI, and an iterator
+/// that gives up its items one by one was most of the rest); otherwise
+/// through `PyList_SetItem`.
+pub fn new_list<'py>(
+    py: Python<'py>,
+    stack: &mut Vec<Py<PyAny>>,
+    from: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(items) = stack.get(from..) else {
+        return Ok(pyo3::types::PyList::empty(py).into_any());
+    };
+    let n = items.len();
+    let len = ffi::Py_ssize_t::try_from(n)?;
+    // SAFETY: `PyList_New` returns a new list of `n` NULL items or NULL
+    // with an exception set (then `stack` still owns the items).
+    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
+    let at = LIST_ITEMS_OFFSET.load(Ordering::Relaxed);
+    // SAFETY: the list is fresh and ours alone, with `n` slots, all NULL,
+    // so no reference is overwritten. `Py<PyAny>` is a transparent
+    // non-null object pointer, so the items are `n` object pointers. Each
+    // reference is handed to the list exactly once: `set_len` then
+    // shortens the vector over those items without dropping them.
+    unsafe {
+        let src = items.as_ptr().cast::<*mut ffi::PyObject>();
+        if at != 0 {
+            // `init` found the item array's pointer at `at` in lists made
+            // by this interpreter.
+            let slots = list
+                .as_ptr()
+                .cast::<u8>()
+                .add(at)
+                .cast::<*mut *mut ffi::PyObject>()
+                .read();
+            core::ptr::copy_nonoverlapping(src, slots, n);
+        } else {
+            for i in 0..n {
+                ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, src.add(i).read());
+            }
+        }
+        stack.set_len(from);
+    }
+    Ok(list)
+}
+
+/// Checks that a list made by CPython keeps a pointer to its items right
+/// after its variable-size header (true of every GIL-enabled CPython 3),
+/// and turns on [`new_list`]'s direct writes if so.
+fn init_lists(py: Python<'_>) {
+    let items = ["a", "b", "c"].map(|t| PyString::new(py, t).into_any().unbind());
+    let Ok(list) = pyo3::types::PyList::new(py, &items) else {
+        return;
+    };
+    let at = 3 * core::mem::size_of::<usize>();
+    // SAFETY: the list is live; its header is at least `at` words plus
+    // the item pointer long (a `PyListObject`), and the pointer is only
+    // followed for as many items as the list reports.
+    let found = unsafe {
+        let slots = list
+            .as_ptr()
+            .cast::<u8>()
+            .add(at)
+            .cast::<*mut *mut ffi::PyObject>()
+            .read();
+        ffi::PyList_Size(list.as_ptr()) == 3
+            && !slots.is_null()
+            && (0..3).all(|i| slots.add(i).read() == items[i].as_ptr())
+    };
+    if found {
+        LIST_ITEMS_OFFSET.store(at, Ordering::Relaxed);
+    }
+}
+
 /// Checks the string layout [`ascii_data`] relies on against what
 /// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
-/// the direct reads on only if everything agrees.
+/// the direct reads on only if everything agrees; then the list layout.
 pub fn init(py: Python<'_>) {
+    init_lists(py);
+    init_hashes(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

@@ -6,36 +6,40 @@
 //! `float`, `bool`, `None`. It does not use `RawJson`'s lazy iterators
 //! because those find the end of every member before handing it out, so a
 //! value nested `d` levels deep would be scanned `d` times; here every byte
-//! is read once. Strings with escapes are decoded by the codec's
-//! [`JsonStr`].
+//! is read once. Strings with escapes are decoded here too, into a reused
+//! buffer (envelope strings by the codec's [`JsonStr`]).
 //!
 //! Short object keys repeat across messages, so their `str` objects are
 //! cached (as orjson does): a hit costs a hash and a compare instead of an
 //! allocation, a UTF-8 decode and a fresh hash computed by the `dict`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, UnsafeCell};
 
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
 
 /// Converts a validated JSON value to Python objects.
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    KEYS.with(|cell| {
-        let mut guard = cell.try_borrow_mut().ok();
+    with_scratch(py, |keys, stack, buf| {
+        let base = stack.len();
         let mut p = Parser {
             py,
             text: v.raw(),
             s: v.raw().as_bytes(),
             pos: 0,
-            // Only unavailable if a conversion re-entered itself; go uncached.
-            keys: guard.as_deref_mut(),
-            stack: Vec::new(),
+            keys,
+            stack,
+            buf,
+            error: None,
         };
-        p.value(0)
+        let out = p.value(0);
+        // Only an error leaves elements behind.
+        p.stack.truncate(base);
+        out.map_err(|Failed| p.error.take().unwrap_or_else(|| invalid(0)))
     })
 }
 
@@ -44,9 +48,9 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
 pub fn envelope_str<'py>(py: Python<'py>, s: JsonStr<'_>) -> Bound<'py, PyAny> {
     match s.as_str() {
         Some(plain) if plain.len() <= KeyCache::MAX_LEN => {
-            KEYS.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut cache) => cache.get(py, plain),
-                Err(_) => PyString::new(py, plain).into_any(),
+            with_scratch(py, |keys, _, _| match keys {
+                Some(cache) => cache.get(py, plain),
+                None => ffi::new_str(py, plain).into_any(),
             })
         }
         _ => json_str(py, s),
@@ -96,10 +100,8 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let hi = hex4(raw.get(i + 2..i + 6)?)?;
         let (code, used) = if (0xD800..0xDC00).contains(&hi) {
             let lo = hex4(raw.get(i + 8..i + 12)?)?;
-            (
-                0x10000 + ((hi - 0xD800) << 10) + lo.checked_sub(0xDC00)?,
-                12,
-            )
+            let lo = lo.checked_sub(0xDC00).filter(|lo| *lo < 0x400)?;
+            (0x10000 + ((hi - 0xD800) << 10) + lo, 12)
         } else {
             (hi, 6)
         };
@@ -134,9 +136,27 @@ struct Parser<'a, 'py, 'k> {
     s: &'a [u8],
     pos: usize,
     keys: Option<&'k mut KeyCache>,
-    /// Elements of the arrays being built, innermost last: one buffer for
-    /// the whole conversion instead of one per array.
-    stack: Vec<Bound<'py, PyAny>>,
+    /// Elements of the arrays being built, innermost last (see `Scratch`).
+    stack: &'k mut Vec<Py<PyAny>>,
+    /// Where strings with escapes are decoded (see `Scratch`).
+    buf: &'k mut Vec<u8>,
+    /// Why the conversion stopped, once it has.
+    error: Option<PyErr>,
+}
+
+/// A conversion that stopped; the reason waits in `Parser::error`. A
+/// `PyErr` is several words, and returning it through every level of the
+/// recursion made each value's result go through memory; this `Result` is
+/// one register.
+struct Failed;
+
+type Step<T> = Result<T, Failed>;
+
+/// For PyO3's conversions that cannot fail.
+impl From<std::convert::Infallible> for Failed {
+    fn from(never: std::convert::Infallible) -> Failed {
+        match never {}
+    }
 }
 
 #[cold]
@@ -145,6 +165,22 @@ fn invalid(at: usize) -> PyErr {
 }
 
 impl<'a, 'py> Parser<'a, 'py, '_> {
+    /// Stops the conversion: the text is not valid JSON at byte `at`.
+    #[cold]
+    #[inline(never)]
+    fn invalid(&mut self, at: usize) -> Failed {
+        self.error = Some(invalid(at));
+        Failed
+    }
+
+    /// Stops the conversion with Python's error.
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, e: PyErr) -> Failed {
+        self.error = Some(e);
+        Failed
+    }
+
     #[inline]
     fn peek(&mut self) -> u8 {
         // Payloads are mostly compact: one compare settles it (JSON's
@@ -166,43 +202,62 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         0
     }
 
-    fn value(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn value(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         let py = self.py;
         match self.peek() {
-            b'"' => {
-                let s = self.string()?;
-                Ok(self.str_value(s))
-            }
+            b'"' => match self.string()? {
+                (raw, false) => Ok(self.str_value(raw)),
+                (raw, true) => self.unescaped(raw),
+            },
             b'{' => self.object(depth + 1),
             b'[' => self.array(depth + 1),
             b't' => {
                 self.pos += 4;
-                Ok(PyBool::new(py, true).to_owned().into_any())
+                Ok(ffi::new_ref(&PyBool::new(py, true)).into_any())
             }
             b'f' => {
                 self.pos += 5;
-                Ok(PyBool::new(py, false).to_owned().into_any())
+                Ok(ffi::new_ref(&PyBool::new(py, false)).into_any())
             }
             b'n' => {
                 self.pos += 4;
-                Ok(py.None().into_bound(py))
+                Ok(ffi::new_ref(&PyNone::get(py)).into_any())
             }
             _ => self.number(),
         }
     }
 
-    /// The string at `pos` (which is its opening quote).
+    /// The string at `pos` (which is its opening quote): its content
+    /// between the quotes, and whether that holds escapes.
     #[inline(always)]
-    fn string(&mut self) -> PyResult<JsonStr<'a>> {
+    fn string(&mut self) -> Step<(&'a str, bool)> {
         let start = self.pos + 1;
-        let (end, escaped) = self.closing_quote(start).ok_or_else(|| invalid(self.pos))?;
+        let (end, escaped) = self
+            .closing_quote(start)
+            .ok_or_else(|| self.invalid(self.pos))?;
         self.pos = end + 1;
         // Quotes are ASCII, so both ends are character boundaries.
-        let raw = self.text.get(start..end).ok_or_else(|| invalid(start))?;
-        if escaped {
-            JsonStr::from_json(raw).map_err(|_| invalid(start))
-        } else {
-            Ok(JsonStr::new(raw))
+        let raw = self
+            .text
+            .get(start..end)
+            .ok_or_else(|| self.invalid(start))?;
+        Ok((raw, escaped))
+    }
+
+    /// A `str` from a string's content with escapes, decoded into the
+    /// scratch buffer: the codec validated them with the frame, so this is
+    /// one pass and no allocation besides the `str` (it was a check by the
+    /// codec's `JsonStr`, a fresh `Vec`, and the decode).
+    #[cold]
+    #[inline(never)]
+    fn unescaped(&mut self, raw: &str) -> Step<Bound<'py, PyAny>> {
+        self.buf.clear();
+        let text =
+            unescape(raw.as_bytes(), self.buf).and_then(|()| std::str::from_utf8(self.buf).ok());
+        match text {
+            Some(text) => Ok(ffi::new_str(self.py, text).into_any()),
+            // Not from the codec's validator after all.
+            None => Err(self.invalid(self.pos)),
         }
     }
 
@@ -256,12 +311,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
 
     /// A `str` for a string value: short plain ones come from the cache.
     #[inline]
-    fn str_value(&mut self, s: JsonStr<'_>) -> Bound<'py, PyAny> {
-        match (s.as_str(), self.keys.as_deref_mut()) {
-            (Some(plain), Some(cache)) if plain.len() <= MAX_CACHED_VALUE => {
-                cache.get(self.py, plain)
-            }
-            _ => json_str(self.py, s),
+    fn str_value(&mut self, plain: &str) -> Bound<'py, PyAny> {
+        match self.keys.as_deref_mut() {
+            Some(cache) if plain.len() <= MAX_CACHED_VALUE => cache.get(self.py, plain),
+            _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
 
@@ -269,32 +322,21 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     /// of up to 15 significant digits with a small exponent (nearly all in
     /// payloads) are built from the digits directly; the rest are parsed
     /// from their text.
-    fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
+    fn number(&mut self) -> Step<Bound<'py, PyAny>> {
         let start = self.pos;
         let neg = self.s.get(start) == Some(&b'-');
         let mut i = start + usize::from(neg);
         let mut mant: u64 = 0;
-        let mut digits = 0usize;
+        let mut digits = digit_run(self.s, i, &mut mant);
+        i += digits;
         let mut frac = 0i64;
-        let digit = |i: &mut usize, mant: &mut u64| match self.s.get(*i) {
-            Some(&b) if b.is_ascii_digit() => {
-                *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
-                *i += 1;
-                true
-            }
-            _ => false,
-        };
-        while digit(&mut i, &mut mant) {
-            digits += 1;
-        }
         let mut float = false;
         if self.s.get(i) == Some(&b'.') {
             float = true;
-            i += 1;
-            while digit(&mut i, &mut mant) {
-                digits += 1;
-                frac += 1;
-            }
+            let n = digit_run(self.s, i + 1, &mut mant);
+            i += 1 + n;
+            digits += n;
+            frac = n as i64;
         }
         let mut exp = 0i64;
         if matches!(self.s.get(i), Some(b'e' | b'E')) {
@@ -305,40 +347,41 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 i += 1;
             }
             let mut e = 0u64;
-            while digit(&mut i, &mut e) {
+            while let Some(&b) = self.s.get(i).filter(|b| b.is_ascii_digit()) {
                 // Clamped: any exponent this large overflows or underflows.
-                e = e.min(1_000_000);
+                e = (e * 10 + u64::from(b - b'0')).min(1_000_000);
+                i += 1;
             }
             exp = if exp_neg { -(e as i64) } else { e as i64 };
         }
         self.pos = i;
         if digits == 0 {
-            return Err(invalid(start));
+            return Err(self.invalid(start));
         }
         if !float && digits <= 18 {
             // Below 10^18, so it fits an i64 either way.
             let v = mant as i64;
             return Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any());
         }
-        let text = self.text.get(start..i).ok_or_else(|| invalid(start))?;
+        let text = self.text.get(start..i).ok_or_else(|| self.invalid(start))?;
         if !float {
             return match text.parse::<i64>() {
                 Ok(v) => Ok(v.into_pyobject(self.py)?.into_any()),
-                Err(_) => ffi::new_big_int(self.py, text),
+                Err(_) => ffi::new_big_int(self.py, text).map_err(|e| self.failed(e)),
             };
         }
         let f = match exact_float(mant, digits, exp - frac) {
             Some(f) if neg => -f,
             Some(f) => f,
             // Correctly rounded, overflowing to infinity like `json.loads`.
-            None => text.parse().map_err(|_| invalid(start))?,
+            None => text.parse().map_err(|_| self.invalid(start))?,
         };
         Ok(PyFloat::new(self.py, f).into_any())
     }
 
-    fn array(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn array(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
-            return Err(invalid(self.pos));
+            return Err(self.invalid(self.pos));
         }
         self.pos += 1;
         let base = self.stack.len();
@@ -348,23 +391,22 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
         loop {
             let v = self.value(depth)?;
-            self.stack.push(v);
+            self.stack.push(v.unbind());
             match self.peek() {
                 b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(invalid(self.pos)),
+                _ => return Err(self.invalid(self.pos)),
             }
         }
-        let list = PyList::new(self.py, self.stack.drain(base..))?;
-        Ok(list.into_any())
+        ffi::new_list(self.py, self.stack, base).map_err(|e| self.failed(e))
     }
 
-    fn object(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    fn object(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
-            return Err(invalid(self.pos));
+            return Err(self.invalid(self.pos));
         }
         self.pos += 1;
         let dict = PyDict::new(self.py);
@@ -374,41 +416,101 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         }
         loop {
             if self.peek() != b'"' {
-                return Err(invalid(self.pos));
+                return Err(self.invalid(self.pos));
             }
-            let k = self.string()?;
-            let key = self.key(k);
+            let key = match self.string()? {
+                (raw, false) => self.key(raw),
+                (raw, true) => self.unescaped(raw)?,
+            };
             if self.peek() != b':' {
-                return Err(invalid(self.pos));
+                return Err(self.invalid(self.pos));
             }
             self.pos += 1;
             let v = self.value(depth)?;
-            // SAFETY: three live objects; `PyDict_SetItem` takes its own
-            // references (ours are dropped after).
-            if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
-                return Err(PyErr::fetch(self.py));
+            // The dict takes its own references; ours are released after.
+            if let Err(e) = ffi::dict_set(&dict, &key, &v) {
+                return Err(self.failed(e));
             }
+            ffi::release(key);
+            ffi::release(v);
             match self.peek() {
                 b',' => self.pos += 1,
                 b'}' => {
                     self.pos += 1;
                     break;
                 }
-                _ => return Err(invalid(self.pos)),
+                _ => return Err(self.invalid(self.pos)),
             }
         }
         Ok(dict.into_any())
     }
 
     #[inline]
-    fn key(&mut self, k: JsonStr<'_>) -> Bound<'py, PyAny> {
-        match (k.as_str(), self.keys.as_deref_mut()) {
-            (Some(plain), Some(cache)) if plain.len() <= KeyCache::MAX_LEN => {
-                cache.get(self.py, plain)
-            }
-            _ => json_str(self.py, k),
+    fn key(&mut self, plain: &str) -> Bound<'py, PyAny> {
+        match self.keys.as_deref_mut() {
+            Some(cache) if plain.len() <= KeyCache::MAX_LEN => cache.get(self.py, plain),
+            _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
+}
+
+/// The digits at `s[start..]`: how many there are (0 if none), with `mant`
+/// taking each (times ten, wrapping past 19 digits, which only the slow
+/// paths read). Eight bytes are classified and added from one load while
+/// eight are left: a loop per digit ended on a mispredicted branch for
+/// nearly every number, since their lengths vary.
+#[inline(always)]
+fn digit_run(s: &[u8], start: usize, mant: &mut u64) -> usize {
+    let mut i = start;
+    while let Some(chunk) = s.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let (n, v) = leading_digits(u64::from_le_bytes(*chunk));
+        let scale = POW10_INT.get(n).copied().unwrap_or(0);
+        *mant = mant.wrapping_mul(scale).wrapping_add(v);
+        i += n;
+        if n < 8 {
+            return i - start;
+        }
+    }
+    while let Some(&b) = s.get(i).filter(|b| b.is_ascii_digit()) {
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        i += 1;
+    }
+    i - start
+}
+
+/// `10^n` for the digit counts `leading_digits` gives.
+const POW10_INT: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
+
+/// How many of the bytes of `word` (the first in its lowest byte) are ASCII
+/// digits before the first that is not, and the number they spell.
+#[inline(always)]
+fn leading_digits(word: u64) -> (usize, u64) {
+    // Digits become 0..=9; a byte is one if its high nibble is clear and
+    // stays clear with 6 added. An addition may carry into the next byte,
+    // but only out of a byte already flagged, so the lowest flag is exact.
+    let t = word ^ 0x3030_3030_3030_3030;
+    let flags = (t | t.wrapping_add(0x0606_0606_0606_0606)) & 0xF0F0_F0F0_F0F0_F0F0;
+    let n = (flags.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    // The `n` digits moved to the top bytes, as if behind leading zeros,
+    // then combined pairwise: 2, 4, then 8 digits per lane.
+    let d = t << (64 - 8 * n);
+    let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00FF_00FF_00FF_00FF;
+    let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_FFFF_0000_FFFF;
+    let d = (d.wrapping_mul(10_000) + (d >> 32)) & 0xFFFF_FFFF;
+    (n, d)
 }
 
 /// Exact powers of ten as `f64` (all up to 1e22 are representable).
@@ -431,76 +533,168 @@ fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
     Some(if exp >= 0 { m * p } else { m / p })
 }
 
-thread_local! {
-    static KEYS: RefCell<KeyCache> = RefCell::new(KeyCache::new());
+/// Runs `f` with the process's key cache and array stack, or with no cache
+/// and a fresh stack when another conversion holds them: a finalizer that
+/// ran during a conversion (an allocation can start a collection) read a
+/// payload, or another thread did while such Python code ran.
+fn with_scratch<R>(
+    _gil: Python<'_>,
+    f: impl FnOnce(Option<&mut KeyCache>, &mut Vec<Py<PyAny>>, &mut Vec<u8>) -> R,
+) -> R {
+    if SCRATCH.busy.replace(true) {
+        return f(None, &mut Vec::new(), &mut Vec::new());
+    }
+    /// Frees the scratch when `f` is done, even by a panic.
+    struct Release;
+    impl Drop for Release {
+        fn drop(&mut self) {
+            SCRATCH.busy.set(false);
+        }
+    }
+    let _release = Release;
+    // SAFETY: `busy` was false and is now true, and the GIL (held: `_gil`)
+    // orders every access to it, so no other reference to the scratch
+    // exists until `_release` resets it.
+    let scratch = unsafe { &mut *SCRATCH.scratch.get() };
+    f(
+        Some(&mut scratch.keys),
+        &mut scratch.stack,
+        &mut scratch.buf,
+    )
 }
 
-/// One cache slot: a key's UTF-8 bytes (inline, no allocation), the words
-/// they hash from, and its `str`.
+/// What conversions keep between calls, for every thread, guarded by the
+/// GIL (as `etf.rs` does): plain loads and stores, where the thread-local
+/// and `RefCell` it replaced cost a call and a flag per conversion.
+struct GilScratch {
+    busy: Cell<bool>,
+    scratch: UnsafeCell<Scratch>,
+}
+
+// SAFETY: the module is built for the GIL-enabled stable ABI (abi3 cannot
+// be loaded by a free-threaded Python), and the fields are only used by
+// `with_scratch`, which takes a `Python` token: one thread at a time, the
+// GIL's release and acquire ordering their accesses.
+unsafe impl Sync for GilScratch {}
+
+static SCRATCH: GilScratch = GilScratch {
+    busy: Cell::new(false),
+    scratch: UnsafeCell::new(Scratch {
+        keys: KeyCache::new(),
+        stack: Vec::new(),
+        buf: Vec::new(),
+    }),
+};
+
+struct Scratch {
+    keys: KeyCache,
+    /// Elements of the arrays being built, innermost last: a list's length
+    /// is only known at its end, and one buffer for every list of every
+    /// conversion saves an allocation per array.
+    stack: Vec<Py<PyAny>>,
+    /// Strings with escapes decoded, one at a time.
+    buf: Vec<u8>,
+}
+
+/// One cache entry, 32 bytes: a key's length and the words it hashes
+/// from, which are the whole key up to 16 bytes, and its `str`. Longer
+/// keys are compared against that `str`'s own characters.
 struct Entry {
     len: usize,
     words: (u64, u64),
-    bytes: [u8; KeyCache::MAX_LEN],
-    s: Py<PyString>,
+    s: Option<Py<PyString>>,
 }
 
-/// A direct-mapped cache of `str` objects for short keys without escapes.
+impl Entry {
+    const EMPTY: Entry = Entry {
+        len: 0,
+        words: (0, 0),
+        s: None,
+    };
+
+    /// The cached `str` if it is `key`'s.
+    #[inline(always)]
+    fn hit<'a, 'py>(
+        &'a self,
+        py: Python<'py>,
+        key: &[u8],
+        words: (u64, u64),
+    ) -> Option<&'a Bound<'py, PyString>> {
+        let s = self.s.as_ref()?.bind(py);
+        let same = self.len == key.len()
+            && self.words == words
+            && (key.len() <= KeyCache::IN_WORDS || ffi::ascii_bytes(s) == Some(key));
+        same.then_some(s)
+    }
+}
+
+/// Two entries sharing a cache line: a key may sit in either, so two keys
+/// of one hash do not evict each other (direct-mapped, the 350 distinct
+/// strings of the 64 KiB benchmark payload missed a hundred times a call;
+/// four ways, two lines a set, missed none but were slower).
+#[repr(align(64))]
+struct Set([Entry; KeyCache::WAYS]);
+
+/// A two-way set-associative cache of `str` objects for short keys (and
+/// short string values) without escapes. Entries hold no bytes of their
+/// own, so the table is 32 KiB: with inline copies of up to 64 bytes it
+/// was three times that, and its loads missed.
 struct KeyCache {
-    slots: Vec<Option<Entry>>,
+    sets: [Set; KeyCache::SETS],
 }
 
 impl KeyCache {
-    const SLOTS: usize = 1024;
+    const SETS: usize = 512;
+    const WAYS: usize = 2;
     const MAX_LEN: usize = 64;
+    /// Keys up to this long are all in `Entry::words`.
+    const IN_WORDS: usize = 16;
 
-    fn new() -> KeyCache {
+    const fn new() -> KeyCache {
+        const EMPTY: Set = Set([Entry::EMPTY; KeyCache::WAYS]);
         KeyCache {
-            slots: (0..Self::SLOTS).map(|_| None).collect(),
+            sets: [EMPTY; KeyCache::SETS],
         }
     }
 
     #[inline(always)]
-    fn get<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
-        let text = key;
+    fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
         let key = text.as_bytes();
         let words = words(key);
-        let slot = hash(words, key.len()) as usize % Self::SLOTS;
-        let Some(entry) = self.slots.get_mut(slot) else {
-            return PyString::new(py, text).into_any();
+        let at = set_of(words, key.len());
+        let Some(Set(set)) = self.sets.get_mut(at) else {
+            return ffi::new_str(py, text).into_any();
         };
-        if let Some(e) = entry {
-            // Up to 16 bytes the words are the whole key; longer keys
-            // compare the rest too.
-            if e.len == key.len()
-                && e.words == words
-                && (key.len() <= 16 || e.bytes.get(..e.len) == Some(key))
-            {
-                return e.s.bind(py).clone().into_any();
+        for entry in set.iter() {
+            if let Some(s) = entry.hit(py, key, words) {
+                return ffi::new_ref(s).into_any();
             }
         }
-        Self::insert(entry, py, text, words)
+        Self::insert(set, py, text, words)
     }
 
-    /// A miss: a new `str`, kept in `entry` (unless the key is too long).
+    /// A miss: a new `str`, kept first in its set (the others move one
+    /// down, the last is dropped) if its characters can be compared later
+    /// (always up to 16 bytes; longer only if ASCII).
     #[cold]
     #[inline(never)]
     fn insert<'py>(
-        entry: &mut Option<Entry>,
+        set: &mut [Entry; KeyCache::WAYS],
         py: Python<'py>,
         text: &str,
         words: (u64, u64),
     ) -> Bound<'py, PyAny> {
-        let key = text.as_bytes();
-        let fresh = PyString::new(py, text);
-        let mut bytes = [0u8; Self::MAX_LEN];
-        if let Some(dst) = bytes.get_mut(..key.len()) {
-            dst.copy_from_slice(key);
-            *entry = Some(Entry {
-                len: key.len(),
+        let fresh = ffi::new_str(py, text);
+        if text.len() <= Self::IN_WORDS || ffi::ascii_bytes(&fresh) == Some(text.as_bytes()) {
+            let entry = Entry {
+                len: text.len(),
                 words,
-                bytes,
-                s: fresh.clone().unbind(),
-            });
+                s: Some(fresh.clone().unbind()),
+            };
+            set.rotate_right(1);
+            let old = core::mem::replace(&mut set[0], entry);
+            // Released here, with the GIL known to be held.
+            drop(old.s.map(|s| s.into_bound(py)));
         }
         fresh.into_any()
     }
@@ -566,11 +760,14 @@ fn has_byte(word: u64, b: u8) -> u64 {
     x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080
 }
 
-/// A cache-slot hash from the length and the first and last eight bytes:
+/// A cache set from the length and the first and last eight bytes:
 /// constant time, and keys that differ only in the middle are rare enough
-/// that a collision just costs a miss.
+/// that a collision just costs a miss. The set is the product's top bits,
+/// the only ones every input bit reaches (bits 40 and up, as taken before,
+/// ignored the last two characters of a seven-byte id like `s-01234`, so
+/// such ids evicted each other a hundred times a call).
 #[inline]
-fn hash((head, tail): (u64, u64), len: usize) -> u32 {
+fn set_of((head, tail): (u64, u64), len: usize) -> usize {
     let h = (head ^ tail.rotate_left(29) ^ len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 40) as u32
+    (h >> (64 - KeyCache::SETS.trailing_zeros())) as usize
 }
