@@ -5,7 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -19,15 +19,6 @@ extern "C" {
     // Not in the limited API, but exported with this signature by every
     // CPython since 3.3 (PEP 393): an uninitialized compact string.
     fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
-    // Not in the limited API, but exported with this signature by every
-    // CPython from 3.9 to 3.14 (from 3.13 "for `_asyncio`"; orjson uses it
-    // too): `PyDict_SetItem` without hashing the key again.
-    fn _PyDict_SetItem_KnownHash(
-        mp: *mut ffi::PyObject,
-        key: *mut ffi::PyObject,
-        item: *mut ffi::PyObject,
-        hash: ffi::Py_hash_t,
-    ) -> core::ffi::c_int;
 }
 
 /// A new `str` from UTF-8 text.
@@ -130,59 +121,6 @@ static ASCII_DATA_OFFSET: AtomicUsize = AtomicUsize::new(0);
 /// `state`: the same on every CPython 3 build the abi3 wheel loads on.
 const LENGTH_AT: usize = 16;
 const STATE_AT: usize = 32;
-/// `PyASCIIObject`'s `hash` (between `length` and `state`): -1 until the
-/// string was first hashed, then the hash.
-const HASH_AT: usize = 24;
-
-/// Whether [`init`] found a `str`'s hash where [`HASH_AT`] says.
-static HASH_READS: AtomicBool = AtomicBool::new(false);
-
-/// `dict[key] = value` (the dict takes its own references). An exact `str`
-/// key hands the dict the hash it already holds (computed once by
-/// `PyObject_Hash` if not yet): `PyDict_SetItem` looked it up again
-/// through the type, half of its own cost per item.
-#[inline]
-pub fn dict_set(
-    dict: &Bound<'_, PyAny>,
-    key: &Bound<'_, PyAny>,
-    value: &Bound<'_, PyAny>,
-) -> PyResult<()> {
-    let (d, k, v) = (dict.as_ptr(), key.as_ptr(), value.as_ptr());
-    // SAFETY: three live objects, `dict` a `dict` (the caller's, as for
-    // `PyDict_SetItem`); the hash is read only from an exact `str`, where
-    // `init` found it, and is the string's own (CPython caches it there).
-    let status = unsafe {
-        if HASH_READS.load(Ordering::Relaxed) && ffi::Py_TYPE(k) == &raw mut ffi::PyUnicode_Type {
-            let mut hash = k.cast::<u8>().add(HASH_AT).cast::<ffi::Py_hash_t>().read();
-            if hash == -1 {
-                hash = ffi::PyObject_Hash(k);
-            }
-            if hash == -1 {
-                -1
-            } else {
-                _PyDict_SetItem_KnownHash(d, k, v, hash)
-            }
-        } else {
-            ffi::PyDict_SetItem(d, k, v)
-        }
-    };
-    if status != 0 {
-        return Err(PyErr::fetch(dict.py()));
-    }
-    Ok(())
-}
-
-/// Checks that a hashed `str` holds its hash at [`HASH_AT`].
-fn init_hashes(py: Python<'_>) {
-    let s = PyString::new(py, "phoenix-wire hash probe");
-    // SAFETY: `s` is a live exact `str`, at least a `PyASCIIObject` long.
-    let found = unsafe {
-        let p = s.as_ptr();
-        let hash = ffi::PyObject_Hash(p);
-        hash != -1 && p.cast::<u8>().add(HASH_AT).cast::<ffi::Py_hash_t>().read() == hash
-    };
-    HASH_READS.store(found, Ordering::Relaxed);
-}
 const COMPACT_ASCII: u32 = 0b11 << 5;
 
 /// The text of `obj` read straight from its memory when it is a compact
@@ -376,7 +314,6 @@ fn init_lists(py: Python<'_>) {
 /// the direct reads on only if everything agrees; then the list layout.
 pub fn init(py: Python<'_>) {
     init_lists(py);
-    init_hashes(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

@@ -427,8 +427,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
             self.pos += 1;
             let v = self.value(depth)?;
-            // The dict takes its own references; ours are released after.
-            if let Err(e) = ffi::dict_set(&dict, &key, &v) {
+            // SAFETY: three live objects; `PyDict_SetItem` takes its own
+            // references (ours are released after).
+            if unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0 {
+                let e = PyErr::fetch(self.py);
                 return Err(self.failed(e));
             }
             ffi::release(key);
