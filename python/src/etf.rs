@@ -17,7 +17,6 @@
 //!
 //! `dumps` writes the reverse; `str` becomes a binary (an Elixir string).
 
-use std::cell::{Cell, UnsafeCell};
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 
@@ -36,6 +35,7 @@ use pyo3::{Borrowed, PyTypeInfo};
 use crate::errors::{decode_error, encode_codec_error, encode_error, DecodeError};
 use crate::fastcall::{self, Sig};
 use crate::ffi;
+use crate::gil_cell::GilCell;
 
 /// The Python classes of `phoenix_wire.etf`, registered by that module.
 struct Types {
@@ -282,43 +282,15 @@ impl<'py, 't> Setup<'py, 't> {
 /// Runs `f` with the process's scratch, or with a fresh one when another
 /// conversion holds it: a finalizer that ran during a conversion called
 /// `loads`, or another thread did while Python code ran.
-fn with_scratch<R>(_gil: Python<'_>, f: impl FnOnce(&mut Scratch) -> R) -> R {
-    if SCRATCH.busy.replace(true) {
-        return f(&mut Scratch::new());
-    }
-    /// Frees the scratch when `f` is done, even by a panic.
-    struct Release;
-    impl Drop for Release {
-        fn drop(&mut self) {
-            SCRATCH.busy.set(false);
-        }
-    }
-    let _release = Release;
-    // SAFETY: `busy` was false and is now true, and the GIL (held: `_gil`)
-    // orders every access to it, so no other reference to the scratch
-    // exists until `_release` resets it.
-    f(unsafe { &mut *SCRATCH.scratch.get() })
+fn with_scratch<R>(py: Python<'_>, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(py, |scratch| match scratch {
+        Some(scratch) => f(scratch),
+        None => f(&mut Scratch::new()),
+    })
 }
 
-/// One scratch (the atom and key caches) for every thread, guarded by the
-/// GIL: plain loads and stores, where a lock's two atomic instructions
-/// cost a twentieth of a small `loads`, and a thread-local's lookup in a
-/// shared library more.
-struct GilScratch {
-    busy: Cell<bool>,
-    scratch: UnsafeCell<Scratch>,
-}
-
-// SAFETY: the module is built for the GIL-enabled stable ABI (abi3 cannot
-// be loaded by a free-threaded Python), and the fields are only used by
-// `with_scratch`, which takes a `Python` token: one thread at a time, the
-// GIL's release and acquire ordering their accesses.
-unsafe impl Sync for GilScratch {}
-
-static SCRATCH: GilScratch = GilScratch {
-    busy: Cell::new(false),
-    scratch: UnsafeCell::new(Scratch::new()),
-};
+/// One scratch (the atom and key caches) for every thread.
+static SCRATCH: GilCell<Scratch> = GilCell::new(Scratch::new());
 
 /// What conversions keep between calls.
 struct Scratch {

@@ -9,6 +9,7 @@ mod fastcall;
 mod errors;
 mod etf;
 mod ffi;
+mod gil_cell;
 mod message;
 mod message_type;
 mod to_json;

@@ -13,14 +13,13 @@
 //! cached (as orjson does): a hit costs a hash and a compare instead of an
 //! allocation, a UTF-8 decode and a fresh hash computed by the `dict`.
 
-use std::cell::{Cell, UnsafeCell};
-
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
+use crate::gil_cell::GilCell;
 
 /// Converts a validated JSON value to Python objects.
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
@@ -540,53 +539,23 @@ fn exact_float(mant: u64, digits: usize, exp: i64) -> Option<f64> {
 /// ran during a conversion (an allocation can start a collection) read a
 /// payload, or another thread did while such Python code ran.
 fn with_scratch<R>(
-    _gil: Python<'_>,
+    py: Python<'_>,
     f: impl FnOnce(Option<&mut KeyCache>, &mut Vec<Py<PyAny>>, &mut Vec<u8>) -> R,
 ) -> R {
-    if SCRATCH.busy.replace(true) {
-        return f(None, &mut Vec::new(), &mut Vec::new());
-    }
-    /// Frees the scratch when `f` is done, even by a panic.
-    struct Release;
-    impl Drop for Release {
-        fn drop(&mut self) {
-            SCRATCH.busy.set(false);
-        }
-    }
-    let _release = Release;
-    // SAFETY: `busy` was false and is now true, and the GIL (held: `_gil`)
-    // orders every access to it, so no other reference to the scratch
-    // exists until `_release` resets it.
-    let scratch = unsafe { &mut *SCRATCH.scratch.get() };
-    f(
-        Some(&mut scratch.keys),
-        &mut scratch.stack,
-        &mut scratch.buf,
-    )
+    SCRATCH.with(py, |scratch| match scratch {
+        Some(s) => f(Some(&mut s.keys), &mut s.stack, &mut s.buf),
+        None => f(None, &mut Vec::new(), &mut Vec::new()),
+    })
 }
 
-/// What conversions keep between calls, for every thread, guarded by the
-/// GIL (as `etf.rs` does): plain loads and stores, where the thread-local
-/// and `RefCell` it replaced cost a call and a flag per conversion.
-struct GilScratch {
-    busy: Cell<bool>,
-    scratch: UnsafeCell<Scratch>,
-}
-
-// SAFETY: the module is built for the GIL-enabled stable ABI (abi3 cannot
-// be loaded by a free-threaded Python), and the fields are only used by
-// `with_scratch`, which takes a `Python` token: one thread at a time, the
-// GIL's release and acquire ordering their accesses.
-unsafe impl Sync for GilScratch {}
-
-static SCRATCH: GilScratch = GilScratch {
-    busy: Cell::new(false),
-    scratch: UnsafeCell::new(Scratch {
-        keys: KeyCache::new(),
-        stack: Vec::new(),
-        buf: Vec::new(),
-    }),
-};
+/// What conversions keep between calls, for every thread: where the
+/// thread-local and `RefCell` it replaced cost a call and a flag per
+/// conversion.
+static SCRATCH: GilCell<Scratch> = GilCell::new(Scratch {
+    keys: KeyCache::new(),
+    stack: Vec::new(),
+    buf: Vec::new(),
+});
 
 struct Scratch {
     keys: KeyCache,
