@@ -109,13 +109,18 @@ def random_floats(rng, n):
     return out
 
 
-def test_floats_are_written_in_erlang_short_form():
-    floats = random_floats(random.Random(9), 30000)
+def assert_erlang_short(floats):
+    """A list of `floats` is written with each in Erlang's short form, which
+    reads back as the same float."""
     ours = encoded_payload(floats)[1:-1].split(",")
     assert len(ours) == len(floats)
     for f, text in zip(floats, ours):
         assert text == erlang_short(f), repr(f)
         assert float(text) == f
+
+
+def test_floats_are_written_in_erlang_short_form():
+    assert_erlang_short(random_floats(random.Random(9), 30000))
 
 
 def decimal_floats(rng, n):
@@ -135,12 +140,7 @@ def decimal_floats(rng, n):
 
 
 def test_decimal_floats_are_written_in_erlang_short_form():
-    floats = decimal_floats(random.Random(21), 40000)
-    ours = encoded_payload(floats)[1:-1].split(",")
-    assert len(ours) == len(floats)
-    for f, text in zip(floats, ours):
-        assert text == erlang_short(f), repr(f)
-        assert float(text) == f
+    assert_erlang_short(decimal_floats(random.Random(21), 40000))
 
 
 def test_ints_are_written_like_str_at_every_length():

@@ -162,6 +162,22 @@ def test_cached_strs_keep_balanced_reference_counts():
         assert all(abs(a - b) < 100 for a, b in zip(after[3:], before[3:]))
 
 
+def memory_growth(run, times):
+    """Bytes traced memory grew by over `times` calls of `run`, after one
+    call outside the count (which may fill caches) and a collection."""
+    run()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(times):
+            run()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+
+
 def test_many_loads_do_not_grow_memory():
     rng = random.Random(47)
     texts = [json.dumps(random_doc(rng, 4), ensure_ascii=False) for _ in range(50)]
@@ -173,19 +189,7 @@ def test_many_loads_do_not_grow_memory():
 
     for _ in range(20):  # fill the key cache first
         run()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run()
-        gc.collect()
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(50):
-            run()
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
-    assert grown < 64 * 1024, grown
+    assert memory_growth(run, 50) < 64 * 1024
 
 
 def test_a_conversion_reentered_from_a_collection_reads_correctly():
@@ -248,20 +252,12 @@ def test_duplicate_keys_keep_the_last_value_and_leak_nothing():
     for t in texts:
         assert same(payload_of(t), json.loads(t))
     frames = [frame_of(t) for t in texts]
-    for f in frames:
-        pw.decode(f).payload
-    gc.collect()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        for _ in range(3000):
-            for f in frames:
-                pw.decode(f).payload
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - start
-    finally:
-        tracemalloc.stop()
-    assert grown < 16 * 1024, grown
+
+    def run():
+        for f in frames:
+            pw.decode(f).payload
+
+    assert memory_growth(run, 3000) < 16 * 1024
 
 
 def test_cached_strs_interned_by_the_caller_stay_correct():
