@@ -950,9 +950,19 @@ fn scaled(a: f64) -> Option<(u64, i32)> {
 fn digit_count(m: u64) -> u32 {
     // 1233 / 4096 is just above log10(2): a first guess that is exact or
     // one short.
+    const POW: [u64; 16] = {
+        let mut p = [1u64; 16];
+        let mut i = 1;
+        while i < 16 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
     let bits = 64 - m.leading_zeros();
     let guess = (bits * 1233) >> 12;
-    let next = 10u64.checked_pow(guess).unwrap_or(u64::MAX);
+    // `guess <= 15` below 2^50; a table, as `checked_pow` loops.
+    let next = POW.get(guess as usize).copied().unwrap_or(u64::MAX);
     guess + u32::from(m >= next)
 }
 
