@@ -819,6 +819,17 @@ fn special(w: u64) -> u64 {
 /// plain notation when that is no longer than scientific notation (ties go
 /// to plain), always scientific from 2^53 on; a `.0` or `e` is always there.
 pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
+    match scaled(f.abs()) {
+        Some((m, k)) => write_scaled(out, f < 0.0, m, k),
+        None => write_other_float(out, f),
+    }
+}
+
+/// [`write_erlang_float`] for zero and the floats [`scaled`] refuses: from
+/// ryu's shortest digits.
+#[cold]
+#[inline(never)]
+fn write_other_float(out: &mut Vec<u8>, f: f64) {
     if f == 0.0 {
         out.extend_from_slice(if f.is_sign_negative() {
             b"-0.0"
@@ -827,31 +838,17 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         });
         return;
     }
-    let (digits, exp) = Decimal::short_decimal(f.abs()).unwrap_or_else(|| {
-        // ryu gives the shortest round-trip digits ("1e20", "0.1",
-        // "1.5e-7"); only the digits and the decimal exponent are kept.
-        let mut buf = ryu::Buffer::new();
-        Decimal::parse(buf.format_finite(f.abs()))
-    });
+    // ryu gives the shortest round-trip digits ("1e20", "0.1", "1.5e-7");
+    // only the digits and the decimal exponent are kept.
+    let mut buf = ryu::Buffer::new();
+    let (digits, exp) = Decimal::parse(buf.format_finite(f.abs()));
     let mut t = Text::new(out);
     if f < 0.0 {
         t.byte(b'-');
     }
     let n = digits.len.max(1);
-    let exp_len =
-        1 + usize::from(exp < 0) + usize::from(exp.abs() >= 10) + usize::from(exp.abs() >= 100);
-    // Scientific: d.ddd e exp, with ".0" when there is a single digit.
-    let sci_len = 1 + 1 + (n - 1).max(1) + 1 + exp_len;
-    // Plain: the decimal point sits after `exp + 1` digits.
     let place = exp + 1;
-    let plain_len = if place <= 0 {
-        2 + place.unsigned_abs() as usize + n
-    } else if place as usize >= n {
-        place as usize + 2
-    } else {
-        n + 1
-    };
-    let plain = f.abs() < 9_007_199_254_740_992.0 && plain_len <= sci_len;
+    let plain = f.abs() < 9_007_199_254_740_992.0 && plain_is_shorter(n, exp);
     if !plain {
         t.digits(&digits, 0, 1);
         t.byte(b'.');
@@ -879,6 +876,233 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         t.digits(&digits, place, n - place);
     }
     t.finish();
+}
+
+/// Whether Erlang writes `n` significant digits whose first has the
+/// decimal exponent `exp` in plain notation (below 2^53): when that is no
+/// longer than scientific notation, `d.ddde±x` (`d.0e±x` for one digit).
+#[inline(always)]
+fn plain_is_shorter(n: usize, exp: i32) -> bool {
+    let e = exp.unsigned_abs();
+    let exp_len = 1 + usize::from(exp < 0) + usize::from(e >= 10) + usize::from(e >= 100);
+    let sci_len = 1 + 1 + (n - 1).max(1) + 1 + exp_len;
+    // Plain: the decimal point sits after `exp + 1` digits.
+    let place = exp + 1;
+    let plain_len = if place <= 0 {
+        2 + place.unsigned_abs() as usize + n
+    } else if place as usize >= n {
+        place as usize + 2
+    } else {
+        n + 1
+    };
+    plain_len <= sci_len
+}
+
+/// Exact powers of ten as `f64` (every one up to 1e22 is representable).
+const POW10: [f64; 18] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17,
+];
+
+/// A positive `a` as `m / 10^k` for an integer `0 < m < 2^50` and
+/// `k <= 17`, such that `m` without its trailing zeros is the shortest
+/// decimal that reads back as `a` (readings such as `1234.567`: nearly all
+/// floats in payloads); None for zero and any other float.
+///
+/// One scale `k` is tried, the largest (up to 17) that the exponent of `a`
+/// shows keeps `a * 10^k` below 2^50. `m = round(a * 10^k)` passes
+/// `m / 10^k == a` exactly when the decimal m·10^-k reads back as `a` (an
+/// IEEE division of two exact values is correctly rounded). Below 2^50 the
+/// computed product is within 1/16 of the exact one, and any decimal at a
+/// scale up to `k` that reads back as `a` is within 1/8 of it (half an ulp
+/// of `a`, times 10^k), so it is that same `m`; a decimal at a larger
+/// scale that reads back has more digits than `m`. (Trying each scale from
+/// 0 up, a division each, until one read back cost more for readings with
+/// many decimals.)
+#[inline(always)]
+fn scaled(a: f64) -> Option<(u64, i32)> {
+    // `a < 2^(e2 + 1)`; for zero and subnormals `e2` is too small, which
+    // only makes `m` zero.
+    let e2 = ((a.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    let room = 49 - e2;
+    if room < 0 {
+        return None;
+    }
+    // floor(room * log10(2)), rounded down (78913 / 2^18 is just below
+    // log10(2)), so that 10^k <= 2^room and a * 10^k < 2^50.
+    let k = ((room * 78913) >> 18).min(17);
+    let p = *POW10.get(k as usize)?;
+    // Adding 2^52 rounds the product to an integer, which is then the low
+    // bits of the sum (2^52 <= sum < 2^53, where floats are the integers):
+    // shorter than a conversion instruction, and every float is waiting
+    // for the one before it to know where its text starts. (How a tie is
+    // rounded does not matter: a decimal that reads back as `a` is within
+    // 3/16 of the product, so a tie fails the check either way.)
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let sum = a * p + TWO52;
+    let m = sum.to_bits() & ((1 << 52) - 1);
+    (m >= 1 && (sum - TWO52) / p == a).then_some((m, k))
+}
+
+/// The number of decimal digits of `0 < m < 2^50`, from its highest bit
+/// (no chain of divisions).
+#[inline(always)]
+fn digit_count(m: u64) -> u32 {
+    // 1233 / 4096 is just above log10(2): a first guess that is exact or
+    // one short.
+    const POW: [u64; 16] = {
+        let mut p = [1u64; 16];
+        let mut i = 1;
+        while i < 16 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
+    let bits = 64 - m.leading_zeros();
+    let guess = (bits * 1233) >> 12;
+    // `guess <= 15` below 2^50; a table, as `checked_pow` loops.
+    let next = POW.get(guess as usize).copied().unwrap_or(u64::MAX);
+    guess + u32::from(m >= next)
+}
+
+/// How many of the decimal digits of `x` (`0 <= x < 10^8`) at the end are
+/// zeros, 8 for zero. Each power of ten is tested at once, each with a
+/// multiplication by the inverse of 5^j modulo 2^32 and a rotation (the
+/// result is small exactly when 10^j divides `x`), rather than a chain of
+/// divisions.
+#[inline(always)]
+fn trailing_zeros8(x: u32) -> u32 {
+    // The inverses of 5, 25, ..., 5^7 modulo 2^32.
+    const INV: [u32; 7] = [
+        0xcccc_cccd,
+        0xc28f_5c29,
+        0x26e9_78d5,
+        0x3afb_7e91,
+        0x0bcb_e61d,
+        0x68c2_6139,
+        0xae8d_46a5,
+    ];
+    if x == 0 {
+        return 8;
+    }
+    let mut count = 0;
+    let mut pow = 1u32;
+    for (j, inv) in INV.iter().enumerate() {
+        pow *= 10;
+        let j = j as u32 + 1;
+        count += u32::from(x.wrapping_mul(*inv).rotate_right(j) <= u32::MAX / pow);
+    }
+    count
+}
+
+/// The eight decimal digits of `x < 10^8` as byte values 0-9 in a word,
+/// the most significant in the lowest byte (first in memory): halves,
+/// quarters and single digits split in parallel lanes by multiplying with
+/// reciprocals, without a division or a store per digit.
+#[inline(always)]
+fn digits8(x: u64) -> u64 {
+    // Four-digit halves in 32-bit lanes.
+    let v = (x / 10_000) | ((x % 10_000) << 32);
+    // Two-digit quarters in 16-bit lanes: 5243 / 2^19 is 1/100 closely
+    // enough for every lane value below 10^4.
+    let q = ((v * 5243) >> 19) & 0x0000_007f_0000_007f;
+    let v = q | (v - q * 100) << 16;
+    // Digits in bytes: 103 / 2^10 is 1/10 for lane values below 100.
+    let q = ((v * 103) >> 10) & 0x000f_000f_000f_000f;
+    q | (v - q * 10) << 8
+}
+
+/// Writes `m · 10^-k` (`0 < m < 2^50`, `m` without trailing zeros the
+/// shortest digits, from [`scaled`]) with a `-` if `neg`, as
+/// [`write_erlang_float`] does.
+///
+/// All sixteen digits of `m`, zero-padded, are made in one 128-bit
+/// register, and the text is written as overlapping 16-byte stores into
+/// the spare capacity, each part shifted into place: digits written to the
+/// stack and read back by wider loads stalled the CPU (a store cannot be
+/// forwarded to a wider load). The text's length is worked out from `m`
+/// directly, not from the digits, because each item of a payload waits for
+/// the one before to know where its text starts.
+#[inline(always)]
+fn write_scaled(out: &mut Vec<u8>, neg: bool, m: u64, k: i32) {
+    const ZEROS: u128 = u128::from_le_bytes([b'0'; 16]);
+    let (hi, lo) = (m / 100_000_000, m % 100_000_000);
+    let raw = u128::from(digits8(hi)) | u128::from(digits8(lo)) << 64;
+    // Counted from `m` rather than from `raw`, which takes longer to make:
+    // the next item's place in the output waits for this text's length.
+    let lead = 16 - digit_count(m);
+    let trail = match trailing_zeros8(lo as u32) {
+        8 => 8 + trailing_zeros8(hi as u32),
+        t => t,
+    };
+    // The significant digits, as text from the first byte on.
+    let sig = (raw | ZEROS) >> (8 * lead);
+    let n = (16 - lead - trail) as usize;
+    // The decimal exponent of the first significant digit.
+    let exp = 15 - lead as i32 - k;
+    let place = exp + 1;
+    // Every store below ends within 40 bytes of the start: `m` has 1 to
+    // 16 digits and `k <= 17`, so -17 <= exp <= 15, and each 16-byte store
+    // starts at most 19 bytes in (the sign, `0.`, 16 zeros; or the sign,
+    // a digit, the point and 16 more).
+    out.reserve(40);
+    let len = out.len();
+    // SAFETY: `len + 40` is within the capacity just reserved.
+    let base = unsafe { out.as_mut_ptr().add(len) };
+    let put = |at: usize, v: u128| {
+        // SAFETY: `at + 16 <= 40` for every store below (see above), in
+        // the reserved spare capacity.
+        unsafe { base.add(at).cast::<u128>().write_unaligned(v) }
+    };
+    let s = usize::from(neg);
+    // When there is no sign, the first digit's store overwrites it.
+    put(0, u128::from(b'-'));
+    let end = if !plain_is_shorter(n, exp) {
+        // d.ddd e exp (d.0 for one digit): the point and up to 15 digits
+        // at `s + 1`, then the first digit; |exp| <= 17.
+        let rest = (sig >> 8) | (u128::from(n == 1) * u128::from(b'0'));
+        put(s + 1, u128::from(b'.') | rest << 8);
+        // SAFETY: `s < 40`, in the reserved capacity.
+        unsafe { base.add(s).write(sig as u8) };
+        let at = s + 1 + n.max(2);
+        let e = exp.unsigned_abs();
+        let digits = if e >= 10 {
+            u32::from(b'0' + (e / 10) as u8) | u32::from(b'0' + (e % 10) as u8) << 8
+        } else {
+            u32::from(b'0' + e as u8)
+        };
+        let (text, text_len) = if exp < 0 {
+            (u32::from_le_bytes([b'e', b'-', 0, 0]) | digits << 16, 3)
+        } else {
+            (u32::from(b'e') | digits << 8, 2)
+        };
+        put(at, u128::from(text));
+        at + text_len + usize::from(e >= 10)
+    } else if place <= 0 {
+        // 0.000ddd: at most 3 zeros after the point, or scientific is
+        // shorter.
+        let zeros = place.unsigned_abs() as usize;
+        put(s, ZEROS & !0xff00 | u128::from(b'.') << 8);
+        put(s + 2 + zeros, sig);
+        s + 2 + zeros + n
+    } else if place as usize >= n {
+        // ddd000.0 (`place <= 16`).
+        let place = place as usize;
+        put(s, sig);
+        put(s + n, ZEROS);
+        put(s + place, u128::from(b'.') | u128::from(b'0') << 8);
+        s + place + 2
+    } else {
+        // ddd.ddd: the digits, then the point and the digits after it.
+        let place = place as usize;
+        put(s, sig);
+        put(s + place, u128::from(b'.') | (sig >> (8 * place)) << 8);
+        s + n + 1
+    };
+    // SAFETY: the `end` bytes at `len` were all written above, inside the
+    // reserved capacity.
+    unsafe { out.set_len(len + end) };
 }
 
 /// A float's text, written straight into the output's spare capacity.
@@ -973,66 +1197,7 @@ struct Decimal {
     len: usize,
 }
 
-/// Exact powers of ten as `f64` (every one up to 1e22 is representable).
-const POW10: [f64; 18] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17,
-];
-
 impl Decimal {
-    /// The shortest digits of a positive finite `a` that is `m / 10^k` for
-    /// an integer `m < 2^50` and a small `k` (readings such as `1234.567`,
-    /// nearly all floats in payloads), found with a few float operations
-    /// instead of ryu; None for any other float.
-    ///
-    /// Trying `k = 0, 1, 2, ...`, the first `m = round(a * 10^k)` with
-    /// `m / 10^k == a` has the fewest digits: an IEEE division of two
-    /// exact values is correctly rounded, so that is exactly the test "the
-    /// decimal m·10^-k reads back as `a`"; and below 2^50 the computed
-    /// `a * 10^k` is within 0.2 of the exact product, while any decimal at
-    /// scale `k` that reads back as `a` is within 0.125 of it, so no such
-    /// decimal is missed at a smaller `k`.
-    ///
-    /// Inlined, with `from_int`: returned by value, the digits were copied
-    /// with loads wider than the stores that wrote them, a stall.
-    #[inline(always)]
-    fn short_decimal(a: f64) -> Option<(Decimal, i32)> {
-        const LIMIT: f64 = (1u64 << 50) as f64;
-        for (k, &p) in POW10.iter().enumerate() {
-            let scaled = a * p;
-            if scaled >= LIMIT {
-                return None;
-            }
-            // Round half up: `scaled + 0.5` is exact below 2^50, and the
-            // cast truncates (a libm `round` call cost more than the rest).
-            let m = (scaled + 0.5) as i64;
-            if m >= 1 && m as f64 / p == a {
-                return Some(Decimal::from_int(m as u64, k as i32));
-            }
-        }
-        None
-    }
-
-    /// The digits of `m * 10^-k` (`m > 0`), trailing zeros dropped.
-    #[inline(always)]
-    fn from_int(m: u64, k: i32) -> (Decimal, i32) {
-        let mut itoa_buf = itoa::Buffer::new();
-        let text = itoa_buf.format(m).as_bytes();
-        let mut d = Decimal {
-            buf: [0; 48],
-            len: 0,
-        };
-        let mut len = text.len();
-        while len > 1 && text.get(len - 1) == Some(&b'0') {
-            len -= 1;
-        }
-        if let (Some(dst), Some(src)) = (d.buf.get_mut(..len), text.get(..len)) {
-            dst.copy_from_slice(src);
-            d.len = len;
-        }
-        (d, text.len() as i32 - 1 - k)
-    }
-
     /// Splits ryu's text into significant digits and the exponent of the
     /// first digit (`1.5e-7` → `15`, -7; `0.0025` → `25`, -3).
     fn parse(text: &str) -> (Decimal, i32) {
