@@ -264,13 +264,7 @@ pub fn new_list<'py>(
         if at != 0 {
             // `init` found the item array's pointer at `at` in lists made
             // by this interpreter.
-            let slots = list
-                .as_ptr()
-                .cast::<u8>()
-                .add(at)
-                .cast::<*mut *mut ffi::PyObject>()
-                .read();
-            core::ptr::copy_nonoverlapping(src, slots, n);
+            core::ptr::copy_nonoverlapping(src, list_items(list.as_ptr(), at), n);
         } else {
             for i in 0..n {
                 ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, src.add(i).read());
@@ -279,6 +273,24 @@ pub fn new_list<'py>(
         stack.set_len(from);
     }
     Ok(list)
+}
+
+/// The item array pointer that a list object holds `at` bytes from its
+/// start.
+///
+/// # Safety
+/// `list` is a live list whose object is at least `at` bytes plus a pointer
+/// long.
+#[inline(always)]
+unsafe fn list_items(list: *mut ffi::PyObject, at: usize) -> *mut *mut ffi::PyObject {
+    // SAFETY: the caller's contract; the read is of a pointer-sized field
+    // inside the object.
+    unsafe {
+        list.cast::<u8>()
+            .add(at)
+            .cast::<*mut *mut ffi::PyObject>()
+            .read()
+    }
 }
 
 /// Checks that a list made by CPython keeps a pointer to its items right
@@ -294,12 +306,7 @@ fn init_lists(py: Python<'_>) {
     // the item pointer long (a `PyListObject`), and the pointer is only
     // followed for as many items as the list reports.
     let found = unsafe {
-        let slots = list
-            .as_ptr()
-            .cast::<u8>()
-            .add(at)
-            .cast::<*mut *mut ffi::PyObject>()
-            .read();
+        let slots = list_items(list.as_ptr(), at);
         ffi::PyList_Size(list.as_ptr()) == 3
             && !slots.is_null()
             && (0..3).all(|i| slots.add(i).read() == items[i].as_ptr())
