@@ -5,7 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -229,10 +229,50 @@ pub fn release<T>(obj: Bound<'_, T>) {
     }
 }
 
-/// Where a list's item pointer sits in the list object: after the
-/// variable-size header (count, type, size). Set by [`init`] once a list
-/// made by CPython was seen to keep its items there; 0 until then.
-static LIST_ITEMS_OFFSET: AtomicUsize = AtomicUsize::new(0);
+/// Where a float's value and a list's length and item array sit in their
+/// objects: right after the object header (`ob_refcnt`, `ob_type`), as in
+/// every GIL-enabled CPython 3 build the abi3 wheel loads on. Calls per
+/// float and per list item (`PyFloat_AsDouble`, `PyList_GetItem`,
+/// `PyList_SetItem`: checked calls on the stable ABI) were a twentieth of
+/// encoding a payload of readings and most of building a list.
+const VALUE_AT: usize = core::mem::size_of::<ffi::PyObject>();
+const ITEMS_AT: usize = VALUE_AT + core::mem::size_of::<ffi::Py_ssize_t>();
+
+/// Set by [`init`] once a float and a list made by CPython were read right
+/// by [`float_value`] and [`list_items`].
+static OBJECT_READS: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`float_value`] and [`list_items`] may be used.
+#[inline]
+pub fn object_reads() -> bool {
+    OBJECT_READS.load(Ordering::Relaxed)
+}
+
+/// The value of a `float` (or subclass), read from the object.
+///
+/// # Safety
+/// `obj` is a live `float`, and [`object_reads`] returned true.
+#[inline(always)]
+pub unsafe fn float_value(obj: *mut ffi::PyObject) -> f64 {
+    // SAFETY: per the contract, `ob_fval` is at `VALUE_AT`.
+    unsafe { obj.cast::<u8>().add(VALUE_AT).cast::<f64>().read() }
+}
+
+/// A `list`'s (or subclass's) item array and length, read from the object.
+///
+/// # Safety
+/// `obj` is a live `list`, and [`object_reads`] returned true.
+#[inline(always)]
+pub unsafe fn list_items(obj: *mut ffi::PyObject) -> (*mut *mut ffi::PyObject, isize) {
+    let base = obj.cast::<u8>();
+    // SAFETY: per the contract, `ob_size` is at `VALUE_AT` and `ob_item`
+    // at `ITEMS_AT`.
+    unsafe {
+        let n = base.add(VALUE_AT).cast::<ffi::Py_ssize_t>().read();
+        let items = base.add(ITEMS_AT).cast::<*mut *mut ffi::PyObject>().read();
+        (items, n)
+    }
+}
 
 /// A new `list` of the items of `stack` from `from` on, which it takes
 /// over (`stack` is cut back to `from`). The item pointers are copied
@@ -253,7 +293,6 @@ pub fn new_list<'py>(
     // SAFETY: `PyList_New` returns a new list of `n` NULL items or NULL
     // with an exception set (then `stack` still owns the items).
     let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
-    let at = LIST_ITEMS_OFFSET.load(Ordering::Relaxed);
     // SAFETY: the list is fresh and ours alone, with `n` slots, all NULL,
     // so no reference is overwritten. `Py<PyAny>` is a transparent
     // non-null object pointer, so the items are `n` object pointers. Each
@@ -261,10 +300,10 @@ pub fn new_list<'py>(
     // shortens the vector over those items without dropping them.
     unsafe {
         let src = items.as_ptr().cast::<*mut ffi::PyObject>();
-        if at != 0 {
-            // `init` found the item array's pointer at `at` in lists made
-            // by this interpreter.
-            core::ptr::copy_nonoverlapping(src, list_items(list.as_ptr(), at), n);
+        if object_reads() {
+            // `init` found lists made by this interpreter laid out as
+            // `list_items` reads them.
+            core::ptr::copy_nonoverlapping(src, list_items(list.as_ptr()).0, n);
         } else {
             for i in 0..n {
                 ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, src.add(i).read());
@@ -275,52 +314,34 @@ pub fn new_list<'py>(
     Ok(list)
 }
 
-/// The item array pointer that a list object holds `at` bytes from its
-/// start.
-///
-/// # Safety
-/// `list` is a live list whose object is at least `at` bytes plus a pointer
-/// long.
-#[inline(always)]
-unsafe fn list_items(list: *mut ffi::PyObject, at: usize) -> *mut *mut ffi::PyObject {
-    // SAFETY: the caller's contract; the read is of a pointer-sized field
-    // inside the object.
-    unsafe {
-        list.cast::<u8>()
-            .add(at)
-            .cast::<*mut *mut ffi::PyObject>()
-            .read()
-    }
-}
-
-/// Checks that a list made by CPython keeps a pointer to its items right
-/// after its variable-size header (true of every GIL-enabled CPython 3),
-/// and turns on [`new_list`]'s direct writes if so.
-fn init_lists(py: Python<'_>) {
-    let items = ["a", "b", "c"].map(|t| PyString::new(py, t).into_any().unbind());
-    let Ok(list) = pyo3::types::PyList::new(py, &items) else {
+/// Checks [`float_value`] and [`list_items`] against CPython's own calls on
+/// a float and a list made for it, and turns them on if they agree; an
+/// error (out of memory) counts as a mismatch.
+fn init_objects(py: Python<'_>) {
+    let f = pyo3::types::PyFloat::new(py, -1234.5625);
+    let items = [7, 8, 9].map(|i| pyo3::types::PyInt::new(py, i));
+    let Ok(list) = pyo3::types::PyList::new(py, items) else {
         return;
     };
-    let at = 3 * core::mem::size_of::<usize>();
-    // SAFETY: the list is live; its header is at least `at` words plus
-    // the item pointer long (a `PyListObject`), and the pointer is only
-    // followed for as many items as the list reports.
-    let found = unsafe {
-        let slots = list_items(list.as_ptr(), at);
-        ffi::PyList_Size(list.as_ptr()) == 3
-            && !slots.is_null()
-            && (0..3).all(|i| slots.add(i).read() == items[i].as_ptr())
+    // SAFETY: `f` is a float and `list` a list, both alive here; only
+    // their first words are read, and the item array only below the
+    // length CPython reports.
+    let agree = unsafe {
+        let (ptr, n) = list_items(list.as_ptr());
+        float_value(f.as_ptr()) == -1234.5625
+            && n == ffi::PyList_Size(list.as_ptr())
+            && n == 3
+            && (0..3).all(|i| *ptr.offset(i) == ffi::PyList_GetItem(list.as_ptr(), i))
     };
-    if found {
-        LIST_ITEMS_OFFSET.store(at, Ordering::Relaxed);
-    }
+    OBJECT_READS.store(agree, Ordering::Relaxed);
 }
 
 /// Checks the string layout [`ascii_data`] relies on against what
 /// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
-/// the direct reads on only if everything agrees; then the list layout.
+/// the direct reads on only if everything agrees; then the float and list
+/// layouts.
 pub fn init(py: Python<'_>) {
-    init_lists(py);
+    init_objects(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

@@ -30,7 +30,7 @@ pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
         out,
         types: ffi::ExactTypes::get(),
         err: None,
-        direct: direct_reads(obj.py()),
+        direct: ffi::object_reads(),
     };
     // SAFETY: `obj` is a live object, borrowed for the whole call.
     match unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) } {
@@ -72,7 +72,7 @@ struct Writer<'o, 'py> {
     /// The error behind a [`Failed`] step.
     err: Option<PyErr>,
     /// Whether floats and lists are read straight from their objects (see
-    /// [`direct_reads`]).
+    /// [`ffi::object_reads`]).
     direct: bool,
 }
 
@@ -255,8 +255,8 @@ impl Writer<'_, '_> {
     #[inline]
     unsafe fn float(&mut self, obj: *mut PyObject) -> Step {
         let f = if self.direct {
-            // SAFETY: `obj` is a float, laid out as `direct_reads` checked.
-            unsafe { float_value(obj) }
+            // SAFETY: `obj` is a float, laid out as `ffi::init` checked.
+            unsafe { ffi::float_value(obj) }
         } else {
             // SAFETY: `obj` is a float, so no `__float__` is called.
             unsafe { c::PyFloat_AsDouble(obj) }
@@ -324,11 +324,11 @@ impl Writer<'_, '_> {
     unsafe fn list(&mut self, obj: *mut PyObject, depth: usize) -> Step {
         // SAFETY: `obj` is a list; it does not change during the walk, so
         // every index below its length holds a live item. With direct
-        // reads its item array and length are read where `direct_reads`
+        // reads its item array and length are read where `ffi::init`
         // checked they are (a list subclass starts with a list's fields).
         unsafe {
             if self.direct {
-                let (items, n) = list_items(obj);
+                let (items, n) = ffi::list_items(obj);
                 return self.array(n, |i| *items.offset(i), depth);
             }
             self.array(c::PyList_Size(obj), |i| c::PyList_GetItem(obj, i), depth)
@@ -364,73 +364,6 @@ impl Writer<'_, '_> {
         }
         self.out.push(b']');
         Ok(())
-    }
-}
-
-/// Where a float's value and a list's length and item array sit in their
-/// objects: right after the object header (`ob_refcnt`, `ob_type`), as in
-/// every CPython 3 build the abi3 wheel loads on. A call per float and per
-/// list item (`PyFloat_AsDouble`, `PyList_GetItem` with its checks) was a
-/// twentieth of encoding a payload of readings.
-const VALUE_AT: usize = core::mem::size_of::<PyObject>();
-const ITEMS_AT: usize = VALUE_AT + core::mem::size_of::<c::Py_ssize_t>();
-
-/// The value of a `float` (or subclass), read from the object.
-///
-/// # Safety
-/// `obj` is a live `float`, and [`direct_reads`] returned true.
-#[inline(always)]
-unsafe fn float_value(obj: *mut PyObject) -> f64 {
-    // SAFETY: per the contract, `ob_fval` is at `VALUE_AT`.
-    unsafe { obj.cast::<u8>().add(VALUE_AT).cast::<f64>().read() }
-}
-
-/// A `list`'s (or subclass's) item array and length, read from the object.
-///
-/// # Safety
-/// `obj` is a live `list`, and [`direct_reads`] returned true.
-#[inline(always)]
-unsafe fn list_items(obj: *mut PyObject) -> (*const *mut PyObject, isize) {
-    let base = obj.cast::<u8>();
-    // SAFETY: per the contract, `ob_size` is at `VALUE_AT` and `ob_item`
-    // at `ITEMS_AT`.
-    unsafe {
-        let n = base.add(VALUE_AT).cast::<c::Py_ssize_t>().read();
-        let items = base.add(ITEMS_AT).cast::<*const *mut PyObject>().read();
-        (items, n)
-    }
-}
-
-/// Whether [`float_value`] and [`list_items`] read what CPython's own
-/// functions return on this interpreter: checked once, on a float and a
-/// list made for it; if not, every float and list goes through the calls.
-fn direct_reads(py: Python<'_>) -> bool {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    match STATE.load(Ordering::Relaxed) {
-        1 => true,
-        2 => false,
-        _ => {
-            let works = layout_matches(py).unwrap_or(false);
-            STATE.store(if works { 1 } else { 2 }, Ordering::Relaxed);
-            works
-        }
-    }
-}
-
-/// [`direct_reads`]'s check; an error (out of memory) counts as a mismatch.
-fn layout_matches(py: Python<'_>) -> PyResult<bool> {
-    let f = pyo3::types::PyFloat::new(py, -1234.5625);
-    let items = [7, 8, 9].map(|i| pyo3::types::PyInt::new(py, i));
-    let list = pyo3::types::PyList::new(py, items)?;
-    // SAFETY: `f` is a float and `list` a list, both alive here; only
-    // their first words are read.
-    unsafe {
-        let float_ok = float_value(f.as_ptr()) == -1234.5625;
-        let (ptr, n) = list_items(list.as_ptr());
-        let list_ok =
-            n == 3 && (0..3).all(|i| *ptr.offset(i) == c::PyList_GetItem(list.as_ptr(), i));
-        Ok(float_ok && list_ok)
     }
 }
 
