@@ -1123,6 +1123,12 @@ mod raw {
 
     /// The value of an `int` (or subclass) that fits an `i64`.
     pub fn small_int(i: &Bound<'_, PyAny>) -> Option<i64> {
+        // SAFETY: `i` is live, and an exact `int` where it is read.
+        if i.get_type_ptr() == core::ptr::addr_of_mut!(ffi::PyLong_Type) {
+            if let Some(v) = unsafe { crate::ffi::small_int(i.as_ptr()) } {
+                return Some(v);
+            }
+        }
         let mut overflow = 0;
         // SAFETY: `i` is an int; on overflow the flag is set and no
         // exception is raised, and an int's value is read without calling

@@ -5,7 +5,7 @@
 //! containers item by item) or are missing from the abi3-py39 bindings.
 
 use core::ffi::c_char;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -274,6 +274,96 @@ pub unsafe fn list_items(obj: *mut ffi::PyObject) -> (*mut *mut ffi::PyObject, i
     }
 }
 
+/// How an `int` keeps its size, as [`init`] found it: the word after the
+/// object header is `ob_size` (digits, negative for a negative int: 3.9 to
+/// 3.11) or `lv_tag` (digits << 3 | sign, 0 positive, 1 zero, 2 negative:
+/// 3.12 on); the 30-bit digits follow it, least significant first.
+/// `PyLong_AsLongLongAndOverflow`, a call with its own type checks on the
+/// stable ABI, was half of writing an integer.
+const INT_UNKNOWN: u8 = 0;
+const INT_SIZE: u8 = 1;
+const INT_TAG: u8 = 2;
+static INT_LAYOUT: AtomicU8 = AtomicU8::new(INT_UNKNOWN);
+
+/// The value of an exact `int` below 2^60 in magnitude (two digits), read
+/// from the object; None for larger ones, or where [`init`] could not
+/// confirm the layout (the caller then asks CPython).
+///
+/// # Safety
+/// `obj` is a live object of type exactly `int`.
+#[inline(always)]
+pub unsafe fn small_int(obj: *mut ffi::PyObject) -> Option<i64> {
+    unsafe { small_int_as(INT_LAYOUT.load(Ordering::Relaxed), obj) }
+}
+
+/// [`small_int`] for a given layout.
+///
+/// # Safety
+/// As for [`small_int`]; a digit is read only when the size says it is
+/// there.
+#[inline(always)]
+unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
+    let base = obj.cast::<u8>();
+    // SAFETY: every int has the size word after its header.
+    let word = unsafe { base.add(VALUE_AT).cast::<isize>().read() };
+    let (digits, negative) = match layout {
+        INT_SIZE => (word.unsigned_abs(), word < 0),
+        INT_TAG => ((word as usize) >> 3, word & 3 == 2),
+        _ => return None,
+    };
+    let digit = |i: usize| -> i64 {
+        // SAFETY: called only for `i < digits`, which the object holds.
+        i64::from(unsafe { base.add(ITEMS_AT + 4 * i).cast::<u32>().read() })
+    };
+    let magnitude = match digits {
+        0 => 0,
+        1 => digit(0),
+        2 => digit(0) | digit(1) << 30,
+        _ => return None,
+    };
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Finds the `int` layout [`small_int`] reads: the first under which every
+/// probe reads back as CPython says (and the large ones are refused).
+fn init_ints(py: Python<'_>) {
+    const PROBES: [i64; 14] = [
+        0,
+        1,
+        -1,
+        7,
+        -7,
+        (1 << 30) - 1,
+        1 << 30,
+        -(1 << 30),
+        (1 << 59) + 12_345,
+        -(1 << 60) + 1,
+        1 << 60,
+        -(1 << 60),
+        i64::MAX,
+        i64::MIN,
+    ];
+    let ints = PROBES.map(|v| (v, pyo3::types::PyInt::new(py, v)));
+    let reads = |layout: u8| {
+        ints.iter().all(|(v, obj)| {
+            let fits = v.unsigned_abs() < 1 << 60;
+            // SAFETY: each is a live exact `int`, with at least one digit
+            // allocated (zero too). A wrong guess reads no digit it does
+            // not have: taken as a tag, a 3.11 size of one or two digits
+            // is none, and one of 8 to 23 digits gives one or two; taken
+            // as a size, a 3.12 tag gives one digit only for zero (tag 1)
+            // and none for any other int (tags of 8 and up).
+            let got = unsafe { small_int_as(layout, obj.as_ptr()) };
+            got == fits.then_some(*v)
+        })
+    };
+    let found = [INT_SIZE, INT_TAG]
+        .into_iter()
+        .find(|&l| reads(l))
+        .unwrap_or(INT_UNKNOWN);
+    INT_LAYOUT.store(found, Ordering::Relaxed);
+}
+
 /// A new `list` of the items of `stack` from `from` on, which it takes
 /// over (`stack` is cut back to `from`). The item pointers are copied
 /// straight into the list's array where [`init`] verified the layout
@@ -342,6 +432,7 @@ fn init_objects(py: Python<'_>) {
 /// layouts.
 pub fn init(py: Python<'_>) {
     init_objects(py);
+    init_ints(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

@@ -222,11 +222,18 @@ impl Writer<'_, '_> {
     /// `obj` is a live `int` (or subclass).
     #[inline(always)]
     unsafe fn int(&mut self, obj: *mut PyObject) -> Step {
+        // SAFETY: `obj` is live, and an exact `int` where it is read.
+        if unsafe { c::Py_TYPE(obj) } == self.types.int {
+            if let Some(v) = unsafe { ffi::small_int(obj) } {
+                write_int(self.out, v);
+                return Ok(());
+            }
+        }
         let mut overflow = 0;
         // SAFETY: `obj` is an int, so no `__index__` is called.
         let v = unsafe { c::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };
         if overflow == 0 && !(v == -1 && unsafe { !c::PyErr_Occurred().is_null() }) {
-            push_bytes(self.out, itoa::Buffer::new().format(v).as_bytes());
+            write_int(self.out, v);
             return Ok(());
         }
         // SAFETY: per the contract.
@@ -594,24 +601,6 @@ fn push_quoted(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
-/// Appends `s`, with [`copy_small`] for up to 32 bytes.
-#[inline]
-fn push_bytes(out: &mut Vec<u8>, s: &[u8]) {
-    let n = s.len();
-    if n > 32 {
-        out.extend_from_slice(s);
-        return;
-    }
-    out.reserve(n);
-    let len = out.len();
-    // SAFETY: after `reserve` there is room for `n` bytes at `len`, all
-    // written by `copy_small` before `set_len`.
-    unsafe {
-        copy_small(s.as_ptr(), out.as_mut_ptr().add(len), n);
-        out.set_len(len + n);
-    }
-}
-
 /// Copies `n <= 32` bytes. Payload strings and numbers are mostly short,
 /// and a `memcpy` call for each cost more than the copy: two overlapping
 /// 16- or 8-byte words (or halves, or single bytes) instead.
@@ -756,6 +745,84 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
         Some((m, k)) => write_scaled(out, f < 0.0, m, k),
         None => write_other_float(out, f),
     }
+}
+
+/// Writes `v` in decimal, straight into the spare capacity: from the last
+/// digit back, two at a time from a table (itoa's method). itoa writes to
+/// its own buffer, and copying that out with wide loads stalled on every
+/// integer (the CPU cannot forward its narrow stores to a wider load).
+#[inline]
+pub fn write_int(out: &mut Vec<u8>, v: i64) {
+    let mut m = v.unsigned_abs();
+    let s = usize::from(v < 0);
+    let n = decimal_len(m);
+    out.reserve(21);
+    let len = out.len();
+    // SAFETY: the sign and at most 20 digits (`n` of them) fit in the 21
+    // bytes reserved at `len`; every write below is at `s` or after and
+    // before `s + n`, each of those bytes is written once.
+    unsafe {
+        let base = out.as_mut_ptr().add(len);
+        base.write(b'-');
+        let mut end = base.add(s + n);
+        let pair = |end: *mut u8, d: u64| {
+            let at = 2 * d as usize;
+            end.cast::<[u8; 2]>()
+                .write_unaligned([PAIRS[at], PAIRS[at + 1]]);
+        };
+        while m >= 10_000 {
+            let r = m % 10_000;
+            m /= 10_000;
+            end = end.sub(4);
+            pair(end, r / 100);
+            pair(end.add(2), r % 100);
+        }
+        if m >= 100 {
+            end = end.sub(2);
+            pair(end, m % 100);
+            m /= 100;
+        }
+        if m >= 10 {
+            pair(end.sub(2), m);
+        } else {
+            end.sub(1).write(b'0' + m as u8);
+        }
+        out.set_len(len + s + n);
+    }
+}
+
+/// "00" to "99".
+static PAIRS: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// The number of decimal digits of `m` (1 for zero).
+#[inline(always)]
+fn decimal_len(m: u64) -> usize {
+    const POW: [u64; 20] = {
+        let mut p = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
+    // Zero counts as one digit, as 1 does: `m | 1` has the digits of `m`
+    // for any other `m` (a power of ten is even).
+    let m = m | 1;
+    // 1233 / 4096 is just above log10(2): a guess that is exact or one short.
+    let bits = 64 - m.leading_zeros();
+    let guess = (bits * 1233) >> 12;
+    let next = POW.get(guess as usize).copied().unwrap_or(u64::MAX);
+    guess as usize + usize::from(m >= next)
 }
 
 /// [`write_erlang_float`] for zero and the floats [`scaled`] refuses: from

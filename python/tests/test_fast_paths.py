@@ -145,8 +145,11 @@ def test_decimal_floats_are_written_in_erlang_short_form():
 
 def test_ints_are_written_like_str_at_every_length():
     # Digits are written straight into the output, two at a time from the
-    # end: every length, both signs, the edges of i64 and beyond it.
-    edges = [0, 1, 9, 10, 99, 100, 101, 2**31, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**30]
+    # end: every length, both signs, the edges of i64 and beyond it, and
+    # where the int's value stops being read from its one or two 30-bit
+    # digits (2**30, 2**60).
+    edges = [0, 1, 9, 10, 99, 100, 101, 2**30 - 1, 2**30, 2**31, 2**32, 2**53 + 1, 2**60 - 1, 2**60]
+    edges += [2**60 + 1, 2**63 - 1, 2**63, 2**64, 10**30]
     values = []
     for k in range(0, 20):
         values += [10**k - 1, 10**k, 10**k + 1, 10**k * 7 + 3]
