@@ -5,7 +5,7 @@
 #![cfg(all(feature = "std", feature = "bytes"))]
 use phoenix_wire::frame::{self, Decoder, Direction, Frame, Payload, Ref};
 use phoenix_wire::json::JsonStr;
-use phoenix_wire::{Error, Vsn};
+use phoenix_wire::{Error, Sink, Vsn};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -143,6 +143,13 @@ fn text_vectors() {
             f.encode_text(other, &mut out).unwrap();
             let back = frame::decode_text(&out, other).unwrap();
             assert_eq!(back, f, "{name}: round trip through {other:?}");
+            // The same bytes when the payload is written by the caller.
+            if let Payload::Json(p) = f.payload {
+                let mut by_writer = Vec::new();
+                f.encode_text_raw_with(other, &mut by_writer, |o| o.put(p.raw().as_bytes()))
+                    .unwrap();
+                assert_eq!(by_writer, out, "{name}: payload writer, {other:?}");
+            }
         }
     }
 }

@@ -385,9 +385,34 @@ fn encode<'py>(
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
     with_scratch(|buf, out| {
-        let raw = json_payload(py, payload, buf)?;
-        let f = frame_of(join_ref, r#ref, topic, str_arg(event)?, Payload::Json(raw))?;
-        text_out(py, &f, vsn, out)
+        if as_bytes(payload).is_some() {
+            let raw = json_payload(py, payload, buf)?;
+            let f = frame_of(join_ref, r#ref, topic, str_arg(event)?, Payload::Json(raw))?;
+            return text_out(py, &f, vsn, out);
+        }
+        // Python objects are written as JSON straight into the frame, after
+        // its head: no copy of the payload from a buffer of its own.
+        let f = frame_of(
+            join_ref,
+            r#ref,
+            topic,
+            str_arg(event)?,
+            Payload::Json(RawJson::EMPTY_OBJECT),
+        )?;
+        let mut failed = None;
+        let written = f.encode_text_raw_with(vsn, out, |out| {
+            to_json::write_json(out, payload).map_err(|e| {
+                failed = Some(e);
+                // Stands for the error kept in `failed`.
+                phoenix_wire::Error::new(phoenix_wire::ErrorKind::PayloadMismatch, 0)
+            })
+        });
+        match (written, failed) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(encode_codec_error(py, e)),
+            // CPython checks the UTF-8 as it builds the str.
+            (Ok(()), None) => ffi::str_from_utf8(py, out),
+        }
     })
 }
 

@@ -603,6 +603,32 @@ impl Frame<'_> {
         write_text(self, vsn, out, |out| write_payload(out, &self.payload))
     }
 
+    /// Writes the frame as a text frame of `vsn`, with the payload written
+    /// by `payload` straight into `out`, in place of `self.payload` (which
+    /// is ignored): for a JSON writer of your own, with no copy of its
+    /// output. What `payload` writes is not checked and must be exactly one
+    /// JSON value; an error it returns stops the frame there, leaving what
+    /// was written so far in `out`.
+    ///
+    /// ```
+    /// use phoenix_wire::frame::{Frame, Payload};
+    /// use phoenix_wire::json::RawJson;
+    /// use phoenix_wire::{Sink, Vsn};
+    ///
+    /// let f = Frame::new("device", "fwup_progress", Payload::Json(RawJson::EMPTY_OBJECT));
+    /// let mut out = Vec::new();
+    /// f.encode_text_raw_with(Vsn::V2, &mut out, |out| out.put(br#"{"value":42}"#))?;
+    /// assert_eq!(out, br#"[null,null,"device","fwup_progress",{"value":42}]"#);
+    /// # Ok::<(), phoenix_wire::Error>(())
+    /// ```
+    pub fn encode_text_raw_with<S, P>(&self, vsn: Vsn, out: &mut S, payload: P) -> Result<()>
+    where
+        S: Sink + ?Sized,
+        P: FnOnce(&mut S) -> Result<()>,
+    {
+        write_text(self, vsn, out, payload)
+    }
+
     /// Writes the frame as a text frame of `vsn`, with `payload` serialized
     /// as JSON in place of `self.payload` (which is ignored).
     ///
