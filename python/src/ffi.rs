@@ -324,6 +324,24 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
+/// Which direct reads and writes of object memory [`init`] turned on, by
+/// name, for a test to tell when a CPython version turns one off (the
+/// slower, checked way is then taken; nothing else changes).
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 4] {
+    [
+        (
+            "ascii_reads",
+            ASCII_DATA_OFFSET.load(Ordering::Relaxed) != 0,
+        ),
+        ("ascii_writes", ascii_writes(py)),
+        ("float_list_reads", object_reads()),
+        (
+            "int_reads",
+            INT_LAYOUT.load(Ordering::Relaxed) != INT_UNKNOWN,
+        ),
+    ]
+}
+
 /// Finds the `int` layout [`small_int`] reads: the first under which every
 /// probe reads back as CPython says (and the large ones are refused).
 fn init_ints(py: Python<'_>) {

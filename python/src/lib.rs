@@ -516,6 +516,17 @@ fn broadcast<'py>(
     encode(py, &none, &none, topic, event, payload, vsn)
 }
 
+/// `_layout_checks()`: which direct reads and writes of CPython objects are
+/// on (see `ffi::init`); private, for the test suite.
+#[pyfunction]
+fn _layout_checks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    for (name, on) in ffi::layout_checks(py) {
+        d.set_item(name, on)?;
+    }
+    Ok(d)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ffi::init(m.py());
@@ -529,6 +540,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reply, m)?)?;
     m.add_function(wrap_pyfunction!(reply_binary, m)?)?;
     m.add_function(wrap_pyfunction!(broadcast, m)?)?;
+    m.add_function(wrap_pyfunction!(_layout_checks, m)?)?;
     m.add("DEFAULT_VSN", DEFAULT_VSN)?;
     Ok(())
 }

@@ -143,6 +143,19 @@ def test_decimal_floats_are_written_in_erlang_short_form():
     assert_erlang_short(decimal_floats(random.Random(21), 40000))
 
 
+def test_direct_object_reads_are_on():
+    # The fast paths read CPython's objects directly where a check at import
+    # found the layout they expect (3.9 to 3.14 all have it); elsewhere they
+    # turn themselves off and the slower calls give the same results. This
+    # says so when a new CPython turns one off.
+    from phoenix_wire import _native
+
+    checks = _native._layout_checks()
+    assert set(checks) == {"ascii_reads", "ascii_writes", "float_list_reads", "int_reads"}
+    if (3, 9) <= sys.version_info[:2] <= (3, 14):
+        assert all(checks.values()), checks
+
+
 def test_ints_are_written_like_str_at_every_length():
     # Digits are written straight into the output, two at a time from the
     # end: every length, both signs, the edges of i64 and beyond it, and
