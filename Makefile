@@ -6,10 +6,11 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS = $(notdir $(basename $(wildcard fuzz/fuzz_targets/*.rs)))
 
-.PHONY: run test lint test-rust test-nostd test-python bench-python bench fuzz-smoke fuzz-%
+.PHONY: run test lint test-rust test-nostd test-python test-python-versions bench-python bench fuzz-smoke fuzz-%
 
-## Everything: formatting, lints, docs, all Rust tests (std, no_std, doc tests).
-test: lint test-nostd test-rust test-python
+## Everything: formatting, lints, docs, all Rust tests (std, no_std, doc tests),
+## the Python suite, and the same wheel on the machine's other CPythons.
+test: lint test-nostd test-rust test-python test-python-versions
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -52,6 +53,10 @@ JS_STAMP = python/tests/js/node_modules/.installed
 
 test-python: $(PY_STAMP) $(JS_STAMP)
 	$(VENV)/bin/python -m pytest -q python/tests
+
+## The abi3 wheel on every other CPython 3.9+ the machine has (see the script).
+test-python-versions: $(PY_STAMP) $(JS_STAMP)
+	bash python/tests/other_pythons.sh $(VENV)/bin/python
 
 ## The mock server on its embedded defaults (endpoint 127.0.0.1:4000, auth service
 ## 127.0.0.1:5000); pass options through, e.g. `make run MOCK_ARGS="--config mock.toml"`.
