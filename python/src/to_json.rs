@@ -752,7 +752,7 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
 /// its own buffer, and copying that out with wide loads stalled on every
 /// integer (the CPU cannot forward its narrow stores to a wider load).
 #[inline]
-pub fn write_int(out: &mut Vec<u8>, v: i64) {
+fn write_int(out: &mut Vec<u8>, v: i64) {
     let mut m = v.unsigned_abs();
     let s = usize::from(v < 0);
     let n = decimal_len(m);
