@@ -803,7 +803,8 @@ static PAIRS: [u8; 200] = {
     t
 };
 
-/// The number of decimal digits of `m` (1 for zero).
+/// The number of decimal digits of `m` (1 for zero), from its highest bit
+/// (no chain of divisions).
 #[inline(always)]
 fn decimal_len(m: u64) -> usize {
     const POW: [u64; 20] = {
@@ -944,28 +945,6 @@ fn scaled(a: f64) -> Option<(u64, i32)> {
     (m >= 1 && (sum - TWO52) / p == a).then_some((m, k))
 }
 
-/// The number of decimal digits of `0 < m < 2^50`, from its highest bit
-/// (no chain of divisions).
-#[inline(always)]
-fn digit_count(m: u64) -> u32 {
-    // 1233 / 4096 is just above log10(2): a first guess that is exact or
-    // one short.
-    const POW: [u64; 16] = {
-        let mut p = [1u64; 16];
-        let mut i = 1;
-        while i < 16 {
-            p[i] = p[i - 1] * 10;
-            i += 1;
-        }
-        p
-    };
-    let bits = 64 - m.leading_zeros();
-    let guess = (bits * 1233) >> 12;
-    // `guess <= 15` below 2^50; a table, as `checked_pow` loops.
-    let next = POW.get(guess as usize).copied().unwrap_or(u64::MAX);
-    guess + u32::from(m >= next)
-}
-
 /// How many of the decimal digits of `x` (`0 <= x < 10^8`) at the end are
 /// zeros, 8 for zero. Each power of ten is tested at once, each with a
 /// multiplication by the inverse of 5^j modulo 2^32 and a rotation (the
@@ -1031,7 +1010,7 @@ fn write_scaled(out: &mut Vec<u8>, neg: bool, m: u64, k: i32) {
     let raw = u128::from(digits8(hi)) | u128::from(digits8(lo)) << 64;
     // Counted from `m` rather than from `raw`, which takes longer to make:
     // the next item's place in the output waits for this text's length.
-    let lead = 16 - digit_count(m);
+    let lead = 16 - decimal_len(m) as u32;
     let trail = match trailing_zeros8(lo as u32) {
         8 => 8 + trailing_zeros8(hi as u32),
         t => t,
