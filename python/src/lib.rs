@@ -192,20 +192,6 @@ fn json_of<'a>(obj: &'a Bound<'_, PyAny>, buf: &'a mut Vec<u8>) -> PyResult<&'a 
     Ok(buf)
 }
 
-/// A JSON payload argument as the codec's `RawJson`: pre-encoded `bytes`
-/// are validated; text written by `to_json` is trusted, since validating
-/// our own writer's output again was a fifth of `encode`.
-fn json_payload<'a>(
-    py: Python<'_>,
-    obj: &'a Bound<'_, PyAny>,
-    buf: &'a mut Vec<u8>,
-) -> PyResult<RawJson<'a>> {
-    if let Some(b) = as_bytes(obj) {
-        return RawJson::from_slice(b.as_bytes()).map_err(|e| encode_codec_error(py, e));
-    }
-    Ok(RawJson::trusted(to_json::json_text(buf, obj)?))
-}
-
 /// Raw bytes for a binary payload: borrowed from `bytes`, copied from a
 /// (mutable) `bytearray`.
 fn bytes_of<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Cow<'a, [u8]>> {
@@ -384,14 +370,16 @@ fn encode<'py>(
     vsn: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
-    with_scratch(|buf, out| {
-        if as_bytes(payload).is_some() {
-            let raw = json_payload(py, payload, buf)?;
+    with_scratch(|_, out| {
+        // Pre-encoded JSON is validated, then copied in.
+        if let Some(b) = as_bytes(payload) {
+            let raw = RawJson::from_slice(b.as_bytes()).map_err(|e| encode_codec_error(py, e))?;
             let f = frame_of(join_ref, r#ref, topic, str_arg(event)?, Payload::Json(raw))?;
             return text_out(py, &f, vsn, out);
         }
         // Python objects are written as JSON straight into the frame, after
-        // its head: no copy of the payload from a buffer of its own.
+        // its head: no copy of the payload from a buffer of its own, and no
+        // second check of what our own writer wrote.
         let f = frame_of(
             join_ref,
             r#ref,

@@ -42,18 +42,6 @@ pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     }
 }
 
-/// Appends the JSON text of `obj` to `out` and returns that text.
-pub fn json_text<'b>(out: &'b mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<&'b str> {
-    let start = out.len();
-    write_json(out, obj)?;
-    let written = out.get(start..).unwrap_or_default();
-    // SAFETY: `written` is exactly what `write_json` appended: bytes copied
-    // from Rust `str`s (CPython's UTF-8 of each `str`, the codec's
-    // escaper's output, digits) and ASCII punctuation, so it is UTF-8;
-    // checking it again was 3% of encoding a payload.
-    Ok(unsafe { core::str::from_utf8_unchecked(written) })
-}
-
 /// Walks the objects with borrowed pointers, as `PyDict_Next` and a list's
 /// item array (or `PyList_GetItem`) hand them out: no reference counting
 /// per item.
