@@ -5,15 +5,19 @@ a typical chat push, a NervesHub device join and a 64 KiB telemetry push,
 each a V2 text frame handed over as `str` (what websocket libraries give for
 text frames), plus a client's binary push; and for `phoenix_wire.etf`, the
 Rust ETF benches' Fedecks terms (auth map, token reply, a 200-entry keyword
-list, 10 000 tuples) against erlpack and erlang-py. Each number is the best of
-several timed batches, in nanoseconds per run of the row's statement. Each
-side is timed as the statement a user writes (`decode(s).payload`,
+list, 10 000 tuples) against erlpack and erlang-py.
+
+Each side is timed as the statement a user writes (`decode(s).payload`,
 `loads(s)`, with the functions imported by name), compiled into `timeit`'s
-loop, so neither side pays for a wrapper the other does not. A ratio is peer time / our time, so > 1 means
-phoenix_wire is faster. "floor" is the time of `len(s)` in the same loop (a
-C builtin that does nothing), "target" the ratio wanted (issue #4) and
-"need" the time that ratio asks for; "< floor" marks a target below what any
-call takes.
+loop, so neither side pays for a wrapper the other does not. Each number is
+the best of several timed batches, in nanoseconds per run of the statement.
+A ratio is peer time / our time, so > 1 means phoenix_wire is faster.
+"floor" is the time of `len(s)` in the same loop (a C builtin that does
+nothing), "target" the ratio wanted (issue #4) and "need" the time that
+ratio asks for; "< floor" marks a target below what any call takes.
+
+Some rows (the token and auth terms, orjson's push and join) come out in one
+of two speeds from one run to the next, by ~30%: read two runs.
 
     python python/benchmarks/bench.py [--quick] [--etf-only]
 """
