@@ -11,7 +11,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use phoenix_wire::frame::{self, Direction, Frame, Payload, Ref};
 use phoenix_wire::json::{JsonStr, RawJson};
-use phoenix_wire::{ErrorKind, SliceSink, Vsn};
+use phoenix_wire::{ErrorKind, Sink, SliceSink, Vsn};
 use serde_json::Value;
 
 #[derive(Arbitrary, Debug)]
@@ -288,6 +288,11 @@ fn text(f: &Frame<'_>, vsn: Vsn, input: &Input) {
         Payload::Json(p) => {
             assert_eq!(got.payload, Payload::Json(p));
             assert_eq!(got, *f);
+            // The payload put in by a writer of the caller's: same bytes.
+            let mut by_writer = Vec::new();
+            f.encode_text_raw_with(vsn, &mut by_writer, |o| o.put(p.raw().as_bytes()))
+                .unwrap();
+            assert_eq!(by_writer, out);
             // The same payload serialized by us from the value: same bytes.
             if let ArbPayload::Json {
                 value,
