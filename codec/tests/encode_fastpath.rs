@@ -459,3 +459,42 @@ proptest! {
         check(&jr, &r, &topic, &event, &payload);
     }
 }
+
+/// Integers in decimal, as `i64`'s `Display` writes them: every length,
+/// both signs and the ends of the range, through `write_decimal`,
+/// `write_i64` and a frame's integer refs.
+#[test]
+fn integers_are_written_as_display_writes_them() {
+    use phoenix_wire::json::{decimal_len, write_decimal, write_i64};
+    let mut values = vec![0i64, i64::MAX, i64::MIN, i64::MIN + 1];
+    for k in 0..19 {
+        let p = 10i64.pow(k);
+        values.extend([p - 1, p, p + 1, 7 * p + 3]);
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        values.push((x >> (x % 64)) as i64);
+    }
+    let negated: Vec<i64> = values.iter().map(|v| v.wrapping_neg()).collect();
+    values.extend(negated);
+    for v in values {
+        let want = v.to_string();
+        assert_eq!(decimal_len(v), want.len(), "{v}");
+        let mut text = vec![0u8; want.len()];
+        write_decimal(&mut text, v);
+        assert_eq!(text, want.as_bytes());
+        let mut out = Vec::new();
+        write_i64(&mut out, v).unwrap();
+        assert_eq!(out, want.as_bytes());
+        let f = Frame {
+            join_ref: Ref::Int(v),
+            ..Frame::new("t", "e", Payload::Json(RawJson::EMPTY_OBJECT))
+        };
+        let mut frame = Vec::new();
+        f.encode_text(Vsn::V2, &mut frame).unwrap();
+        assert_eq!(frame, format!("[{v},null,\"t\",\"e\",{{}}]").as_bytes());
+    }
+}

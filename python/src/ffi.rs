@@ -444,10 +444,10 @@ fn init_objects(py: Python<'_>) {
     OBJECT_READS.store(agree, Ordering::Relaxed);
 }
 
-/// Checks the string layout [`ascii_data`] relies on against what
-/// `PyUnicode_AsUTF8AndSize` reports, on strings made by CPython, and turns
-/// the direct reads on only if everything agrees; then the float and list
-/// layouts.
+/// Checks every object layout read here directly against what CPython's
+/// own calls report, on objects made for the check, and turns each direct
+/// read on only if it agrees: floats and lists, ints, then the strings
+/// [`ascii_data`] reads (against `PyUnicode_AsUTF8AndSize`).
 pub fn init(py: Python<'_>) {
     init_objects(py);
     init_ints(py);

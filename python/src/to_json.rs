@@ -735,24 +735,24 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
     }
 }
 
-/// Writes `v` in decimal, straight into the spare capacity: from the last
-/// digit back, two at a time from a table (itoa's method). itoa writes to
-/// its own buffer, and copying that out with wide loads stalled on every
-/// integer (the CPU cannot forward its narrow stores to a wider load).
+/// Writes `v` in decimal, straight into the spare capacity, as the codec's
+/// [`json::write_decimal`] writes into a slice: from the last digit back,
+/// two at a time from a table. The codec's writer needs initialized bytes,
+/// and zeroing them first (or copying its text out of a buffer of its own)
+/// made an integer cost nearly twice as much.
 #[inline]
 fn write_int(out: &mut Vec<u8>, v: i64) {
     let mut m = v.unsigned_abs();
-    let s = usize::from(v < 0);
-    let n = decimal_len(m);
-    out.reserve(21);
+    let n = json::decimal_len(v);
+    out.reserve(n);
     let len = out.len();
-    // SAFETY: the sign and at most 20 digits (`n` of them) fit in the 21
-    // bytes reserved at `len`; every write below is at `s` or after and
-    // before `s + n`, each of those bytes is written once.
+    // SAFETY: `n` bytes (the sign and the digits) are reserved at `len`;
+    // every write below is inside them, and each of them is written once
+    // (the sign first, the digits from the end back to it).
     unsafe {
         let base = out.as_mut_ptr().add(len);
         base.write(b'-');
-        let mut end = base.add(s + n);
+        let mut end = base.add(n);
         let pair = |end: *mut u8, d: u64| {
             let at = 2 * d as usize;
             end.cast::<[u8; 2]>()
@@ -775,7 +775,7 @@ fn write_int(out: &mut Vec<u8>, v: i64) {
         } else {
             end.sub(1).write(b'0' + m as u8);
         }
-        out.set_len(len + s + n);
+        out.set_len(len + n);
     }
 }
 
@@ -790,29 +790,6 @@ static PAIRS: [u8; 200] = {
     }
     t
 };
-
-/// The number of decimal digits of `m` (1 for zero), from its highest bit
-/// (no chain of divisions).
-#[inline(always)]
-fn decimal_len(m: u64) -> usize {
-    const POW: [u64; 20] = {
-        let mut p = [1u64; 20];
-        let mut i = 1;
-        while i < 20 {
-            p[i] = p[i - 1] * 10;
-            i += 1;
-        }
-        p
-    };
-    // Zero counts as one digit, as 1 does: `m | 1` has the digits of `m`
-    // for any other `m` (a power of ten is even).
-    let m = m | 1;
-    // 1233 / 4096 is just above log10(2): a guess that is exact or one short.
-    let bits = 64 - m.leading_zeros();
-    let guess = (bits * 1233) >> 12;
-    let next = POW.get(guess as usize).copied().unwrap_or(u64::MAX);
-    guess as usize + usize::from(m >= next)
-}
 
 /// [`write_erlang_float`] for zero and the floats [`scaled`] refuses: from
 /// ryu's shortest digits.
@@ -998,7 +975,8 @@ fn write_scaled(out: &mut Vec<u8>, neg: bool, m: u64, k: i32) {
     let raw = u128::from(digits8(hi)) | u128::from(digits8(lo)) << 64;
     // Counted from `m` rather than from `raw`, which takes longer to make:
     // the next item's place in the output waits for this text's length.
-    let lead = 16 - decimal_len(m) as u32;
+    // `m < 2^50` fits an `i64`.
+    let lead = 16 - json::decimal_len(m as i64) as u32;
     let trail = match trailing_zeros8(lo as u32) {
         8 => 8 + trailing_zeros8(hi as u32),
         t => t,

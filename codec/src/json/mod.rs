@@ -19,13 +19,13 @@ pub use scan::MAX_DEPTH_LIMIT;
 pub use ser::write_serialize;
 pub use string::{Chars, JsonStr};
 pub use value::{Array, Kind, Object, RawJson, DEFAULT_MAX_DEPTH};
-pub use write::{write_i64, write_json_str, write_str};
+pub use write::{decimal_len, write_decimal, write_i64, write_json_str, write_str};
 
 pub(crate) use scan::Scanner;
 #[cfg(feature = "bytes")]
 pub(crate) use string::Form;
 pub(crate) use value::{parse_i64, NULL};
-pub(crate) use write::{clean_text, decimal_len, write_decimal, Digits};
+pub(crate) use write::{clean_text, Digits};
 
 /// Validates `bytes` as exactly one JSON value (strict RFC 8259, UTF-8,
 /// nesting at most `max_depth` levels; surrounding whitespace allowed).
