@@ -253,6 +253,29 @@ fn integer_and_null_refs() {
     }
 }
 
+/// The usual pairs of refs (`null` and a string, two strings, two
+/// `null`s) take one `InPlace::put_all` for the whole frame, the others go
+/// piece by piece: every pair of kinds, with refs, topic, event and
+/// payload of every length the copy of a piece treats differently.
+#[test]
+fn every_pair_of_ref_kinds_with_pieces_of_every_length() {
+    for n in 0..=40 {
+        let s = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"[..n].to_string();
+        // A different text in each place, so that a piece written in
+        // another's place shows.
+        let other: String = s.chars().rev().collect();
+        let join_refs = [TRef::Null, TRef::Int(n as i64 * 37), TRef::Str(s.clone())];
+        let refs = [TRef::Null, TRef::Int(-(n as i64)), TRef::Str(other.clone())];
+        let payload = format!("\"{}\"", s.to_lowercase());
+        for jr in &join_refs {
+            for r in &refs {
+                check(jr, r, &s.to_uppercase(), &other.to_lowercase(), &payload);
+                check(jr, r, "t", &s, "{}");
+            }
+        }
+    }
+}
+
 #[test]
 fn payload_sizes_around_the_in_place_limit() {
     // The envelope `[null,null,"t","e",` is 19 bytes and `]` one more: these

@@ -376,11 +376,7 @@ fn trim_ws(b: &[u8]) -> &[u8] {
 #[inline(always)]
 fn write_v2_json<S: Sink + ?Sized>(f: &Frame<'_>, payload: &[u8], out: &mut S) -> Result<()> {
     if let Some(head) = clean_head_len(f) {
-        let fill = &mut |room: &mut InPlace<'_>| {
-            put_head(room, f);
-            room.put(payload);
-            room.put_u8(b']');
-        };
+        let fill = &mut |room: &mut InPlace<'_>| put_frame(room, f, payload);
         if out.put_in_place(head + payload.len() + 1, fill)? {
             return Ok(());
         }
@@ -423,6 +419,57 @@ fn ref_len(r: Ref<'_>) -> Option<usize> {
         Ref::Null => Some(4),
         Ref::Int(v) => Some(json::decimal_len(v)),
         Ref::Str(s) => clean_len(s),
+    }
+}
+
+/// Writes a whole V2 frame with a raw payload, measured by
+/// [`clean_head_len`]. The usual pairs of refs (what clients and Phoenix
+/// send) go in as one [`InPlace::put_all`], where every constant piece is
+/// a store or two and only the strings and the payload vary; others piece
+/// by piece.
+#[inline(always)]
+fn put_frame(room: &mut InPlace<'_>, f: &Frame<'_>, payload: &[u8]) {
+    let topic = f.topic.raw().as_bytes();
+    let event = f.event.raw().as_bytes();
+    match (f.join_ref, f.ref_) {
+        (Ref::Null, Ref::Str(r)) => room.put_all([
+            b"[null,\"",
+            r.raw().as_bytes(),
+            b"\",\"",
+            topic,
+            b"\",\"",
+            event,
+            b"\",",
+            payload,
+            b"]",
+        ]),
+        (Ref::Str(j), Ref::Str(r)) => room.put_all([
+            b"[\"",
+            j.raw().as_bytes(),
+            b"\",\"",
+            r.raw().as_bytes(),
+            b"\",\"",
+            topic,
+            b"\",\"",
+            event,
+            b"\",",
+            payload,
+            b"]",
+        ]),
+        (Ref::Null, Ref::Null) => room.put_all([
+            b"[null,null,\"",
+            topic,
+            b"\",\"",
+            event,
+            b"\",",
+            payload,
+            b"]",
+        ]),
+        _ => {
+            put_head(room, f);
+            room.put(payload);
+            room.put_u8(b']');
+        }
     }
 }
 

@@ -81,6 +81,64 @@ impl<'b> InPlace<'b> {
         }
     }
 
+    /// Appends `pieces` one after another, as `put` of each in turn would,
+    /// with one room check for all of them: a frame's envelope is a dozen
+    /// pieces of a few bytes, and a check per piece was a third of writing
+    /// a heartbeat. Nothing is written (and the room is spoiled) if they do
+    /// not all fit.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use phoenix_wire::InPlace;
+    ///
+    /// let mut memory = [MaybeUninit::<u8>::uninit(); 8];
+    /// let mut room = InPlace::new(&mut memory);
+    /// room.put_all([b"[\"", b"topic", b"\""]);
+    /// assert!(room.filled());
+    /// ```
+    #[inline(always)]
+    pub fn put_all<const N: usize>(&mut self, pieces: [&[u8]; N]) {
+        // A build error, not a run-time one, past 16 pieces (the most
+        // `each!` writes out).
+        let () = AtMost16::<N>::OK;
+        // Written out for each index (below `N`, so the others fold away):
+        // a loop over the pieces was left rolled, each piece's length then
+        // a variable that the copy had to branch on, constants included.
+        macro_rules! each {
+            ($f:expr) => {
+                each!(@ $f; 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+            };
+            (@ $f:expr; $($k:literal)+) => {
+                $(
+                    if $k < N {
+                        if let Some(piece) = pieces.get($k) {
+                            $f(piece);
+                        }
+                    }
+                )+
+            };
+        }
+        let mut total = 0usize;
+        // Saturating: a sum past `usize::MAX` cannot fit either.
+        each!(|p: &[u8]| total = total.saturating_add(p.len()));
+        let Some(dst) = self.buf.get_mut(self.pos..).filter(|d| d.len() >= total) else {
+            self.spoiled = true;
+            return;
+        };
+        let mut at = dst.as_mut_ptr().cast::<u8>();
+        each!(|piece: &[u8]| {
+            // SAFETY: the pieces add up to `total <= dst.len()` bytes, so
+            // each lands inside `dst`, after the ones before it; `dst` is
+            // borrowed mutably, so no piece overlaps it. Only initialized
+            // bytes are written.
+            unsafe {
+                copy_short(piece.as_ptr(), at, piece.len());
+                at = at.add(piece.len());
+            }
+        });
+        self.pos += total;
+    }
+
     /// Appends one byte; dropped (spoiling the room) if it does not fit.
     #[inline(always)]
     pub fn put_u8(&mut self, byte: u8) {
@@ -99,6 +157,13 @@ impl<'b> InPlace<'b> {
     pub fn filled(&self) -> bool {
         self.pos == self.buf.len() && !self.spoiled
     }
+}
+
+/// `OK` exists for `N <= 16` only: evaluating it for more fails the build.
+struct AtMost16<const N: usize>;
+
+impl<const N: usize> AtMost16<N> {
+    const OK: () = assert!(N <= 16, "InPlace::put_all takes at most 16 pieces");
 }
 
 /// [`Sink::put_in_place`](super::Sink::put_in_place) for a `Vec` without
@@ -272,6 +337,42 @@ mod tests {
                     let written = if fits { h + d } else { 0 };
                     assert_eq!(&got[..written], &src[..written], "{h} {d} {room}");
                     assert!(got[written..].iter().all(|&x| x == 0xEE), "{h} {d} {room}");
+                }
+            }
+        }
+    }
+
+    /// Three pieces of every length up to 20 each, into rooms of every
+    /// size around theirs: written whole and in order after what is
+    /// already there when they fit, and not one byte of them otherwise.
+    #[test]
+    fn all_pieces_fit_at_once_or_none_is_written() {
+        let src: [u8; 60] = core::array::from_fn(|i| i as u8 + 1);
+        for a in 0..=20 {
+            for b in 0..=20 {
+                for c in [0, 1, 7, 16, 17, 20] {
+                    let pieces = [&src[..a], &src[20..20 + b], &src[40..40 + c]];
+                    let mut want = [0u8; 64];
+                    want[0] = 0xAA;
+                    want[1..1 + a].copy_from_slice(pieces[0]);
+                    want[1 + a..1 + a + b].copy_from_slice(pieces[1]);
+                    want[1 + a + b..1 + a + b + c].copy_from_slice(pieces[2]);
+                    let want = &want[..1 + a + b + c];
+                    for size in (want.len() - 1)..=(want.len() + 1) {
+                        let mut memory = [MaybeUninit::new(0xEE); 64];
+                        let mut room = InPlace::new(&mut memory[..size]);
+                        room.put_u8(0xAA);
+                        room.put_all(pieces);
+                        let fits = want.len() <= size;
+                        assert_eq!(room.filled(), want.len() == size, "{a} {b} {c} {size}");
+                        let got: [u8; 64] = memory.map(|m| unsafe { m.assume_init() });
+                        let written = if fits { want.len() } else { size.min(1) };
+                        assert_eq!(&got[..written], &want[..written], "{a} {b} {c} {size}");
+                        assert!(
+                            got[written..].iter().all(|&x| x == 0xEE),
+                            "{a} {b} {c} {size}"
+                        );
+                    }
                 }
             }
         }
