@@ -143,7 +143,7 @@ pub(crate) fn exact16(chunk: &[u8; 16]) -> u32 {
 #[allow(unsafe_code)]
 mod imp {
     use core::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8,
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_max_epu8,
         _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
 
@@ -171,11 +171,11 @@ mod imp {
         // SAFETY: as in `stops16`.
         unsafe {
             let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-            // Unsigned `b'0' <= v <= b'9'`: `v` is its own max with '0' and
-            // its own min with '9'.
-            let ge = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(b'0' as i8)), v);
-            let le = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(b'9' as i8)), v);
-            !(_mm_movemask_epi8(_mm_and_si128(ge, le)) as u32) & 0xffff
+            // Adding 0x50 moves b'0'..=b'9' to 0x80..=0x89, the ten lowest
+            // signed bytes, and every other byte above them: one signed
+            // compare flags the non-digits.
+            let moved = _mm_add_epi8(v, _mm_set1_epi8(0x50));
+            _mm_movemask_epi8(_mm_cmpgt_epi8(moved, _mm_set1_epi8(-119))) as u32
         }
     }
 
@@ -241,7 +241,7 @@ mod imp {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_ascii, stops16};
+    use super::{is_ascii, non_digits64, stops16};
 
     /// One non-ASCII byte anywhere, in inputs of every length up to three
     /// blocks, is found; without it the input is ASCII.
@@ -279,6 +279,20 @@ mod tests {
                 } else {
                     assert_eq!(mask, 0, "byte {b:#x} at {at}");
                 }
+            }
+        }
+    }
+
+    /// Every byte value at every position of a block of digits is flagged
+    /// exactly when it is not a digit.
+    #[test]
+    fn non_digits_match_the_definition() {
+        for at in 0..64 {
+            for b in 0..=255u8 {
+                let mut block = [b'7'; 64];
+                block[at] = b;
+                let want = if b.is_ascii_digit() { 0 } else { 1u64 << at };
+                assert_eq!(non_digits64(&block, 0), want, "byte {b:#x} at {at}");
             }
         }
     }
