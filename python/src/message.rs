@@ -205,7 +205,7 @@ impl ObjCell {
 
 impl Drop for ObjCell {
     fn drop(&mut self) {
-        // Messages give their objects back in `release`, with the GIL; a
+        // Messages give their objects back in `release_in_place`, with the GIL; a
         // cell dropped otherwise (never holding an object in practice)
         // attaches to the interpreter to do it.
         if !self.0.get_mut().is_null() {
@@ -308,26 +308,35 @@ impl Message {
         self.fields(py)?.eq(other.fields(py)?)
     }
 
-    /// Drops the message, releasing its Python references directly: it is
-    /// called from the type's `tp_dealloc`, where CPython holds the GIL but
-    /// PyO3 does not know it (a plain drop would queue the decrefs).
-    pub fn release(self, py: Python<'_>) {
-        let Message {
-            view,
-            mut payload,
-            mut response,
-        } = self;
-        // The view borrows from its owner: gone first.
-        let View {
-            owner,
-            frame,
-            reply,
-        } = view;
-        drop((frame, reply));
-        drop(owner.into_bound(py));
-        for cell in [&mut payload, &mut response] {
-            if let Some(v) = cell.take(py) {
-                drop(v.into_bound(py));
+    /// Drops the message where it lies, releasing its Python references
+    /// directly: it is called from the type's `tp_dealloc`, where CPython
+    /// holds the GIL but PyO3 does not know it (a plain drop would queue
+    /// the decrefs). Moving the message out first copied its 250 bytes
+    /// with a `memcpy` whose wide loads waited on the narrow stores that
+    /// had just written them (a tenth of a heartbeat's `decode`).
+    ///
+    /// # Safety
+    /// `this` points to a live message, which is never used again.
+    pub unsafe fn release_in_place(this: *mut Message, py: Python<'_>) {
+        // SAFETY: per the contract, every field is live and dropped once.
+        // The view borrows from its owner: its frame and reply (which own
+        // nothing) go first.
+        unsafe {
+            core::ptr::drop_in_place(core::ptr::addr_of_mut!((*this).view.frame));
+            core::ptr::drop_in_place(core::ptr::addr_of_mut!((*this).view.reply));
+            drop(
+                core::ptr::addr_of!((*this).view.owner)
+                    .read()
+                    .into_bound(py),
+            );
+            for cell in [
+                core::ptr::addr_of_mut!((*this).payload),
+                core::ptr::addr_of_mut!((*this).response),
+            ] {
+                if let Some(v) = (*cell).take(py) {
+                    drop(v.into_bound(py));
+                }
+                core::ptr::drop_in_place(cell);
             }
         }
     }

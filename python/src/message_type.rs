@@ -74,9 +74,10 @@ unsafe extern "C" fn dealloc(obj: *mut PyObject) {
     unsafe {
         let ty = ffi::Py_TYPE(obj);
         let py = Python::assume_attached();
-        core::ptr::addr_of!((*obj.cast::<MessageObject>()).message)
-            .read()
-            .release(py);
+        Message::release_in_place(
+            core::ptr::addr_of_mut!((*obj.cast::<MessageObject>()).message),
+            py,
+        );
         ffi::PyObject_Free(obj.cast());
         ffi::Py_DecRef(ty.cast());
     }
