@@ -423,54 +423,33 @@ fn ref_len(r: Ref<'_>) -> Option<usize> {
 }
 
 /// Writes a whole V2 frame with a raw payload, measured by
-/// [`clean_head_len`]. The usual pairs of refs (what clients and Phoenix
-/// send) go in as one [`InPlace::put_all`], where every constant piece is
-/// a store or two and only the strings and the payload vary; others piece
-/// by piece.
+/// [`clean_head_len`]. For the usual pairs of refs (what clients and
+/// Phoenix send) the frame goes in as two [`InPlace::put_all`]s, the refs
+/// and then the rest: a constant piece is then a store or two and only
+/// the strings and the payload vary. Other frames go piece by piece.
 #[inline(always)]
 fn put_frame(room: &mut InPlace<'_>, f: &Frame<'_>, payload: &[u8]) {
-    let topic = f.topic.raw().as_bytes();
-    let event = f.event.raw().as_bytes();
     match (f.join_ref, f.ref_) {
-        (Ref::Null, Ref::Str(r)) => room.put_all([
-            b"[null,\"",
-            r.raw().as_bytes(),
-            b"\",\"",
-            topic,
-            b"\",\"",
-            event,
-            b"\",",
-            payload,
-            b"]",
-        ]),
-        (Ref::Str(j), Ref::Str(r)) => room.put_all([
-            b"[\"",
-            j.raw().as_bytes(),
-            b"\",\"",
-            r.raw().as_bytes(),
-            b"\",\"",
-            topic,
-            b"\",\"",
-            event,
-            b"\",",
-            payload,
-            b"]",
-        ]),
-        (Ref::Null, Ref::Null) => room.put_all([
-            b"[null,null,\"",
-            topic,
-            b"\",\"",
-            event,
-            b"\",",
-            payload,
-            b"]",
-        ]),
+        (Ref::Null, Ref::Str(r)) => room.put_all([b"[null,\"", r.raw().as_bytes(), b"\",\""]),
+        (Ref::Str(j), Ref::Str(r)) => {
+            room.put_all([
+                b"[\"",
+                j.raw().as_bytes(),
+                b"\",\"",
+                r.raw().as_bytes(),
+                b"\",\"",
+            ]);
+        }
+        (Ref::Null, Ref::Null) => room.put(b"[null,null,\""),
         _ => {
             put_head(room, f);
             room.put(payload);
             room.put_u8(b']');
+            return;
         }
     }
+    let (topic, event) = (f.topic.raw().as_bytes(), f.event.raw().as_bytes());
+    room.put_all([topic, b"\",\"", event, b"\",", payload, b"]"]);
 }
 
 /// Writes `[join_ref,ref,topic,event,` of a frame that [`clean_head_len`]
