@@ -83,9 +83,9 @@ impl<'b> InPlace<'b> {
 
     /// Appends `pieces` one after another, as `put` of each in turn would,
     /// with one room check for all of them: a frame's envelope is a dozen
-    /// pieces of a few bytes, and a check per piece was a third of writing
-    /// a heartbeat. Nothing is written (and the room is spoiled) if they do
-    /// not all fit.
+    /// pieces of a few bytes, and a check (and a length test) per piece
+    /// was an eighth of the instructions of writing a heartbeat. Nothing is
+    /// written (and the room is spoiled) if they do not all fit.
     ///
     /// ```
     /// use core::mem::MaybeUninit;
