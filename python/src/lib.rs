@@ -78,21 +78,29 @@ fastcall_fn!(decode_fast, |py, call| {
     let a = unsafe { SIG.parse_borrowed(py, call)? };
     let vsn = fastcall::opt_str("decode", "vsn", &a[1])?;
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
-    let m = decode(fastcall::req(&a[0])?, vsn, direction)?;
+    let frame = fastcall::req(&a[0])?;
+    if let Ok(text) = frame.cast::<PyString>() {
+        // The common case (websocket text frames) is decoded straight into
+        // the new object.
+        let data = ffi::str_utf8(text)?;
+        let vsn = vsn_of(vsn)?;
+        // SAFETY: `slot` is a message's memory, as `init_text_str` needs.
+        return message_type::new_object_with(py, |slot| unsafe {
+            Message::init_text_str(slot, frame, data, vsn)
+        });
+    }
+    let m = decode(frame, vsn, direction)?;
     message_type::new_object(py, m)
 });
 
-/// `decode` (see `DECODE_DOC`).
+/// `decode` (see `DECODE_DOC`) for anything but a `str`, which
+/// `decode_fast` decodes straight into its new object.
 #[inline(always)]
 fn decode(
     frame: &Bound<'_, PyAny>,
     vsn: Option<&Bound<'_, PyString>>,
     direction: Option<&Bound<'_, PyString>>,
 ) -> PyResult<Message> {
-    if let Ok(text) = frame.cast::<PyString>() {
-        let data = ffi::str_utf8(text)?;
-        return Message::text_str(frame, data, vsn_of(vsn)?);
-    }
     if let Ok(bytes) = frame.cast::<PyBytes>() {
         let direction = direction_of(direction, Direction::ToClient)?;
         if vsn_of(vsn)? == Vsn::V1 {

@@ -47,9 +47,10 @@ impl View {
     /// Decodes `data`, which must be the contents of `owner`.
     ///
     /// This and the constructors below are inlined into the entry points,
-    /// down to `message_type::new_object`, so that the message is built
-    /// where it is stored: otherwise each return moved it (a `memcpy` of
-    /// some 250 bytes, five per `decode`, a seventh of its instructions).
+    /// down to `message_type::new_object`, so that the message is moved
+    /// once: otherwise each return moved it (a `memcpy` of some 250 bytes,
+    /// five per `decode`, a seventh of its instructions). A `str` frame,
+    /// the common case, is not moved at all (`Message::init_text_str`).
     #[inline(always)]
     fn new(
         owner: &Bound<'_, PyAny>,
@@ -66,20 +67,6 @@ impl View {
             owner: owner.clone().unbind(),
             frame,
             reply: OnceLock::new(),
-        })
-    }
-
-    /// [`new`](Self::new) for a `str` owner, viewed as text.
-    #[inline(always)]
-    fn new_str(
-        owner: &Bound<'_, PyAny>,
-        text: &str,
-        decode: impl FnOnce(&'static str) -> phoenix_wire::Result<Frame<'static>>,
-    ) -> PyResult<View> {
-        View::new(owner, text.as_bytes(), |d| {
-            // SAFETY: `d` is `text`'s bytes (given a longer lifetime by
-            // `new`), so UTF-8.
-            decode(unsafe { core::str::from_utf8_unchecked(d) })
         })
     }
 
@@ -111,13 +98,38 @@ impl Message {
         })?))
     }
 
-    /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`
-    /// (valid UTF-8 already, so not checked again).
+    /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`,
+    /// straight into `slot`: the frame goes from the decoder into the
+    /// Python object's memory. Built on the stack and moved in, it was
+    /// copied with loads that waited on the decoder's stores still in
+    /// flight (a tenth of a heartbeat's `decode`).
+    ///
+    /// # Safety
+    /// `slot` is valid for writing a `Message`. After `Ok` it holds one;
+    /// after `Err` it holds nothing that needs dropping.
     #[inline(always)]
-    pub fn text_str(owner: &Bound<'_, PyAny>, text: &str, vsn: Vsn) -> PyResult<Message> {
-        Ok(Message::from_view(View::new_str(owner, text, |t| {
-            frame::decode_text_str(t, vsn)
-        })?))
+    pub unsafe fn init_text_str(
+        slot: *mut Message,
+        owner: &Bound<'_, PyAny>,
+        text: &str,
+        vsn: Vsn,
+    ) -> PyResult<()> {
+        // SAFETY: `text` is the buffer of `owner`, an immutable `str` whose
+        // buffer never moves; the message keeps `owner` alive as long as
+        // the frame (see `View::new`). `slot` is writable (the contract);
+        // each field is written once, the frame first, so an error leaves
+        // nothing behind.
+        unsafe {
+            let text = core::str::from_utf8_unchecked(ffi::extend(text.as_bytes()));
+            let frame = core::ptr::addr_of_mut!((*slot).view.frame);
+            decode_str_into(&mut *frame.cast(), text, vsn)
+                .map_err(|e| decode_error(owner.py(), e))?;
+            core::ptr::addr_of_mut!((*slot).view.owner).write(owner.clone().unbind());
+            core::ptr::addr_of_mut!((*slot).view.reply).write(OnceLock::new());
+            core::ptr::addr_of_mut!((*slot).payload).write(ObjCell::new());
+            core::ptr::addr_of_mut!((*slot).response).write(ObjCell::new());
+        }
+        Ok(())
     }
 
     /// Decodes a binary frame held by `owner` (a `bytes`).
@@ -136,6 +148,19 @@ impl Message {
             response: ObjCell::new(),
         }
     }
+}
+
+/// The codec's decoder, writing its frame into `slot`: out of line, with
+/// the decoder inlined into it (it is `#[inline]`), so that the frame's
+/// fields are stored where `slot` points rather than in a return slot.
+#[inline(never)]
+fn decode_str_into(
+    slot: &mut core::mem::MaybeUninit<Frame<'static>>,
+    text: &'static str,
+    vsn: Vsn,
+) -> phoenix_wire::Result<()> {
+    slot.write(frame::decode_text_str(text, vsn)?);
+    Ok(())
 }
 
 fn ref_to_py<'py>(py: Python<'py>, r: &Ref<'_>) -> PyResult<Bound<'py, PyAny>> {

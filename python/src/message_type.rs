@@ -35,14 +35,30 @@ static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(core::ptr::null_mut()
 /// `m` as a new Python `Message`.
 #[inline(always)]
 pub fn new_object(py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
+    new_object_with(py, |slot| {
+        // SAFETY: `slot` is a message's memory; it then holds `m`.
+        unsafe { slot.write(m) };
+        Ok(())
+    })
+}
+
+/// A new Python `Message` whose message `init` writes into the object's
+/// memory, allocated first; on an error from `init` (which then leaves
+/// nothing in it to drop) the memory is freed.
+#[inline(always)]
+pub fn new_object_with(
+    py: Python<'_>,
+    init: impl FnOnce(*mut Message) -> PyResult<()>,
+) -> PyResult<Py<PyAny>> {
     let ty = TYPE.load(Ordering::Acquire);
     if ty.is_null() {
         return Err(PySystemError::new_err("phoenix_wire.Message is not ready"));
     }
-    // SAFETY: the block is sized for a `MessageObject`; `PyObject_Init`
+    // SAFETY: the block is sized for a `MessageObject`. It becomes an
+    // object only once `init` has written the message: `PyObject_Init` then
     // fills in the header (reference count 1, type, and a reference to the
-    // heap type that `dealloc` gives back) and the message is written
-    // before anything can read it. The result is a new reference.
+    // heap type that `dealloc` gives back). Until then it is raw memory,
+    // freed as such on an error. The result is a new reference.
     unsafe {
         let obj = ffi::PyObject_Malloc(core::mem::size_of::<MessageObject>());
         let obj = obj.cast::<MessageObject>();
@@ -50,8 +66,11 @@ pub fn new_object(py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
             ffi::PyErr_NoMemory();
             return Err(PyErr::fetch(py));
         }
+        if let Err(e) = init(core::ptr::addr_of_mut!((*obj).message)) {
+            ffi::PyObject_Free(obj.cast());
+            return Err(e);
+        }
         ffi::PyObject_Init(obj.cast(), ty);
-        core::ptr::addr_of_mut!((*obj).message).write(m);
         Ok(Bound::from_owned_ptr(py, obj.cast()).unbind())
     }
 }

@@ -31,6 +31,27 @@ def test_messages_release_their_input():
     assert sys.getrefcount(data) == before
 
 
+def test_failed_decodes_keep_no_reference_and_no_memory():
+    # A str frame is decoded straight into the new object's memory; when
+    # decoding fails, that memory is freed and the input is not referenced.
+    bad = FRAME[:-1] + " "  # a fresh object; the closing bracket is missing
+    before = sys.getrefcount(bad)
+    for _ in range(1000):
+        try:
+            pw.decode(bad)
+        except pw.DecodeError as e:
+            assert e.offset == len(FRAME)
+    assert sys.getrefcount(bad) == before
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(200_000):
+        try:
+            pw.decode(bad)
+        except pw.DecodeError:
+            pass
+    # 200,000 leaked messages would be some 60 MB.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 20_000
+
+
 def test_payload_objects_are_not_leaked():
     payload = {"k": ["v" * 10, 1.5, 2**70]}
     before = sys.getrefcount(payload), sys.getrefcount(payload["k"])

@@ -40,6 +40,10 @@ pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
 /// assert_eq!(f.event, "heartbeat");
 /// # Ok::<(), phoenix_wire::Error>(())
 /// ```
+// Inlinable across crates: a caller that keeps the frame in memory of its
+// own (a Python object) can then have it built there, not copied out of
+// this function's return slot.
+#[inline]
 pub fn decode_text_str(text: &str, vsn: Vsn) -> Result<Frame<'_>> {
     decode_str(text, vsn, json::DEFAULT_MAX_DEPTH)
 }
