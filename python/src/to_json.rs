@@ -739,7 +739,11 @@ pub fn write_erlang_float(out: &mut Vec<u8>, f: f64) {
 /// [`json::write_decimal`] writes into a slice: from the last digit back,
 /// two at a time from a table. The codec's writer needs initialized bytes,
 /// and zeroing them first (or copying its text out of a buffer of its own)
-/// made an integer cost nearly twice as much.
+/// made an integer cost nearly twice as much. (A codec writer generic over
+/// `u8` and `MaybeUninit<u8>` slots, tried in session 6 to share one table
+/// and one body, was slower too: 5.95 / 7.46 / 10.87 ns per list element
+/// for small, 5-digit and negative 7-digit ints, against 4.92 / 5.31 /
+/// 7.07 ns here: its bounds checks sit on every pair.)
 #[inline]
 fn write_int(out: &mut Vec<u8>, v: i64) {
     let mut m = v.unsigned_abs();
