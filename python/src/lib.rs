@@ -80,39 +80,28 @@ fastcall_fn!(decode_fast, |py, call| {
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
     let frame = fastcall::req(&a[0])?;
     if let Ok(text) = frame.cast::<PyString>() {
-        // The common case (websocket text frames) is decoded straight into
-        // the new object.
         let data = ffi::str_utf8(text)?;
         let vsn = vsn_of(vsn)?;
-        // SAFETY: `slot` is a message's memory, as `init_text_str` needs.
-        return message_type::new_object_with(py, |slot| unsafe {
+        // SAFETY: `slot` is a message's memory, as the `init`s need.
+        return message_type::new_object(py, |slot| unsafe {
             Message::init_text_str(slot, frame, data, vsn)
         });
     }
-    let m = decode(frame, vsn, direction)?;
-    message_type::new_object(py, m)
-});
-
-/// `decode` (see `DECODE_DOC`) for anything but a `str`, which
-/// `decode_fast` decodes straight into its new object.
-#[inline(always)]
-fn decode(
-    frame: &Bound<'_, PyAny>,
-    vsn: Option<&Bound<'_, PyString>>,
-    direction: Option<&Bound<'_, PyString>>,
-) -> PyResult<Message> {
     if let Ok(bytes) = frame.cast::<PyBytes>() {
         let direction = direction_of(direction, Direction::ToClient)?;
         if vsn_of(vsn)? == Vsn::V1 {
             return Err(PyValueError::new_err("vsn 1.x has no binary frames"));
         }
-        return Message::binary(frame, bytes.as_bytes(), direction);
+        // SAFETY: as above.
+        return message_type::new_object(py, |slot| unsafe {
+            Message::init_binary(slot, frame, bytes.as_bytes(), direction)
+        });
     }
     Err(PyTypeError::new_err(format!(
         "frame must be str (text frame) or bytes (binary frame), not {}",
         frame.get_type().name()?
     )))
-}
+});
 
 const DECODE_TEXT_DOC: &CStr = c"decode_text(frame, *, vsn='2.0.0')
 --
@@ -133,8 +122,11 @@ fastcall_fn!(decode_text_fast, |py, call| {
         .cast::<PyBytes>()
         .map_err(|_| PyTypeError::new_err("decode_text() argument 'frame' must be bytes"))?;
     let vsn = fastcall::opt_str("decode_text", "vsn", &a[1])?;
-    let m = Message::text(frame.as_any(), frame.as_bytes(), vsn_of(vsn)?)?;
-    message_type::new_object(py, m)
+    let vsn = vsn_of(vsn)?;
+    // SAFETY: `slot` is a message's memory, as `init_text` needs.
+    message_type::new_object(py, |slot| unsafe {
+        Message::init_text(slot, frame.as_any(), frame.as_bytes(), vsn)
+    })
 });
 
 /// A ref argument: None, `str` or `int`.

@@ -1,6 +1,7 @@
 //! `Message`: one decoded frame, holding the caller's `str`/`bytes` and the
 //! codec's borrowed view of it; Python objects are made on access.
 
+use core::mem::MaybeUninit;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
@@ -44,32 +45,6 @@ struct View {
 }
 
 impl View {
-    /// Decodes `data`, which must be the contents of `owner`.
-    ///
-    /// This and the constructors below are inlined into the entry points,
-    /// down to `message_type::new_object`, so that the message is moved
-    /// once: otherwise each return moved it (a `memcpy` of some 250 bytes,
-    /// five per `decode`, a seventh of its instructions). A `str` frame,
-    /// the common case, is not moved at all (`Message::init_text_str`).
-    #[inline(always)]
-    fn new(
-        owner: &Bound<'_, PyAny>,
-        data: &[u8],
-        decode: impl FnOnce(&'static [u8]) -> phoenix_wire::Result<Frame<'static>>,
-    ) -> PyResult<View> {
-        // SAFETY: `data` is the buffer of `owner`, an immutable `str` or
-        // `bytes` whose buffer never moves; `View` keeps `owner` alive as
-        // long as `frame` and `reply`, and only lends them out with lifetimes
-        // bounded by `&self` (see `frame()` and `reply()`).
-        let data = unsafe { ffi::extend(data) };
-        let frame = decode(data).map_err(|e| decode_error(owner.py(), e))?;
-        Ok(View {
-            owner: owner.clone().unbind(),
-            frame,
-            reply: OnceLock::new(),
-        })
-    }
-
     #[inline]
     fn frame(&self) -> &Frame<'_> {
         &self.frame
@@ -90,39 +65,32 @@ impl View {
 }
 
 impl Message {
-    /// Decodes a text frame held by `owner` (a `str` or `bytes`).
-    #[inline(always)]
-    pub fn text(owner: &Bound<'_, PyAny>, data: &[u8], vsn: Vsn) -> PyResult<Message> {
-        Ok(Message::from_view(View::new(owner, data, |d| {
-            frame::decode_text(d, vsn)
-        })?))
-    }
-
-    /// Decodes a text frame held by `owner`, a `str` whose UTF-8 is `text`,
-    /// straight into `slot`: the frame goes from the decoder into the
-    /// Python object's memory. Built on the stack and moved in, it was
-    /// copied with loads that waited on the decoder's stores still in
-    /// flight (a tenth of a heartbeat's `decode`).
+    /// Decodes `data`, the contents of `owner` (an immutable `str` or
+    /// `bytes`), straight into `slot`: `decode` writes the frame where the
+    /// Python object keeps it, and the other fields follow. Built on the
+    /// stack and moved in, a message was copied (250 bytes) with loads
+    /// that waited on the stores still in flight that had just written it:
+    /// a tenth of a heartbeat's `decode`.
     ///
     /// # Safety
     /// `slot` is valid for writing a `Message`. After `Ok` it holds one;
     /// after `Err` it holds nothing that needs dropping.
     #[inline(always)]
-    pub unsafe fn init_text_str(
+    unsafe fn init(
         slot: *mut Message,
         owner: &Bound<'_, PyAny>,
-        text: &str,
-        vsn: Vsn,
+        data: &[u8],
+        decode: impl FnOnce(&mut MaybeUninit<Frame<'static>>, &'static [u8]) -> phoenix_wire::Result<()>,
     ) -> PyResult<()> {
-        // SAFETY: `text` is the buffer of `owner`, an immutable `str` whose
-        // buffer never moves; the message keeps `owner` alive as long as
-        // the frame (see `View::new`). `slot` is writable (the contract);
-        // each field is written once, the frame first, so an error leaves
-        // nothing behind.
+        // SAFETY: `data` is the buffer of `owner`, whose buffer never
+        // moves; the message keeps `owner` alive as long as the frame and
+        // reply, and only lends them out with lifetimes bounded by `&self`
+        // (see `View::frame` and `View::reply`). `slot` is writable (the
+        // contract); each field is written once, the frame first, so an
+        // error leaves nothing behind.
         unsafe {
-            let text = core::str::from_utf8_unchecked(ffi::extend(text.as_bytes()));
             let frame = core::ptr::addr_of_mut!((*slot).view.frame);
-            decode_str_into(&mut *frame.cast(), text, vsn)
+            decode(&mut *frame.cast(), ffi::extend(data))
                 .map_err(|e| decode_error(owner.py(), e))?;
             core::ptr::addr_of_mut!((*slot).view.owner).write(owner.clone().unbind());
             core::ptr::addr_of_mut!((*slot).view.reply).write(OnceLock::new());
@@ -132,20 +100,64 @@ impl Message {
         Ok(())
     }
 
-    /// Decodes a binary frame held by `owner` (a `bytes`).
+    /// [`init`](Self::init) for a text frame held by `owner`, a `str` whose
+    /// UTF-8 is `text` (so not checked again): what websocket libraries
+    /// hand over.
+    ///
+    /// # Safety
+    /// As for `init`.
     #[inline(always)]
-    pub fn binary(owner: &Bound<'_, PyAny>, data: &[u8], dir: Direction) -> PyResult<Message> {
-        Ok(Message::from_view(View::new(owner, data, |d| {
-            frame::decode_binary(d, dir)
-        })?))
+    pub unsafe fn init_text_str(
+        slot: *mut Message,
+        owner: &Bound<'_, PyAny>,
+        text: &str,
+        vsn: Vsn,
+    ) -> PyResult<()> {
+        // SAFETY: the caller's contract; `d` is `text`'s bytes, so UTF-8.
+        unsafe {
+            Message::init(slot, owner, text.as_bytes(), |out, d| {
+                decode_str_into(out, core::str::from_utf8_unchecked(d), vsn)
+            })
+        }
     }
 
+    /// [`init`](Self::init) for a text frame held by `owner` as `bytes`.
+    ///
+    /// # Safety
+    /// As for `init`.
     #[inline(always)]
-    fn from_view(view: View) -> Message {
-        Message {
-            view,
-            payload: ObjCell::new(),
-            response: ObjCell::new(),
+    pub unsafe fn init_text(
+        slot: *mut Message,
+        owner: &Bound<'_, PyAny>,
+        data: &[u8],
+        vsn: Vsn,
+    ) -> PyResult<()> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            Message::init(slot, owner, data, |out, d| {
+                out.write(frame::decode_text(d, vsn)?);
+                Ok(())
+            })
+        }
+    }
+
+    /// [`init`](Self::init) for a binary frame held by `owner` (a `bytes`).
+    ///
+    /// # Safety
+    /// As for `init`.
+    #[inline(always)]
+    pub unsafe fn init_binary(
+        slot: *mut Message,
+        owner: &Bound<'_, PyAny>,
+        data: &[u8],
+        dir: Direction,
+    ) -> PyResult<()> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            Message::init(slot, owner, data, |out, d| {
+                out.write(frame::decode_binary(d, dir)?);
+                Ok(())
+            })
         }
     }
 }
@@ -155,7 +167,7 @@ impl Message {
 /// fields are stored where `slot` points rather than in a return slot.
 #[inline(never)]
 fn decode_str_into(
-    slot: &mut core::mem::MaybeUninit<Frame<'static>>,
+    slot: &mut MaybeUninit<Frame<'static>>,
     text: &'static str,
     vsn: Vsn,
 ) -> phoenix_wire::Result<()> {

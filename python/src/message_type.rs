@@ -32,21 +32,11 @@ struct MessageObject {
 /// The type, created once by [`register`] and kept for the process.
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(core::ptr::null_mut());
 
-/// `m` as a new Python `Message`.
-#[inline(always)]
-pub fn new_object(py: Python<'_>, m: Message) -> PyResult<Py<PyAny>> {
-    new_object_with(py, |slot| {
-        // SAFETY: `slot` is a message's memory; it then holds `m`.
-        unsafe { slot.write(m) };
-        Ok(())
-    })
-}
-
 /// A new Python `Message` whose message `init` writes into the object's
 /// memory, allocated first; on an error from `init` (which then leaves
 /// nothing in it to drop) the memory is freed.
 #[inline(always)]
-pub fn new_object_with(
+pub fn new_object(
     py: Python<'_>,
     init: impl FnOnce(*mut Message) -> PyResult<()>,
 ) -> PyResult<Py<PyAny>> {
