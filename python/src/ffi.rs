@@ -327,13 +327,14 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
 /// Which direct reads and writes of object memory [`init`] turned on, by
 /// name, for a test to tell when a CPython version turns one off (the
 /// slower, checked way is then taken; nothing else changes).
-pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 4] {
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 5] {
     [
         (
             "ascii_reads",
             ASCII_DATA_OFFSET.load(Ordering::Relaxed) != 0,
         ),
         ("ascii_writes", ascii_writes(py)),
+        ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
         (
             "int_reads",

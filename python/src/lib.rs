@@ -6,10 +6,12 @@
 
 #[macro_use]
 mod fastcall;
+mod dict_reads;
 mod errors;
 mod etf;
 mod ffi;
 mod gil_cell;
+mod key_texts;
 mod message;
 mod message_type;
 mod to_json;
@@ -518,6 +520,7 @@ fn _layout_checks(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ffi::init(m.py());
+    dict_reads::init(m.py());
     errors::register(m)?;
     etf::register(m)?;
     message_type::register(m)?;

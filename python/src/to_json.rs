@@ -19,28 +19,39 @@ use pyo3::exceptions::PySystemError;
 use pyo3::ffi::{self as c, PyObject};
 use pyo3::prelude::*;
 
+use crate::dict_reads::Items;
 use crate::errors::encode_error;
 use crate::ffi;
+use crate::gil_cell::GilCell;
+use crate::key_texts::KeyTexts;
 
 /// Appends the JSON text of `obj` to `out`.
 pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     out.reserve(256);
-    let mut w = Writer {
-        py: obj.py(),
-        out,
-        types: ffi::ExactTypes::get(),
-        err: None,
-        direct: ffi::object_reads(),
-    };
-    // SAFETY: `obj` is a live object, borrowed for the whole call.
-    match unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) } {
-        Ok(()) => Ok(()),
-        Err(Failed) => Err(w
-            .err
-            .take()
-            .unwrap_or_else(|| PySystemError::new_err("encode failed without an error"))),
-    }
+    let py = obj.py();
+    KEY_TEXTS.with(py, |key_texts| {
+        let mut w = Writer {
+            py,
+            out,
+            types: ffi::ExactTypes::get(),
+            err: None,
+            direct: ffi::object_reads(),
+            key_texts,
+        };
+        // SAFETY: `obj` is a live object, borrowed for the whole call.
+        match unsafe { w.value(obj.as_ptr(), json::DEFAULT_MAX_DEPTH) } {
+            Ok(()) => Ok(()),
+            Err(Failed) => Err(w
+                .err
+                .take()
+                .unwrap_or_else(|| PySystemError::new_err("encode failed without an error"))),
+        }
+    })
 }
+
+/// The key texts every encode shares (None for an encode that runs while
+/// another has them, which only a finalizer or another thread could start).
+static KEY_TEXTS: GilCell<KeyTexts> = GilCell::new(KeyTexts::new());
 
 /// Walks the objects with borrowed pointers, as `PyDict_Next` and a list's
 /// item array (or `PyList_GetItem`) hand them out: no reference counting
@@ -52,7 +63,9 @@ pub fn write_json(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
 /// (`PyDict_Next` reads a dict subclass's storage directly, big ints are
 /// formatted without their `__str__`), and it allocates no objects that the
 /// garbage collector tracks. So nothing can drop an item while it is read.
-/// After an error nothing borrowed is read again.
+/// (A key let go by [`KeyTexts`] is freed only if nothing else holds it,
+/// so never one of a dict being written, and freeing a `str` runs no
+/// code.) After an error nothing borrowed is read again.
 struct Writer<'o, 'py> {
     py: Python<'py>,
     out: &'o mut Vec<u8>,
@@ -62,6 +75,7 @@ struct Writer<'o, 'py> {
     /// Whether floats and lists are read straight from their objects (see
     /// [`ffi::object_reads`]).
     direct: bool,
+    key_texts: Option<&'o mut KeyTexts>,
 }
 
 /// A step of the walk that failed; the error is kept in [`Writer::err`].
@@ -266,16 +280,14 @@ impl Writer<'_, '_> {
     /// # Safety
     /// `obj` is a live `dict` (or subclass).
     unsafe fn dict(&mut self, obj: *mut PyObject, depth: usize) -> Step {
-        let mut pos: c::Py_ssize_t = 0;
-        let mut k: *mut PyObject = core::ptr::null_mut();
-        let mut v: *mut PyObject = core::ptr::null_mut();
         // Written with each key, in the same reservation: `{` before the
         // first, `,` before the others.
         let mut sep = b'{';
         // SAFETY: `obj` is a dict; the items are borrowed from it, and it is
         // not changed while they are read (see `Writer`).
-        while unsafe { c::PyDict_Next(obj, &mut pos, &mut k, &mut v) } != 0 {
-            unsafe {
+        unsafe {
+            let mut items = Items::of(obj);
+            while let Some((k, v)) = items.next() {
                 self.key(k, sep)?;
                 sep = b',';
                 self.value(v, depth)?;
@@ -290,18 +302,40 @@ impl Writer<'_, '_> {
 
     /// # Safety
     /// `k` is a live object.
-    #[inline]
+    #[inline(always)]
     unsafe fn key(&mut self, k: *mut PyObject, sep: u8) -> Step {
+        if let Some(texts) = &self.key_texts {
+            if texts.write(self.out, k, sep) {
+                return Ok(());
+            }
+        }
+        // SAFETY: per the contract.
+        unsafe { self.new_key(k, sep) }
+    }
+
+    /// A key not in [`KeyTexts`]: written, and kept there if it is an
+    /// exact `str`.
+    ///
+    /// # Safety
+    /// `k` is a live object.
+    #[inline(never)]
+    unsafe fn new_key(&mut self, k: *mut PyObject, sep: u8) -> Step {
         // SAFETY: `k` is live; the checks read its type.
         unsafe {
             if c::Py_TYPE(k) == self.types.str || c::PyUnicode_Check(k) != 0 {
-                return match ffi::utf8_of(self.py, k) {
-                    Ok(text) => {
-                        write_quoted::<true>(self.out, text, sep);
-                        Ok(())
-                    }
-                    Err(_) => Err(self.fail(encode_error("str holds a lone surrogate"))),
+                let Ok(text) = ffi::utf8_of(self.py, k) else {
+                    return Err(self.fail(encode_error("str holds a lone surrogate")));
                 };
+                let start = self.out.len();
+                write_quoted::<true>(self.out, text, sep);
+                if let Some(texts) = self.key_texts.as_deref_mut() {
+                    if c::Py_TYPE(k) == self.types.str {
+                        // `k` is an exact `str`, and what follows `sep` is
+                        // its text.
+                        texts.insert(k, &self.out[start + 1..]);
+                    }
+                }
+                return Ok(());
             }
             if c::PyLong_Check(k) != 0 && c::PyBool_Check(k) == 0 {
                 // Jason and `json.dumps` both turn integer keys into strings.

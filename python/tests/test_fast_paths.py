@@ -151,9 +151,89 @@ def test_direct_object_reads_are_on():
     from phoenix_wire import _native
 
     checks = _native._layout_checks()
-    assert set(checks) == {"ascii_reads", "ascii_writes", "float_list_reads", "int_reads"}
+    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "int_reads"}
     if (3, 9) <= sys.version_info[:2] <= (3, 14):
         assert all(checks.values()), checks
+
+
+def test_dicts_of_every_table_kind_are_written_in_insertion_order():
+    # Combined tables are read straight from memory: str-only keys (16-byte
+    # entries from 3.11), other keys (24-byte), deleted entries anywhere,
+    # index tables of 1, 2 and 4 bytes; split tables (an instance's
+    # __dict__) and subclasses too. json.dumps walks them with the
+    # interpreter's own iteration.
+    class Record:
+        def __init__(self, i):
+            self.a, self.b, self.c = i, str(i), [i]
+
+    def cases():
+        for n in (0, 1, 5, 8, 200, 300, 5000, 70000):
+            d = {f"k{i}": i for i in range(n)}
+            yield d
+            yield {i: str(i) for i in range(n)}
+            for k in list(d)[:: max(1, n // 7)]:
+                del d[k]
+            yield d
+            d["late"] = "added after the deletions"
+            yield d
+        mixed = {}
+        for i in range(50):
+            mixed[i] = i
+            mixed[f"s{i}"] = i
+        del mixed[0], mixed["s49"]
+        yield mixed
+        popped = {"a": 1, "b": 2, "c": 3}
+        popped.popitem()
+        popped["d"] = 4
+        yield popped
+        emptied = {"x": 1}
+        del emptied["x"]
+        yield emptied
+        yield vars(Record(3))
+        yield collections.OrderedDict((f"o{i}", i) for i in range(20))
+        yield collections.defaultdict(list, {"b": [1], "a": []})
+        yield {"nested": {"deleted": dict.fromkeys("abc")}, "records": [vars(Record(i)) for i in range(3)]}
+
+    for d in cases():
+        assert encoded_payload(d) == json.dumps(d, separators=(",", ":")), list(d)[:5]
+
+
+def test_key_texts_are_right_on_every_hit_and_let_their_keys_go():
+    # The text of a written key is kept by the key object's address (with a
+    # reference, so the address is not reused while kept) and copied on the
+    # next hit. Every length around the kept limit (32 bytes with the quotes
+    # and colon), escapes, non-ASCII, and str subclasses (never kept).
+    class Key(str):
+        pass
+
+    keys = ["k" * n for n in range(0, 36)] + ['q"uote', "back\\slash", "tab\t", "\u00e9t\u00e9", "\U0001f680" * 7]
+    keys += [Key("sub"), Key("k" * 40)]
+    doc = {k: i for i, k in enumerate(keys)}
+    expected = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    for _ in range(3):
+        assert encoded_payload(doc) == expected
+        assert encoded_payload([doc, {keys[3]: [doc]}]) == "[%s,{%s:[%s]}]" % (expected, json.dumps(keys[3]), expected)
+    # Fresh keys, dropped after each encode: kept texts are evicted, their
+    # keys freed, and new keys may reuse the addresses.
+    for i in range(3000):
+        fresh = {f"fresh{i % 97}-{i}": i, "shared": [i]}
+        assert encoded_payload(fresh) == json.dumps(fresh, separators=(",", ":"))
+    old = "".join(["old", "key"])
+    before = sys.getrefcount(old)
+    encoded_payload({old: 1})
+    assert sys.getrefcount(old) <= before + 1
+    # Others kept alive meanwhile, so that they take other addresses (a
+    # freed key's memory goes to the next new one, whose text lands in
+    # the same set).
+    others = ["".join(["other", str(i)]) for i in range(2000)]
+    counts = [sys.getrefcount(k) for k in others]
+    for k in others:
+        encoded_payload({k: 1})
+    del k
+    assert sys.getrefcount(old) == before
+    # At most the table's 128 entries hold a key.
+    held = sum(a - b for a, b in zip([sys.getrefcount(k) for k in others], counts))
+    assert 0 < held <= 128
 
 
 def test_ints_are_written_like_str_at_every_length():
