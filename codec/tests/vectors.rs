@@ -21,6 +21,25 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// `decode_text_str_into`, into a slot that holds another frame first:
+/// the frame it wrote, or its error, after checking that an error left the
+/// slot as it was.
+fn decode_into(text: &str, vsn: Vsn) -> Result<Frame<'_>, Error> {
+    let before = frame::decode_text_str(r#"[null,"7","sentinel","e",{"a":1}]"#, Vsn::V2).unwrap();
+    let mut slot = core::mem::MaybeUninit::new(before);
+    let result = frame::decode_text_str_into(text, vsn, &mut slot);
+    // SAFETY: the slot was initialized, and `decode_text_str_into` only
+    // ever writes a whole frame into it.
+    let after = unsafe { slot.assume_init() };
+    match result {
+        Ok(()) => Ok(after),
+        Err(e) => {
+            assert_eq!(after, before, "an error changed the slot");
+            Err(e)
+        }
+    }
+}
+
 fn vsn(v: &Value) -> Vsn {
     match v["vsn"].as_u64() {
         Some(1) => Vsn::V1,
@@ -103,6 +122,7 @@ fn text_vectors() {
                 result,
                 "{name}: as str"
             );
+            assert_eq!(decode_into(text, vsn(v)), result, "{name}: into a slot");
         }
         if let Some(want) = v.get("error") {
             assert_error(name, result, want);
@@ -211,6 +231,7 @@ fn text_truncated_at_every_byte() {
                     "{}",
                     v["name"]
                 );
+                assert_eq!(decode_into(text, vsn(v)), Err(err), "{}", v["name"]);
             }
             assert!(
                 err.offset() <= cut,

@@ -111,6 +111,10 @@ fn decode_walk_and_encode_allocate_nothing() {
             let f = frame::decode_text(bytes, vsn).unwrap();
             let text = core::str::from_utf8(bytes).unwrap();
             digest += frame::decode_text_str(text, vsn).unwrap().topic.raw().len();
+            let mut slot = core::mem::MaybeUninit::uninit();
+            frame::decode_text_str_into(text, vsn, &mut slot).unwrap();
+            // SAFETY: written by the Ok decode.
+            digest += unsafe { slot.assume_init() }.event.raw().len();
             let Payload::Json(p) = f.payload else {
                 unreachable!()
             };

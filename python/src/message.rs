@@ -162,17 +162,16 @@ impl Message {
     }
 }
 
-/// The codec's decoder, writing its frame into `slot`: out of line, with
-/// the decoder inlined into it (it is `#[inline]`), so that the frame's
-/// fields are stored where `slot` points rather than in a return slot.
+/// The codec's decoder, writing its frame into `slot` (a V2 frame's fields
+/// straight there, not through a return slot and a copy): out of line,
+/// with the decoder inlined into it.
 #[inline(never)]
 fn decode_str_into(
     slot: &mut MaybeUninit<Frame<'static>>,
     text: &'static str,
     vsn: Vsn,
 ) -> phoenix_wire::Result<()> {
-    slot.write(frame::decode_text_str(text, vsn)?);
-    Ok(())
+    frame::decode_text_str_into(text, vsn, slot)
 }
 
 fn ref_to_py<'py>(py: Python<'py>, r: &Ref<'_>) -> PyResult<Bound<'py, PyAny>> {

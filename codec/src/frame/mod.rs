@@ -31,7 +31,7 @@ mod text;
 pub use binary::decode_binary;
 #[cfg(feature = "bytes")]
 pub use owned::OwnedFrame;
-pub use text::{decode_text, decode_text_str};
+pub use text::{decode_text, decode_text_str, decode_text_str_into};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::{self, JsonStr, RawJson};

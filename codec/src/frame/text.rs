@@ -1,5 +1,7 @@
 //! Text frames: V1 JSON objects and V2 JSON arrays.
 
+use core::mem::MaybeUninit;
+
 use crate::error::{Error, ErrorKind, Field, Result};
 use crate::frame::{Frame, Payload, Ref, Vsn};
 use crate::json::{self, parse_i64, JsonStr, RawJson, Scanner};
@@ -40,9 +42,7 @@ pub fn decode_text(bytes: &[u8], vsn: Vsn) -> Result<Frame<'_>> {
 /// assert_eq!(f.event, "heartbeat");
 /// # Ok::<(), phoenix_wire::Error>(())
 /// ```
-// Inlinable across crates: a caller that keeps the frame in memory of its
-// own (a Python object) can then have it built there, not copied out of
-// this function's return slot.
+// Inlinable across crates, as `decode_text_str_into` is.
 #[inline]
 pub fn decode_text_str(text: &str, vsn: Vsn) -> Result<Frame<'_>> {
     decode_str(text, vsn, json::DEFAULT_MAX_DEPTH)
@@ -58,18 +58,49 @@ pub(crate) fn decode(bytes: &[u8], vsn: Vsn, max_depth: usize) -> Result<Frame<'
 // slot and the reader's cursor stays in a register.
 #[inline]
 pub(crate) fn decode_str(text: &str, vsn: Vsn, max_depth: usize) -> Result<Frame<'_>> {
-    let bytes = text.as_bytes();
-    let mut r = Reader {
-        s: Scanner::new(bytes, 0),
-        text,
-        max_depth,
-    };
+    let mut r = Reader::new(text, max_depth);
     // Each reader checks that nothing but whitespace follows the frame
     // before building it, so the frame is built once, in the return slot.
     match vsn {
         Vsn::V1 => r.v1(),
-        Vsn::V2 => r.v2(),
+        Vsn::V2 => r.v2(|f| f),
     }
+}
+
+/// [`decode_text_str`] writing the frame into `out`, memory the caller
+/// keeps it in (a Python object, say); on an error `out` is left as it
+/// was. A V2 frame's fields are stored there directly: returned, the frame
+/// is assembled in a return slot and then copied, by loads wider than the
+/// stores that just wrote it, which the CPU cannot forward (a tenth of
+/// decoding a heartbeat from Python).
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use phoenix_wire::{frame, Vsn};
+///
+/// let mut slot = MaybeUninit::uninit();
+/// frame::decode_text_str_into(r#"[null,"2","phoenix","heartbeat",{}]"#, Vsn::V2, &mut slot)?;
+/// // SAFETY: `decode_text_str_into` returned Ok, so it wrote the frame.
+/// let f = unsafe { slot.assume_init() };
+/// assert_eq!(f.topic, "phoenix");
+/// # Ok::<(), phoenix_wire::Error>(())
+/// ```
+#[inline]
+pub fn decode_text_str_into<'a>(
+    text: &'a str,
+    vsn: Vsn,
+    out: &mut MaybeUninit<Frame<'a>>,
+) -> Result<()> {
+    let mut r = Reader::new(text, json::DEFAULT_MAX_DEPTH);
+    match vsn {
+        Vsn::V1 => {
+            out.write(r.v1()?);
+        }
+        Vsn::V2 => r.v2(|f| {
+            out.write(f);
+        })?,
+    }
+    Ok(())
 }
 
 struct Reader<'a> {
@@ -79,6 +110,15 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
+    fn new(text: &'a str, max_depth: usize) -> Reader<'a> {
+        Reader {
+            s: Scanner::new(text.as_bytes(), 0),
+            text,
+            max_depth,
+        }
+    }
+
     #[inline(always)]
     fn slice(&self, start: usize, end: usize) -> &'a str {
         // Two one-sided slicings inline to a few compares; `get(start..end)`
@@ -217,8 +257,10 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a V2 frame and hands it to `take` (which returns it, or
+    /// stores it where the caller wants it).
     #[inline(always)]
-    fn v2(&mut self) -> Result<Frame<'a>> {
+    fn v2<R>(&mut self, take: impl FnOnce(Frame<'a>) -> R) -> Result<R> {
         match self.s.peek_non_ws() {
             Some(b'[') => self.s.pos += 1,
             Some(_) => return Err(Error::new(ErrorKind::ExpectedArray, self.s.pos)),
@@ -249,13 +291,13 @@ impl<'a> Reader<'a> {
             }
         }
         self.s.finish()?;
-        Ok(Frame {
+        Ok(take(Frame {
             join_ref,
             ref_,
             topic,
             event,
             payload: Payload::Json(payload),
-        })
+        }))
     }
 
     fn v1(&mut self) -> Result<Frame<'a>> {
