@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
 
 use crate::fastcall::trampoline;
+use crate::gil_cell::GilCell;
 use crate::message::Message;
 
 /// An instance: CPython's header, then the message.
@@ -33,8 +34,9 @@ struct MessageObject {
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(core::ptr::null_mut());
 
 /// A new Python `Message` whose message `init` writes into the object's
-/// memory, allocated first; on an error from `init` (which then leaves
-/// nothing in it to drop) the memory is freed.
+/// memory: a block kept in [`FREE`] (still an instance's, header and
+/// type reference included), or one allocated first. On an error from
+/// `init` (which then leaves nothing in it to drop) the block goes back.
 #[inline(always)]
 pub fn new_object(
     py: Python<'_>,
@@ -44,12 +46,24 @@ pub fn new_object(
     if ty.is_null() {
         return Err(PySystemError::new_err("phoenix_wire.Message is not ready"));
     }
-    // SAFETY: the block is sized for a `MessageObject`. It becomes an
-    // object only once `init` has written the message: `PyObject_Init` then
-    // fills in the header (reference count 1, type, and a reference to the
-    // heap type that `dealloc` gives back). Until then it is raw memory,
-    // freed as such on an error. The result is a new reference.
+    // SAFETY: a kept block is a whole instance whose message was released,
+    // still holding its reference to the type; it becomes an object again
+    // once `init` has written the message and its count is set to one (the
+    // header's first word; the type is already in the second). A new block
+    // is sized for a `MessageObject` and becomes an object once `init` has
+    // written the message and `PyObject_Init` has filled in the header
+    // (count one, type, and a reference to the heap type that `dealloc`
+    // gives back). Until then either is raw memory, given back as such on
+    // an error. The result is a new reference.
     unsafe {
+        if let Some(obj) = FREE.with(py, |free| free.and_then(FreeList::pop)) {
+            if let Err(e) = init(core::ptr::addr_of_mut!((*obj).message)) {
+                keep_or_free(py, obj);
+                return Err(e);
+            }
+            obj.cast::<ffi::Py_ssize_t>().write(1);
+            return Ok(Bound::from_owned_ptr(py, obj.cast()).unbind());
+        }
         let obj = ffi::PyObject_Malloc(core::mem::size_of::<MessageObject>());
         let obj = obj.cast::<MessageObject>();
         if obj.is_null() {
@@ -65,6 +79,63 @@ pub fn new_object(
     }
 }
 
+/// Instances whose message was released, kept whole for the next ones
+/// (as CPython keeps freed floats and tuples): allocating and freeing the
+/// block, and taking and returning its reference to the type, were a
+/// tenth of decoding a heartbeat. At most [`FreeList::MAX`] are kept, a few
+/// KiB, each with a reference to the type (which lives for the process).
+/// A reused instance gets its count set directly, not through
+/// `_Py_NewReference` (outside the stable ABI), so tracemalloc keeps the
+/// block's first allocation as where it came from.
+static FREE: GilCell<FreeList> = GilCell::new(FreeList {
+    blocks: [core::ptr::null_mut(); FreeList::MAX],
+    len: 0,
+});
+
+struct FreeList {
+    blocks: [*mut MessageObject; FreeList::MAX],
+    len: usize,
+}
+
+// SAFETY: the blocks are instances no one refers to, handed between
+// threads only under the GIL (the list lives in a `GilCell`).
+unsafe impl Send for FreeList {}
+
+impl FreeList {
+    const MAX: usize = 16;
+
+    fn pop(&mut self) -> Option<*mut MessageObject> {
+        self.len = self.len.checked_sub(1)?;
+        Some(self.blocks[self.len])
+    }
+
+    /// Keeps `block`, or hands it back if the list is full.
+    fn push(&mut self, block: *mut MessageObject) -> Result<(), *mut MessageObject> {
+        let slot = self.blocks.get_mut(self.len).ok_or(block)?;
+        *slot = block;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+/// Keeps an instance whose message was released in [`FREE`], or frees its
+/// block and returns its reference to the type.
+///
+/// # Safety
+/// `obj` is such an instance, made by [`new_object`], that no one refers
+/// to any more; the GIL is held.
+unsafe fn keep_or_free(py: Python<'_>, obj: *mut MessageObject) {
+    let kept = FREE.with(py, |free| free.map(|f| f.push(obj)));
+    if !matches!(kept, Some(Ok(()))) {
+        // SAFETY: per the contract; the type is read before the block goes.
+        unsafe {
+            let ty = ffi::Py_TYPE(obj.cast());
+            ffi::PyObject_Free(obj.cast());
+            ffi::Py_DecRef(ty.cast());
+        }
+    }
+}
+
 /// The message inside an instance.
 ///
 /// # Safety
@@ -77,18 +148,14 @@ unsafe fn message_of<'a>(obj: *mut PyObject) -> &'a Message {
 
 unsafe extern "C" fn dealloc(obj: *mut PyObject) {
     // SAFETY: CPython calls `tp_dealloc` once, with the GIL held, when the
-    // last reference to an instance is gone: the message is moved out and
-    // released exactly once, then the block made by `new_object` is freed
-    // and the reference `PyObject_Init` took on the type is returned.
+    // last reference to an instance is gone: the message is released
+    // exactly once where it lies, then the instance, which no one refers
+    // to, is kept or freed.
     unsafe {
-        let ty = ffi::Py_TYPE(obj);
         let py = Python::assume_attached();
-        Message::release_in_place(
-            core::ptr::addr_of_mut!((*obj.cast::<MessageObject>()).message),
-            py,
-        );
-        ffi::PyObject_Free(obj.cast());
-        ffi::Py_DecRef(ty.cast());
+        let obj = obj.cast::<MessageObject>();
+        Message::release_in_place(core::ptr::addr_of_mut!((*obj).message), py);
+        keep_or_free(py, obj);
     }
 }
 

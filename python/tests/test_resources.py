@@ -154,12 +154,17 @@ def test_concurrent_use_from_threads():
 
 
 def test_message_instances_hold_and_release_their_type():
-    # Each instance holds a reference to its (heap) type; dealloc gives it
-    # back, so the count returns after any number of messages.
+    # Each instance holds a reference to its (heap) type; so does each of
+    # the (at most 16) freed instances kept for reuse, which new messages
+    # take first. Dealloc gives the reference back or keeps it with the
+    # instance, so the count returns after any number of messages.
+    warm = [pw.decode(FRAME) for _ in range(32)]
+    del warm  # the kept instances are all there now
     before = sys.getrefcount(pw.Message)
     msgs = [pw.decode(FRAME) for _ in range(1000)] + [pw.decode(b"\x00\x01\x01\x01\x01" + b"12tex", direction="to_server")]
     # Counted outside the asserts: pytest's rewriting holds pw.Message too.
     during = sys.getrefcount(pw.Message)
     del msgs
     after = sys.getrefcount(pw.Message)
-    assert (during, after) == (before + 1001, before)
+    assert before + 1001 - 16 <= during <= before + 1001
+    assert after == before
