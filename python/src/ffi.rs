@@ -9,7 +9,7 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 
 extern "C" {
     // Part of the stable ABI only from 3.10, but exported by every CPython
@@ -327,7 +327,7 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
 /// Which direct reads and writes of object memory [`init`] turned on, by
 /// name, for a test to tell when a CPython version turns one off (the
 /// slower, checked way is then taken; nothing else changes).
-pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 5] {
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 6] {
     [
         (
             "ascii_reads",
@@ -336,6 +336,7 @@ pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 5] {
         ("ascii_writes", ascii_writes(py)),
         ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
+        ("presized_dicts", NEW_PRESIZED.load(Ordering::Relaxed) != 0),
         (
             "int_reads",
             INT_LAYOUT.load(Ordering::Relaxed) != INT_UNKNOWN,
@@ -423,6 +424,64 @@ pub fn new_list<'py>(
     Ok(list)
 }
 
+/// CPython's `_PyDict_NewPresized`, found by [`init_presized`]; null where
+/// it is not exported.
+static NEW_PRESIZED: AtomicUsize = AtomicUsize::new(0);
+
+type NewPresized = unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut ffi::PyObject;
+
+/// A new empty `dict` with room for `hint` items before it has to grow:
+/// a record of more than five keys otherwise starts with room for five,
+/// then allocates a table twice the size and moves the first five over
+/// (a twentieth of converting a payload of such records). Made by
+/// `_PyDict_NewPresized`, exported by every CPython 3.9 to 3.14 though
+/// outside the stable ABI (`BUILD_MAP` and Cython use it), found at run
+/// time; from 3.11 its table takes any key, as one of `int` keys does
+/// (lookups by `str` measured the same, entries are 24 bytes instead of
+/// 16). Up to five items, or where it is missing, `PyDict_New`.
+pub fn new_dict(py: Python<'_>, hint: usize) -> PyResult<Bound<'_, PyDict>> {
+    let f = NEW_PRESIZED.load(Ordering::Relaxed);
+    if hint <= 5 || f == 0 {
+        return Ok(PyDict::new(py));
+    }
+    // SAFETY: `f` is `_PyDict_NewPresized` (checked by `init_presized`),
+    // which returns a new reference to an empty dict or NULL with an
+    // exception set.
+    unsafe {
+        let f: NewPresized = core::mem::transmute::<usize, NewPresized>(f);
+        let hint = ffi::Py_ssize_t::try_from(hint).unwrap_or(0);
+        Ok(Bound::from_owned_ptr_or_err(py, f(hint))?.cast_into_unchecked())
+    }
+}
+
+/// Finds `_PyDict_NewPresized` and turns [`new_dict`]'s use of it on if it
+/// makes an empty exact `dict` that takes more items than asked for.
+fn init_presized(py: Python<'_>) {
+    #[cfg(unix)]
+    {
+        // SAFETY: `dlsym` with `RTLD_DEFAULT` only looks the name up among
+        // the loaded objects' exports.
+        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_PyDict_NewPresized".as_ptr()) };
+        if f.is_null() {
+            return;
+        }
+        NEW_PRESIZED.store(f as usize, Ordering::Relaxed);
+        let works = new_dict(py, 40).is_ok_and(|d| {
+            d.is_exact_instance_of::<PyDict>()
+                && d.is_empty()
+                && (0..40).all(|i| d.set_item(i, i).is_ok())
+                && d.len() == 40
+        });
+        if !works {
+            NEW_PRESIZED.store(0, Ordering::Relaxed);
+            // SAFETY: with the GIL held; clears whatever a failed try set.
+            unsafe { ffi::PyErr_Clear() };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = py;
+}
+
 /// Checks [`float_value`] and [`list_items`] against CPython's own calls on
 /// a float and a list made for it, and turns them on if they agree; an
 /// error (out of memory) counts as a mismatch.
@@ -451,6 +510,7 @@ fn init_objects(py: Python<'_>) {
 /// [`ascii_data`] reads (against `PyUnicode_AsUTF8AndSize`).
 pub fn init(py: Python<'_>) {
     init_objects(py);
+    init_presized(py);
     init_ints(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.

@@ -16,7 +16,7 @@
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
+use pyo3::types::{PyBool, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
 use crate::gil_cell::GilCell;
@@ -34,6 +34,7 @@ pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>
             stack,
             buf,
             error: None,
+            sizes: [0; 8],
         };
         let out = p.value(0);
         // Only an error leaves elements behind.
@@ -124,6 +125,10 @@ fn hex4(digits: &[u8]) -> Option<u32> {
 /// are mostly unique and would only evict keys.
 const MAX_CACHED_VALUE: usize = 16;
 
+/// A dict starts with room for at most this many keys: one large object
+/// makes at most the next at its depth larger than it needs.
+const MAX_SIZE_HINT: u8 = 64;
+
 /// The codec's own limit is far lower; this only keeps recursion bounded
 /// should a caller ever hand over unvalidated text.
 const MAX_DEPTH: usize = phoenix_wire::json::MAX_DEPTH_LIMIT;
@@ -141,6 +146,9 @@ struct Parser<'a, 'py, 'k> {
     buf: &'k mut Vec<u8>,
     /// Why the conversion stopped, once it has.
     error: Option<PyErr>,
+    /// How many keys (up to [`MAX_SIZE_HINT`]) the last object finished at
+    /// each of the first eight depths had.
+    sizes: [u8; 8],
 }
 
 /// A conversion that stopped; the reason waits in `Parser::error`. A
@@ -408,7 +416,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             return Err(self.invalid(self.pos));
         }
         self.pos += 1;
-        let dict = PyDict::new(self.py);
+        // Objects at one depth are mostly records of one shape: each starts
+        // with room for as many keys as the last one had.
+        let hint = self.sizes.get(depth).copied().unwrap_or(0);
+        let dict = ffi::new_dict(self.py, usize::from(hint)).map_err(|e| self.failed(e))?;
+        let mut count = 0u8;
         if self.peek() == b'}' {
             self.pos += 1;
             return Ok(dict.into_any());
@@ -434,6 +446,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             }
             ffi::release(key);
             ffi::release(v);
+            count = count.saturating_add(1);
             match self.peek() {
                 b',' => self.pos += 1,
                 b'}' => {
@@ -442,6 +455,9 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 }
                 _ => return Err(self.invalid(self.pos)),
             }
+        }
+        if let Some(size) = self.sizes.get_mut(depth) {
+            *size = count.min(MAX_SIZE_HINT);
         }
         Ok(dict.into_any())
     }

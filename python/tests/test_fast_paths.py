@@ -151,7 +151,7 @@ def test_direct_object_reads_are_on():
     from phoenix_wire import _native
 
     checks = _native._layout_checks()
-    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "int_reads"}
+    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "int_reads", "presized_dicts"}
     if (3, 9) <= sys.version_info[:2] <= (3, 14):
         assert all(checks.values()), checks
 
@@ -234,6 +234,28 @@ def test_key_texts_are_right_on_every_hit_and_let_their_keys_go():
     # At most the table's 128 entries hold a key.
     held = sum(a - b for a, b in zip([sys.getrefcount(k) for k in others], counts))
     assert 0 < held <= 128
+
+
+def test_objects_read_alike_whatever_room_the_last_one_left():
+    # Each object starts with room for as many keys as the last one finished
+    # at its depth (up to 64): shapes that grow, shrink, pass 64 and 255
+    # keys, nest past the eight depths that keep a size, and dicts that grow
+    # after they were read.
+    sizes = [0, 1, 5, 6, 7, 7, 2, 40, 3, 64, 65, 300, 6, 9, 0, 12]
+    records = [{f"k{j}": [i, {f"n{m}": m for m in range(i % 9)}] for j in range(n)} for i, n in enumerate(sizes)]
+    deep = {}
+    for level in range(12):
+        deep = {f"d{level}-{j}": j for j in range(level % 8)} | {"in": deep}
+    doc = {"records": records, "deep": [deep, deep], "ints": [{i: i} for i in range(3)]}
+    text = json.dumps(doc)
+    for _ in range(2):
+        got = payload_of(text)
+        assert got == json.loads(text)
+        assert [list(r) for r in got["records"]] == [list(r) for r in json.loads(text)["records"]]
+    for r in got["records"]:
+        r.update({f"more{j}": j for j in range(30)})
+        del r["more3"]
+        assert list(r)[-29:] == [f"more{j}" for j in range(30) if j != 3]
 
 
 def test_ints_are_written_like_str_at_every_length():
