@@ -2,9 +2,9 @@
 //!
 //! Nothing may panic, and whatever decodes must hold together: errors point
 //! inside the input, a decoded frame re-encodes to bytes that decode to the
-//! same frame (and re-encode to the same bytes), the owned and borrowed
-//! decoders agree, and the lazy walk of a payload agrees with serde_json on
-//! every string, integer and array element.
+//! same frame (and re-encode to the same bytes), the owned, borrowed and
+//! `str` decoders agree, and the lazy walk of a payload agrees with
+//! serde_json on every string, integer and array element.
 #![no_main]
 
 use bytes::Bytes;
@@ -37,6 +37,16 @@ fn check_offset(data: &[u8], e: &Error) {
 
 fn text(data: &[u8], vsn: Vsn) {
     let decoded = frame::decode_text(data, vsn);
+    // A frame that is already a `str` reads the same, returned or written
+    // into a slot.
+    if let Ok(s) = core::str::from_utf8(data) {
+        assert_eq!(frame::decode_text_str(s, vsn), decoded);
+        let mut slot = core::mem::MaybeUninit::uninit();
+        let into = frame::decode_text_str_into(s, vsn, &mut slot)
+            // SAFETY: Ok means the frame was written into the slot.
+            .map(|()| unsafe { slot.assume_init() });
+        assert_eq!(into, decoded);
+    }
     // A tighter depth limit only ever turns success into DepthLimitExceeded.
     let depth = data.first().map_or(0, |b| usize::from(b % 8));
     match Decoder::new().max_depth(depth).decode_text(data, vsn) {
