@@ -18,7 +18,6 @@ mod to_json;
 mod to_py;
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::ffi::CStr;
 
 use phoenix_wire::frame::PHX_REPLY;
@@ -30,6 +29,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString};
 
 use errors::{encode_codec_error, encode_error};
 use fastcall::Sig;
+use gil_cell::GilCell;
 use message::Message;
 
 const DEFAULT_VSN: &str = "2.0.0";
@@ -235,32 +235,32 @@ fn text_out<'py>(
     ffi::str_from_utf8(py, out)
 }
 
-thread_local! {
-    /// Buffers for a payload's JSON and for the frame, reused across calls:
-    /// two allocations and two frees were a tenth of a small `encode`.
-    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
+/// Buffers for a payload's JSON and for the frame, reused across calls:
+/// two allocations and two frees were a tenth of a small `encode` (and a
+/// thread-local's lookup in a shared library, where they were kept before,
+/// a fiftieth).
+static SCRATCH: GilCell<(Vec<u8>, Vec<u8>)> = GilCell::new((Vec::new(), Vec::new()));
 
 /// Runs `f` with the (emptied) scratch buffers, or fresh ones if they are in
 /// use; buffers grown past 1 MiB are given back afterwards.
 ///
 /// An error travels beside the result rather than in it: a `PyResult` is
-/// several words, and moving one out through the thread-local's closures
-/// (stores read back by wider loads, which the CPU cannot forward) was a
-/// twentieth of a small `encode`; an `Option` of an object is one register.
+/// several words, and moving one out through the closures (stores read
+/// back by wider loads, which the CPU cannot forward) was a twentieth of a
+/// small `encode`; an `Option` of an object is one register.
 pub(crate) fn with_scratch<T>(
+    py: Python<'_>,
     f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> PyResult<T>,
 ) -> PyResult<T> {
     let mut err = None;
-    let ok = scratch(|a, b| f(a, b).map_err(|e| err = Some(e)).ok());
+    let ok = scratch(py, |a, b| f(a, b).map_err(|e| err = Some(e)).ok());
     ok.ok_or_else(|| err.unwrap_or_else(|| PySystemError::new_err("scratch lost an error")))
 }
 
-fn scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
+fn scratch<R>(py: Python<'_>, f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
     const KEEP: usize = 1 << 20;
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut bufs) => {
-            let (a, b) = &mut *bufs;
+    SCRATCH.with(py, |bufs| match bufs {
+        Some((a, b)) => {
             a.clear();
             b.clear();
             let r = f(a, b);
@@ -271,7 +271,7 @@ fn scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> R) -> R {
             }
             r
         }
-        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+        None => f(&mut Vec::new(), &mut Vec::new()),
     })
 }
 
@@ -280,7 +280,7 @@ fn binary_out<'py>(
     f: &Frame<'_>,
     dir: Direction,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    with_scratch(|out, _| {
+    with_scratch(py, |out, _| {
         out.reserve(8 + payload_len(&f.payload));
         f.encode_binary(dir, out)
             .map_err(|e| encode_codec_error(py, e))?;
@@ -388,7 +388,7 @@ fn encode<'py>(
     vsn: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
-    with_scratch(|_, out| {
+    with_scratch(py, |_, out| {
         // Pre-encoded JSON is validated, then copied in.
         if let Some(b) = as_bytes(payload) {
             let raw = RawJson::from_slice(b.as_bytes()).map_err(|e| encode_codec_error(py, e))?;
@@ -466,7 +466,7 @@ fn reply<'py>(
     vsn: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyString>> {
     let vsn = vsn_of(vsn)?;
-    with_scratch(|buf, out| {
+    with_scratch(py, |buf, out| {
         let json = json_of(response, buf)?;
         let f = frame_of(
             join_ref,
