@@ -327,7 +327,7 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
 /// Which direct reads and writes of object memory [`init`] turned on, by
 /// name, for a test to tell when a CPython version turns one off (the
 /// slower, checked way is then taken; nothing else changes).
-pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 6] {
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 7] {
     [
         (
             "ascii_reads",
@@ -337,6 +337,7 @@ pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 6] {
         ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
         ("presized_dicts", NEW_PRESIZED.load(Ordering::Relaxed) != 0),
+        ("gc_switch", GC_ENABLE.load(Ordering::Relaxed) != 0),
         (
             "int_reads",
             INT_LAYOUT.load(Ordering::Relaxed) != INT_UNKNOWN,
@@ -482,6 +483,69 @@ fn init_presized(py: Python<'_>) {
     let _ = py;
 }
 
+/// `PyGC_Disable` and `PyGC_Enable` (stable ABI from 3.10), found by
+/// [`init_gc_switch`]; 0 where missing (3.9).
+static GC_DISABLE: AtomicUsize = AtomicUsize::new(0);
+static GC_ENABLE: AtomicUsize = AtomicUsize::new(0);
+
+type GcSwitch = unsafe extern "C" fn() -> core::ffi::c_int;
+
+/// Runs `f` with the cycle collector's automatic runs held off, where the
+/// interpreter has the switch (3.10 on): a payload of records allocates
+/// thousands of dicts and lists, and each collection that starts meanwhile
+/// walks all of them while they are still being built (a tenth of
+/// converting a 64 KiB payload). A tree of new containers holds no cycle,
+/// so nothing is missed: the allocation counts still add up, and the next
+/// allocation after `f` starts the collection that is due. A collector the
+/// caller had turned off stays off.
+pub fn without_gc<R>(f: impl FnOnce() -> R) -> R {
+    let (off, on) = (
+        GC_DISABLE.load(Ordering::Relaxed),
+        GC_ENABLE.load(Ordering::Relaxed),
+    );
+    if off == 0 || on == 0 {
+        return f();
+    }
+    // SAFETY: both were found as CPython's functions by `init_gc_switch`,
+    // which take no argument and return the previous state; the GIL is
+    // held (every caller has a `Python` token in hand).
+    unsafe {
+        let off = core::mem::transmute::<usize, GcSwitch>(off);
+        let on = core::mem::transmute::<usize, GcSwitch>(on);
+        let was_on = off() != 0;
+        /// Turns the collector back on even if `f` unwinds.
+        struct Resume(Option<GcSwitch>);
+        impl Drop for Resume {
+            fn drop(&mut self) {
+                if let Some(on) = self.0 {
+                    // SAFETY: as above.
+                    unsafe { on() };
+                }
+            }
+        }
+        let _resume = Resume(was_on.then_some(on));
+        f()
+    }
+}
+
+/// Finds `PyGC_Disable` and `PyGC_Enable` (exported from 3.10).
+fn init_gc_switch() {
+    #[cfg(unix)]
+    {
+        // SAFETY: `dlsym` with `RTLD_DEFAULT` only looks names up.
+        let (off, on) = unsafe {
+            (
+                libc::dlsym(libc::RTLD_DEFAULT, c"PyGC_Disable".as_ptr()),
+                libc::dlsym(libc::RTLD_DEFAULT, c"PyGC_Enable".as_ptr()),
+            )
+        };
+        if !off.is_null() && !on.is_null() {
+            GC_DISABLE.store(off as usize, Ordering::Relaxed);
+            GC_ENABLE.store(on as usize, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Checks [`float_value`] and [`list_items`] against CPython's own calls on
 /// a float and a list made for it, and turns them on if they agree; an
 /// error (out of memory) counts as a mismatch.
@@ -511,6 +575,7 @@ fn init_objects(py: Python<'_>) {
 pub fn init(py: Python<'_>) {
     init_objects(py);
     init_presized(py);
+    init_gc_switch();
     init_ints(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.

@@ -21,8 +21,21 @@ use pyo3::types::{PyBool, PyFloat, PyList, PyNone, PyString};
 use crate::ffi;
 use crate::gil_cell::GilCell;
 
-/// Converts a validated JSON value to Python objects.
+/// Converts a validated JSON value to Python objects; large ones (from
+/// [`HOLD_GC_FROM`] bytes) with the cycle collector held off meanwhile (see
+/// [`ffi::without_gc`]).
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
+    if v.raw().len() >= HOLD_GC_FROM {
+        return ffi::without_gc(|| convert(py, v));
+    }
+    convert(py, v)
+}
+
+/// Payloads this long may make hundreds of containers, and a collection
+/// during their conversion; shorter ones skip the two calls.
+const HOLD_GC_FROM: usize = 4096;
+
+fn convert<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
     with_scratch(py, |keys, stack, buf| {
         let base = stack.len();
         let mut p = Parser {

@@ -151,8 +151,10 @@ def test_direct_object_reads_are_on():
     from phoenix_wire import _native
 
     checks = _native._layout_checks()
-    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "int_reads", "presized_dicts"}
+    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "gc_switch", "int_reads", "presized_dicts"}
     if (3, 9) <= sys.version_info[:2] <= (3, 14):
+        # PyGC_Disable / PyGC_Enable exist from 3.10.
+        assert checks.pop("gc_switch") == (sys.version_info >= (3, 10))
         assert all(checks.values()), checks
 
 
@@ -256,6 +258,42 @@ def test_objects_read_alike_whatever_room_the_last_one_left():
         r.update({f"more{j}": j for j in range(30)})
         del r["more3"]
         assert list(r)[-29:] == [f"more{j}" for j in range(30) if j != 3]
+
+
+def test_large_payloads_convert_with_the_collector_held_and_restored():
+    # From 3.10 a large payload is converted with automatic collections held
+    # off (its containers cannot form a cycle); the collector's state is
+    # restored, whatever it was, and collections that came due run after.
+    import gc
+
+    text = json.dumps([{"k": [i, {"n": i}], "v": str(i)} for i in range(2000)])
+    starts = []
+
+    def count(phase, info):
+        if phase == "start":
+            starts.append(info["generation"])
+
+    old = gc.get_threshold()
+    gc.callbacks.append(count)
+    gc.set_threshold(10)
+    try:
+        got = payload_of(text)
+        during = len(starts)
+        [[] for _ in range(50)]  # allocations after it start what is due
+        after = len(starts)
+        gc.disable()
+        assert payload_of(text) == got
+        assert not gc.isenabled()
+        gc.enable()
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*old)
+    assert got == json.loads(text)
+    if sys.version_info >= (3, 10):
+        # 6000 containers at a threshold of 10 would start hundreds.
+        assert during <= 1 and after >= 1, (during, after)
+    else:
+        assert during > 100
 
 
 def test_ints_are_written_like_str_at_every_length():
