@@ -395,6 +395,21 @@ fn encode<'py>(
             let f = frame_of(join_ref, r#ref, topic, str_arg(event)?, Payload::Json(raw))?;
             return text_out(py, &f, vsn, out);
         }
+        // An empty dict (every heartbeat, many replies) is the codec's `{}`,
+        // written with the frame in one go rather than through the writer.
+        if payload.is_exact_instance_of::<PyDict>()
+            // SAFETY: `payload` is a dict; `PyDict_Size` only reads it.
+            && unsafe { pyo3::ffi::PyDict_Size(payload.as_ptr()) } == 0
+        {
+            let f = frame_of(
+                join_ref,
+                r#ref,
+                topic,
+                str_arg(event)?,
+                Payload::Json(RawJson::EMPTY_OBJECT),
+            )?;
+            return text_out(py, &f, vsn, out);
+        }
         // Python objects are written as JSON straight into the frame, after
         // its head: no copy of the payload from a buffer of its own, and no
         // second check of what our own writer wrote.

@@ -154,6 +154,16 @@ def test_encode_v2_and_v1_byte_exact_with_phoenix():
         '{"event":"phx_reply","join_ref":"1","payload":{"response":{"reason":"join crashed"},"status":"error"},"ref":"3","topic":"t"}'
     )
     assert pw.broadcast("room:lobby", "new_msg", {"body": "hi"}) == '[null,null,"room:lobby","new_msg",{"body":"hi"}]'
+    # An empty dict takes its own path (the codec's `{}`): every ref kind,
+    # both versions, the same text as pre-encoded `{}` and as a dict
+    # subclass, which takes the writer's path.
+    for jr, ref in [(None, None), (None, "2"), ("1", 7), ("j\"1", "r\u00e9")]:
+        for vsn in ("2.0.0", "1.0.0"):
+            frame = pw.encode(jr, ref, "phoenix", "heartbeat", {}, vsn=vsn)
+            assert frame == pw.encode(jr, ref, "phoenix", "heartbeat", b"{}", vsn=vsn)
+            assert frame == pw.encode(jr, ref, "phoenix", "heartbeat", collections.OrderedDict(), vsn=vsn)
+            assert pw.decode(frame, vsn=vsn).payload == {}
+    assert pw.encode(None, "2", "phoenix", "heartbeat", {}) == '[null,"2","phoenix","heartbeat",{}]'
 
 
 def test_encode_binary_layouts():
