@@ -397,22 +397,12 @@ fn encode<'py>(
         }
         // An empty dict (every heartbeat, many replies) is the codec's `{}`,
         // written with the frame in one go rather than through the writer.
-        if payload.is_exact_instance_of::<PyDict>()
+        let empty = payload.is_exact_instance_of::<PyDict>()
             // SAFETY: `payload` is a dict; `PyDict_Size` only reads it.
-            && unsafe { pyo3::ffi::PyDict_Size(payload.as_ptr()) } == 0
-        {
-            let f = frame_of(
-                join_ref,
-                r#ref,
-                topic,
-                str_arg(event)?,
-                Payload::Json(RawJson::EMPTY_OBJECT),
-            )?;
-            return text_out(py, &f, vsn, out);
-        }
-        // Python objects are written as JSON straight into the frame, after
-        // its head: no copy of the payload from a buffer of its own, and no
-        // second check of what our own writer wrote.
+            && unsafe { pyo3::ffi::PyDict_Size(payload.as_ptr()) } == 0;
+        // Otherwise Python objects are written as JSON straight into the
+        // frame, after its head: no copy of the payload from a buffer of its
+        // own, and no second check of what our own writer wrote.
         let f = frame_of(
             join_ref,
             r#ref,
@@ -420,6 +410,9 @@ fn encode<'py>(
             str_arg(event)?,
             Payload::Json(RawJson::EMPTY_OBJECT),
         )?;
+        if empty {
+            return text_out(py, &f, vsn, out);
+        }
         let mut failed = None;
         let written = f.encode_text_raw_with(vsn, out, |out| {
             to_json::write_json(out, payload).map_err(|e| {
