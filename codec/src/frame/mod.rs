@@ -7,6 +7,9 @@
 //! | V2 JSON array (text) | [`decode_text`] (bytes) or [`decode_text_str`] with [`Vsn::V2`] | [`Frame::encode_text`] |
 //! | V2 binary, kinds 0/1/2 | [`decode_binary`] with a [`Direction`] | [`Frame::encode_binary`] |
 //!
+//! [`decode_text_str_into`] decodes a text frame into memory the caller
+//! keeps it in (a slot in a Python object, say) instead of returning it.
+//!
 //! ```
 //! use phoenix_wire::frame::{self, Frame, Payload, Ref};
 //! use phoenix_wire::Vsn;
