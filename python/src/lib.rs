@@ -79,11 +79,7 @@ fastcall_fn!(decode_fast, |py, call| {
         // SAFETY: CPython passed one positional argument.
         let frame = unsafe { Borrowed::from_ptr(py, *call.args) };
         if let Ok(text) = frame.cast_exact::<PyString>() {
-            let data = ffi::str_utf8(&text)?;
-            // SAFETY: `slot` is a message's memory, as `init_text_str` needs.
-            return message_type::new_object(py, |slot| unsafe {
-                Message::init_text_str(slot, &frame, data, Vsn::V2)
-            });
+            return text_message(&frame, &text, Vsn::V2);
         }
     }
     const SIG: Sig<3> = Sig {
@@ -98,19 +94,14 @@ fastcall_fn!(decode_fast, |py, call| {
     let direction = fastcall::opt_str("decode", "direction", &a[2])?;
     let frame = fastcall::req(&a[0])?;
     if let Ok(text) = frame.cast::<PyString>() {
-        let data = ffi::str_utf8(text)?;
-        let vsn = vsn_of(vsn)?;
-        // SAFETY: `slot` is a message's memory, as the `init`s need.
-        return message_type::new_object(py, |slot| unsafe {
-            Message::init_text_str(slot, frame, data, vsn)
-        });
+        return text_message(frame, text, vsn_of(vsn)?);
     }
     if let Ok(bytes) = frame.cast::<PyBytes>() {
         let direction = direction_of(direction, Direction::ToClient)?;
         if vsn_of(vsn)? == Vsn::V1 {
             return Err(PyValueError::new_err("vsn 1.x has no binary frames"));
         }
-        // SAFETY: as above.
+        // SAFETY: `slot` is a message's memory, as `init_binary` needs.
         return message_type::new_object(py, |slot| unsafe {
             Message::init_binary(slot, frame, bytes.as_bytes(), direction)
         });
@@ -120,6 +111,21 @@ fastcall_fn!(decode_fast, |py, call| {
         frame.get_type().name()?
     )))
 });
+
+/// A `Message` for the text frame `frame`, a `str` (`text` is the same
+/// object, as a `str`).
+#[inline(always)]
+fn text_message(
+    frame: &Bound<'_, PyAny>,
+    text: &Bound<'_, PyString>,
+    vsn: Vsn,
+) -> PyResult<Py<PyAny>> {
+    let data = ffi::str_utf8(text)?;
+    // SAFETY: `slot` is a message's memory, as `init_text_str` needs.
+    message_type::new_object(frame.py(), |slot| unsafe {
+        Message::init_text_str(slot, frame, data, vsn)
+    })
+}
 
 const DECODE_TEXT_DOC: &CStr = c"decode_text(frame, *, vsn='2.0.0')
 --

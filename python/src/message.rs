@@ -116,7 +116,7 @@ impl Message {
         // SAFETY: the caller's contract; `d` is `text`'s bytes, so UTF-8.
         unsafe {
             Message::init(slot, owner, text.as_bytes(), |out, d| {
-                decode_str_into(out, core::str::from_utf8_unchecked(d), vsn)
+                frame::decode_text_str_into(core::str::from_utf8_unchecked(d), vsn, out)
             })
         }
     }
@@ -135,8 +135,7 @@ impl Message {
         // SAFETY: the caller's contract.
         unsafe {
             Message::init(slot, owner, data, |out, d| {
-                out.write(frame::decode_text(d, vsn)?);
-                Ok(())
+                put(out, frame::decode_text(d, vsn))
             })
         }
     }
@@ -155,23 +154,20 @@ impl Message {
         // SAFETY: the caller's contract.
         unsafe {
             Message::init(slot, owner, data, |out, d| {
-                out.write(frame::decode_binary(d, dir)?);
-                Ok(())
+                put(out, frame::decode_binary(d, dir))
             })
         }
     }
 }
 
-/// The codec's decoder, writing its frame into `slot` (a V2 frame's fields
-/// straight there, not through a return slot and a copy): out of line,
-/// with the decoder inlined into it.
-#[inline(never)]
-fn decode_str_into(
+/// A decoder's returned frame, written into `slot`.
+#[inline(always)]
+fn put(
     slot: &mut MaybeUninit<Frame<'static>>,
-    text: &'static str,
-    vsn: Vsn,
+    decoded: phoenix_wire::Result<Frame<'static>>,
 ) -> phoenix_wire::Result<()> {
-    frame::decode_text_str_into(text, vsn, slot)
+    slot.write(decoded?);
+    Ok(())
 }
 
 fn ref_to_py<'py>(py: Python<'py>, r: &Ref<'_>) -> PyResult<Bound<'py, PyAny>> {

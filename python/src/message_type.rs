@@ -56,25 +56,29 @@ pub fn new_object(
     // gives back). Until then either is raw memory, given back as such on
     // an error. The result is a new reference.
     unsafe {
-        if let Some(obj) = FREE.with(py, |free| free.and_then(FreeList::pop)) {
-            if let Err(e) = init(core::ptr::addr_of_mut!((*obj).message)) {
-                keep_or_free(py, obj);
-                return Err(e);
-            }
-            obj.cast::<ffi::Py_ssize_t>().write(1);
-            return Ok(Bound::from_owned_ptr(py, obj.cast()).unbind());
-        }
-        let obj = ffi::PyObject_Malloc(core::mem::size_of::<MessageObject>());
-        let obj = obj.cast::<MessageObject>();
+        let kept = FREE.with(py, |free| free.and_then(FreeList::pop));
+        let obj = match kept {
+            Some(obj) => obj,
+            None => ffi::PyObject_Malloc(core::mem::size_of::<MessageObject>()).cast(),
+        };
         if obj.is_null() {
             ffi::PyErr_NoMemory();
             return Err(PyErr::fetch(py));
         }
+        // One call site: `init` inlines the decoder.
         if let Err(e) = init(core::ptr::addr_of_mut!((*obj).message)) {
-            ffi::PyObject_Free(obj.cast());
+            if kept.is_some() {
+                keep_or_free(py, obj);
+            } else {
+                ffi::PyObject_Free(obj.cast());
+            }
             return Err(e);
         }
-        ffi::PyObject_Init(obj.cast(), ty);
+        if kept.is_some() {
+            obj.cast::<ffi::Py_ssize_t>().write(1);
+        } else {
+            ffi::PyObject_Init(obj.cast(), ty);
+        }
         Ok(Bound::from_owned_ptr(py, obj.cast()).unbind())
     }
 }
