@@ -455,32 +455,39 @@ pub fn new_dict(py: Python<'_>, hint: usize) -> PyResult<Bound<'_, PyDict>> {
     }
 }
 
+/// The address of the function `name` among the loaded objects' exports
+/// (the interpreter's, for the names looked up here); 0 if there is none,
+/// or where `dlsym` is not available.
+fn exported(name: &core::ffi::CStr) -> usize {
+    #[cfg(unix)]
+    // SAFETY: `dlsym` with `RTLD_DEFAULT` only looks the name up.
+    return unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) } as usize;
+    #[cfg(not(unix))]
+    {
+        let _ = name;
+        0
+    }
+}
+
 /// Finds `_PyDict_NewPresized` and turns [`new_dict`]'s use of it on if it
 /// makes an empty exact `dict` that takes more items than asked for.
 fn init_presized(py: Python<'_>) {
-    #[cfg(unix)]
-    {
-        // SAFETY: `dlsym` with `RTLD_DEFAULT` only looks the name up among
-        // the loaded objects' exports.
-        let f = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_PyDict_NewPresized".as_ptr()) };
-        if f.is_null() {
-            return;
-        }
-        NEW_PRESIZED.store(f as usize, Ordering::Relaxed);
-        let works = new_dict(py, 40).is_ok_and(|d| {
-            d.is_exact_instance_of::<PyDict>()
-                && d.is_empty()
-                && (0..40).all(|i| d.set_item(i, i).is_ok())
-                && d.len() == 40
-        });
-        if !works {
-            NEW_PRESIZED.store(0, Ordering::Relaxed);
-            // SAFETY: with the GIL held; clears whatever a failed try set.
-            unsafe { ffi::PyErr_Clear() };
-        }
+    let f = exported(c"_PyDict_NewPresized");
+    if f == 0 {
+        return;
     }
-    #[cfg(not(unix))]
-    let _ = py;
+    NEW_PRESIZED.store(f, Ordering::Relaxed);
+    let works = new_dict(py, 40).is_ok_and(|d| {
+        d.is_exact_instance_of::<PyDict>()
+            && d.is_empty()
+            && (0..40).all(|i| d.set_item(i, i).is_ok())
+            && d.len() == 40
+    });
+    if !works {
+        NEW_PRESIZED.store(0, Ordering::Relaxed);
+        // SAFETY: with the GIL held; clears whatever a failed try set.
+        unsafe { ffi::PyErr_Clear() };
+    }
 }
 
 /// `PyGC_Disable` and `PyGC_Enable` (stable ABI from 3.10), found by
@@ -530,19 +537,10 @@ pub fn without_gc<R>(f: impl FnOnce() -> R) -> R {
 
 /// Finds `PyGC_Disable` and `PyGC_Enable` (exported from 3.10).
 fn init_gc_switch() {
-    #[cfg(unix)]
-    {
-        // SAFETY: `dlsym` with `RTLD_DEFAULT` only looks names up.
-        let (off, on) = unsafe {
-            (
-                libc::dlsym(libc::RTLD_DEFAULT, c"PyGC_Disable".as_ptr()),
-                libc::dlsym(libc::RTLD_DEFAULT, c"PyGC_Enable".as_ptr()),
-            )
-        };
-        if !off.is_null() && !on.is_null() {
-            GC_DISABLE.store(off as usize, Ordering::Relaxed);
-            GC_ENABLE.store(on as usize, Ordering::Relaxed);
-        }
+    let (off, on) = (exported(c"PyGC_Disable"), exported(c"PyGC_Enable"));
+    if off != 0 && on != 0 {
+        GC_DISABLE.store(off, Ordering::Relaxed);
+        GC_ENABLE.store(on, Ordering::Relaxed);
     }
 }
 

@@ -322,18 +322,16 @@ impl Writer<'_, '_> {
     unsafe fn new_key(&mut self, k: *mut PyObject, sep: u8) -> Step {
         // SAFETY: `k` is live; the checks read its type.
         unsafe {
-            if c::Py_TYPE(k) == self.types.str || c::PyUnicode_Check(k) != 0 {
+            let exact = c::Py_TYPE(k) == self.types.str;
+            if exact || c::PyUnicode_Check(k) != 0 {
                 let Ok(text) = ffi::utf8_of(self.py, k) else {
                     return Err(self.fail(encode_error("str holds a lone surrogate")));
                 };
                 let start = self.out.len();
                 write_quoted::<true>(self.out, text, sep);
-                if let Some(texts) = self.key_texts.as_deref_mut() {
-                    if c::Py_TYPE(k) == self.types.str {
-                        // `k` is an exact `str`, and what follows `sep` is
-                        // its text.
-                        texts.insert(k, &self.out[start + 1..]);
-                    }
+                if let (true, Some(texts)) = (exact, self.key_texts.as_deref_mut()) {
+                    // What follows `sep` is the key's text.
+                    texts.insert(k, &self.out[start + 1..]);
                 }
                 return Ok(());
             }
