@@ -222,6 +222,11 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         0
     }
 
+    /// One value. Inlined into the array and object loops (and the top
+    /// level), so that a scalar element costs no call: the call to a
+    /// function that can build containers saved and restored six registers
+    /// and kept a large frame for every number and string.
+    #[inline(always)]
     fn value(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         let py = self.py;
         match self.peek() {
@@ -267,17 +272,21 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     /// A `str` from a string's content with escapes, decoded into the
     /// scratch buffer: the codec validated them with the frame, so this is
     /// one pass and no allocation besides the `str` (it was a check by the
-    /// codec's `JsonStr`, a fresh `Vec`, and the decode).
+    /// codec's `JsonStr`, a fresh `Vec`, and the decode). Short results come
+    /// from the cache, as plain strings do.
     #[cold]
     #[inline(never)]
     fn unescaped(&mut self, raw: &str) -> Step<Bound<'py, PyAny>> {
         self.buf.clear();
         let text =
             unescape(raw.as_bytes(), self.buf).and_then(|()| std::str::from_utf8(self.buf).ok());
-        match text {
-            Some(text) => Ok(ffi::new_str(self.py, text).into_any()),
+        match (text, self.keys.as_deref_mut()) {
+            (Some(text), Some(cache)) if text.len() <= MAX_CACHED_VALUE => {
+                Ok(cache.get(self.py, text))
+            }
+            (Some(text), _) => Ok(ffi::new_str(self.py, text).into_any()),
             // Not from the codec's validator after all.
-            None => Err(self.invalid(self.pos)),
+            (None, _) => Err(self.invalid(self.pos)),
         }
     }
 
@@ -342,13 +351,38 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     /// of up to 15 significant digits with a small exponent (nearly all in
     /// payloads) are built from the digits directly; the rest are parsed
     /// from their text.
+    #[inline(always)]
     fn number(&mut self) -> Step<Bound<'py, PyAny>> {
         let start = self.pos;
         let neg = self.s.get(start) == Some(&b'-');
         let mut i = start + usize::from(neg);
         let mut mant: u64 = 0;
-        let mut digits = digit_run(self.s, i, &mut mant);
+        let digits = digit_run(self.s, i, &mut mant);
         i += digits;
+        // One test sends fractions, exponents and long or missing digits
+        // on: the common integer is done after it.
+        let next = self.s.get(i).copied().unwrap_or(0);
+        if next == b'.' || next | 0x20 == b'e' || digits.wrapping_sub(1) >= 18 {
+            return self.float(start, i, mant, digits, neg);
+        }
+        self.pos = i;
+        // Below 10^18, so it fits an i64 either way.
+        let v = mant as i64;
+        Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any())
+    }
+
+    /// The rest of a number from `i`, after `digits` integer digits that
+    /// make `mant`: a fraction and an exponent, or else an integer of no
+    /// digits (invalid) or more than 18.
+    #[inline(never)]
+    fn float(
+        &mut self,
+        start: usize,
+        mut i: usize,
+        mut mant: u64,
+        mut digits: usize,
+        neg: bool,
+    ) -> Step<Bound<'py, PyAny>> {
         let mut frac = 0i64;
         let mut float = false;
         if self.s.get(i) == Some(&b'.') {
@@ -378,11 +412,6 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         if digits == 0 {
             return Err(self.invalid(start));
         }
-        if !float && digits <= 18 {
-            // Below 10^18, so it fits an i64 either way.
-            let v = mant as i64;
-            return Ok(if neg { -v } else { v }.into_pyobject(self.py)?.into_any());
-        }
         let text = self.text.get(start..i).ok_or_else(|| self.invalid(start))?;
         if !float {
             return match text.parse::<i64>() {
@@ -399,6 +428,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         Ok(PyFloat::new(self.py, f).into_any())
     }
 
+    #[inline(never)]
     fn array(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
             return Err(self.invalid(self.pos));
@@ -424,6 +454,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         ffi::new_list(self.py, self.stack, base).map_err(|e| self.failed(e))
     }
 
+    #[inline(never)]
     fn object(&mut self, depth: usize) -> Step<Bound<'py, PyAny>> {
         if depth > MAX_DEPTH {
             return Err(self.invalid(self.pos));
@@ -443,7 +474,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 return Err(self.invalid(self.pos));
             }
             let key = match self.string()? {
-                (raw, false) => self.key(raw),
+                (raw, false) => self.key(raw, depth, count),
                 (raw, true) => self.unescaped(raw)?,
             };
             if self.peek() != b':' {
@@ -475,10 +506,13 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         Ok(dict.into_any())
     }
 
+    /// The `str` for the key `plain`, the `index`th of an object at `depth`.
     #[inline]
-    fn key(&mut self, plain: &str) -> Bound<'py, PyAny> {
+    fn key(&mut self, plain: &str, depth: usize, index: u8) -> Bound<'py, PyAny> {
         match self.keys.as_deref_mut() {
-            Some(cache) if plain.len() <= KeyCache::MAX_LEN => cache.get(self.py, plain),
+            Some(cache) if plain.len() <= KeyCache::MAX_LEN => {
+                cache.key_at(self.py, plain, depth, usize::from(index))
+            }
             _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
@@ -641,6 +675,11 @@ struct Set([Entry; KeyCache::WAYS]);
 /// was three times that, and its loads missed.
 struct KeyCache {
     sets: [Set; KeyCache::SETS],
+    /// The key last seen at each place (depth, then position) of the
+    /// objects of the first few depths: records of one shape repeat their
+    /// keys in order, so a key is mostly found here by a compare with one
+    /// entry, which unlike the set does not wait on the key's hash.
+    places: [[Entry; KeyCache::PLACE_KEYS]; KeyCache::PLACE_DEPTHS],
 }
 
 impl KeyCache {
@@ -650,24 +689,86 @@ impl KeyCache {
     /// Keys up to this long are all in `Entry::words`.
     const IN_WORDS: usize = 16;
 
+    const PLACE_DEPTHS: usize = 8;
+    const PLACE_KEYS: usize = 16;
+
     const fn new() -> KeyCache {
         const EMPTY: Set = Set([Entry::EMPTY; KeyCache::WAYS]);
+        const NO_KEYS: [Entry; KeyCache::PLACE_KEYS] = [Entry::EMPTY; KeyCache::PLACE_KEYS];
         KeyCache {
             sets: [EMPTY; KeyCache::SETS],
+            places: [NO_KEYS; KeyCache::PLACE_DEPTHS],
         }
     }
 
     #[inline(always)]
     fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
+        let words = words(text.as_bytes());
+        Self::lookup(&mut self.sets, py, text, words).into_any()
+    }
+
+    /// [`get`](Self::get) for an object key, the `index`th of an object at
+    /// `depth`: first compared with the key last seen there.
+    #[inline(always)]
+    fn key_at<'py>(
+        &mut self,
+        py: Python<'py>,
+        text: &str,
+        depth: usize,
+        index: usize,
+    ) -> Bound<'py, PyAny> {
         let key = text.as_bytes();
         let words = words(key);
+        let Some(place) = self.places.get_mut(depth).and_then(|d| d.get_mut(index)) else {
+            return Self::lookup(&mut self.sets, py, text, words).into_any();
+        };
+        if let Some(s) = place.hit(py, key, words) {
+            return ffi::new_ref(s).into_any();
+        }
+        let s = Self::lookup(&mut self.sets, py, text, words);
+        Self::learn(place, py, &s, key.len(), words);
+        s.into_any()
+    }
+
+    /// Keeps `s` as the key last seen at `place`, if the cache could have
+    /// kept it.
+    #[cold]
+    #[inline(never)]
+    fn learn(
+        place: &mut Entry,
+        py: Python<'_>,
+        s: &Bound<'_, PyString>,
+        len: usize,
+        words: (u64, u64),
+    ) {
+        if len <= Self::IN_WORDS || ffi::ascii_bytes(s).is_some_and(|b| b.len() == len) {
+            let old = core::mem::replace(
+                place,
+                Entry {
+                    len,
+                    words,
+                    s: Some(s.clone().unbind()),
+                },
+            );
+            drop(old.s.map(|s| s.into_bound(py)));
+        }
+    }
+
+    #[inline(always)]
+    fn lookup<'py>(
+        sets: &mut [Set; KeyCache::SETS],
+        py: Python<'py>,
+        text: &str,
+        words: (u64, u64),
+    ) -> Bound<'py, PyString> {
+        let key = text.as_bytes();
         let at = set_of(words, key.len());
-        let Some(Set(set)) = self.sets.get_mut(at) else {
-            return ffi::new_str(py, text).into_any();
+        let Some(Set(set)) = sets.get_mut(at) else {
+            return ffi::new_str(py, text);
         };
         for entry in set.iter() {
             if let Some(s) = entry.hit(py, key, words) {
-                return ffi::new_ref(s).into_any();
+                return ffi::new_ref(s);
             }
         }
         Self::insert(set, py, text, words)
@@ -683,7 +784,7 @@ impl KeyCache {
         py: Python<'py>,
         text: &str,
         words: (u64, u64),
-    ) -> Bound<'py, PyAny> {
+    ) -> Bound<'py, PyString> {
         let fresh = ffi::new_str(py, text);
         if text.len() <= Self::IN_WORDS || ffi::ascii_bytes(&fresh) == Some(text.as_bytes()) {
             let entry = Entry {
@@ -696,7 +797,7 @@ impl KeyCache {
             // Released here, with the GIL known to be held.
             drop(old.s.map(|s| s.into_bound(py)));
         }
-        fresh.into_any()
+        fresh
     }
 }
 

@@ -271,3 +271,65 @@ def test_cached_strs_interned_by_the_caller_stay_correct():
         assert payload_of(text) == first
     assert [sys.getrefcount(k) for k in interned] == counts
     assert all(k in payload_of(text) for k in interned)
+
+
+def test_keys_remembered_by_place_follow_every_change_of_shape():
+    # A key is first compared with the one last seen at its place (depth
+    # and position): records that keep, swap, grow, shrink or nest their
+    # keys, past the places kept (eight depths, sixteen keys), with keys
+    # the cache can keep and ones it cannot, must all read as json.loads.
+    rng = random.Random(61)
+    names = ["id", "a", "b", "x" * 16, "y" * 17, "k" * 64, "k" * 65, "\u00e9t\u00e9", "\u00e9" * 12, "q\\u00e9", "p\\n"]
+
+    def record(depth):
+        keys = rng.sample(names, rng.randint(0, len(names)))
+        if rng.random() < 0.3:
+            keys += ["extra%d" % i for i in range(rng.randint(1, 20))]
+        rec = {k: rng.randint(0, 9) for k in keys}
+        if depth < 10 and rng.random() < 0.6:
+            rec[rng.choice(names)] = record(depth + 1)
+        return rec
+
+    for _ in range(300):
+        records = [record(0)] * rng.randint(1, 3) + [record(0) for _ in range(rng.randint(1, 4))]
+        text = json.dumps(records)
+        assert same(payload_of(text), json.loads(text)), text
+
+
+def test_keys_replaced_at_their_place_are_let_go():
+    # Every object below has a new key at the same place, so each replaces
+    # the one kept there (and churns the cache): a missed release would
+    # keep 20,000 strs (over a megabyte) here. What does grow, by about
+    # 65 KiB whatever the count, is allocator bookkeeping.
+    frames = [frame_of('[{"fresh_key_%06d":1}]' % i) for i in range(4000)]
+
+    def run():
+        for f in frames:
+            pw.decode(f).payload
+
+    assert memory_growth(run, 5) < 128 * 1024
+
+
+def test_short_strings_with_escapes_are_read_right_and_shared():
+    # Escaped strings that decode to at most 16 bytes come from the cache
+    # too: the same text gives the same object, and each is json.loads's.
+    cases = ["a\\tb", "\\u00e9t\\u00e9", "q\\\"uote", "\\ud83d\\ude00x", "x" * 14 + "\\n",
+             "x" * 15 + "\\n", "x" * 16 + "\\n", "\\u20ac" * 5, "\\u20ac" * 6, "\\\\" * 16, "\\\\" * 17]
+    for c in cases:
+        text = '["%s",{"%s":"%s"},"%s"]' % (c, c, c, c)
+        got = payload_of(text)
+        assert same(got, json.loads(text)), c
+        if len(json.loads('"%s"' % c).encode()) <= 16:
+            assert got[0] is got[2] is got[1][got[0]], c
+            assert got[0] is payload_of('"%s"' % c), c
+
+
+def test_integer_edges_read_as_json_loads():
+    text = ("[-0,0,-0.0,0.0,1e2,1E2,-1e-2,17,-17,99999999,100000000,"
+            "999999999999999999,-999999999999999999,1000000000000000000,"
+            "-9223372036854775808,9223372036854775807,9223372036854775808,"
+            "123456789012345678901234567890,1.5,2e0]")
+    assert same(payload_of(text), json.loads(text))
+    for t in text[1:-1].split(","):
+        assert same(payload_of(t), json.loads(t)), t
+        assert same(payload_of('{"n":%s}' % t), {"n": json.loads(t)}), t
