@@ -18,23 +18,29 @@ extern "C" {
     fn PyUnicode_AsUTF8AndSize(o: *mut ffi::PyObject, size: *mut ffi::Py_ssize_t) -> *const c_char;
     // Not in the limited API, but exported with this signature by every
     // CPython since 3.3 (PEP 393): an uninitialized compact string.
-    fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
+    pub(crate) fn PyUnicode_New(size: ffi::Py_ssize_t, maxchar: u32) -> *mut ffi::PyObject;
 }
 
 /// A new `str` from UTF-8 text.
 ///
 /// ASCII text (nearly all JSON strings and frames) is copied straight into
 /// a fresh compact string; `PyUnicode_FromStringAndSize` would decode it
-/// again byte by byte, which was a fifth of a small `encode`. Other text,
-/// and every string when the check in [`ascii_writes`] failed, goes the
-/// usual way.
+/// again byte by byte, which was a fifth of a small `encode`. Other text is
+/// written in one pass at its width (see [`crate::wide_strs`]); where the
+/// checks at import failed, strings go the usual way.
 #[inline]
 pub fn new_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     // Below two characters CPython hands out shared singletons instead.
-    if text.len() >= 2 && text.is_ascii() && ascii_writes(py) {
-        // SAFETY: `text` is ASCII, as `new_ascii` requires.
-        if let Some(s) = unsafe { new_ascii(py, text.as_bytes()) } {
-            return s;
+    if text.len() >= 2 {
+        if !text.is_ascii() {
+            if let Some(s) = crate::wide_strs::new(py, text) {
+                return s;
+            }
+        } else if ascii_writes(py) {
+            // SAFETY: `text` is ASCII, as `new_ascii` requires.
+            if let Some(s) = unsafe { new_ascii(py, text.as_bytes()) } {
+                return s;
+            }
         }
     }
     PyString::new(py, text)
@@ -327,7 +333,7 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
 /// Which direct reads and writes of object memory [`init`] turned on, by
 /// name, for a test to tell when a CPython version turns one off (the
 /// slower, checked way is then taken; nothing else changes).
-pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 7] {
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 8] {
     [
         (
             "ascii_reads",
@@ -337,6 +343,7 @@ pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 7] {
         ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
         ("presized_dicts", NEW_PRESIZED.load(Ordering::Relaxed) != 0),
+        ("wide_writes", crate::wide_strs::on()),
         ("gc_switch", GC_ENABLE.load(Ordering::Relaxed) != 0),
         (
             "int_reads",
@@ -575,6 +582,7 @@ pub fn init(py: Python<'_>) {
     init_presized(py);
     init_gc_switch();
     init_ints(py);
+    crate::wide_strs::init(py);
     // (whether `state` says compact ASCII, where the UTF-8 starts from the
     // object's address); None if CPython refused or `length` disagreed.
     let probe = |text: &str| -> Option<(bool, isize)> {

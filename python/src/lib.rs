@@ -16,6 +16,7 @@ mod message;
 mod message_type;
 mod to_json;
 mod to_py;
+mod wide_strs;
 
 use std::borrow::Cow;
 use std::ffi::CStr;

@@ -333,3 +333,38 @@ def test_integer_edges_read_as_json_loads():
     for t in text[1:-1].split(","):
         assert same(payload_of(t), json.loads(t)), t
         assert same(payload_of('{"n":%s}' % t), {"n": json.loads(t)}), t
+
+
+WIDTH_EDGES = ["\x80", "\xe9", "\xff", "\u0100", "\u07ff", "\u0800", "\u20ac", "\ud7ff", "\ue000", "\uffff",
+               "\U00010000", "\U0001f600", "\U0010ffff"]
+
+
+def test_non_ascii_strs_are_made_at_their_narrowest_width():
+    # Non-ASCII strs are written by the module at the width their widest
+    # character needs: each must be the str CPython would make, down to its
+    # size in memory (a wider one than needed compares unequal to CPython's
+    # own in dicts), whether it is a value, a key past the cache, a topic or
+    # a string with escapes.
+    if not pw._native._layout_checks()["wide_writes"]:
+        return
+    rng = random.Random(71)
+    texts = []
+    for edge in WIDTH_EDGES:
+        for n in (1, 2, 3, 17, 40, 70):
+            for ascii_part in ("", "a", "x" * 20):
+                chars = [edge] * n + list(ascii_part)
+                rng.shuffle(chars)
+                texts.append("".join(chars))
+    for _ in range(300):
+        texts.append("".join(rng.choice(WIDTH_EDGES + list("abc \u00e9")) for _ in range(rng.randint(2, 80))))
+    for t in texts:
+        for doc in (json.dumps([t, {t * 4: t}], ensure_ascii=False), json.dumps([t, {t * 4: t}])):
+            got = payload_of(doc)
+            want = json.loads(doc)
+            assert got == want and list(got[1]) == list(want[1])
+            for ours, theirs in ((got[0], want[0]), (next(iter(got[1])), next(iter(want[1])))):
+                assert type(ours) is str and ours == theirs and hash(ours) == hash(theirs)
+                assert sys.getsizeof(ours) == sys.getsizeof(theirs), (ascii(ours), sys.getsizeof(ours), sys.getsizeof(theirs))
+                assert {theirs: 1}[ours] == 1 and ours.encode() == theirs.encode()
+        topic = pw.decode(json.dumps([None, None, t, "e", {}], ensure_ascii=False)).topic
+        assert topic == t and sys.getsizeof(topic) == sys.getsizeof(t)
