@@ -480,7 +480,24 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             if self.peek() != b'"' {
                 return Err(self.invalid(self.pos));
             }
-            let (raw, escaped) = self.string()?;
+            // The key last seen at this place, if the text holds it: then
+            // its closing quote is not searched for, so the next token's
+            // position waits on no load.
+            let start = self.pos + 1;
+            let expected = self
+                .keys
+                .as_deref()
+                .and_then(|c| c.expected_at(self.s, start, depth, usize::from(count)));
+            let (raw, escaped) = match expected {
+                Some(end) => {
+                    self.pos = end + 1;
+                    // SAFETY: `start - 1` and `end` hold quotes (`peek`
+                    // and `expected_at` saw them) with `start <= end`, so
+                    // this is in bounds and on character boundaries.
+                    (unsafe { self.text.get_unchecked(start..end) }, false)
+                }
+                None => self.string()?,
+            };
             if self.peek() != b':' {
                 return Err(self.invalid(self.pos));
             }
@@ -488,10 +505,16 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             let v = self.value(depth)?;
             // The key's `str` after the value: one from the cache is then
             // lent to the dict, which takes its own reference, with no
-            // reference of ours taken and given back.
-            let key = match escaped {
-                false => self.key(raw, depth, count),
-                true => Cow::Owned(self.unescaped(raw)?),
+            // reference of ours taken and given back. (Values are deeper,
+            // so they leave this place's key alone.)
+            let kept = match expected {
+                Some(_) => self.keys.as_deref().and_then(|c| c.kept_at(depth, count)),
+                None => None,
+            };
+            let key = match (kept, escaped) {
+                (Some(kept), _) => Cow::Borrowed(kept.bind(self.py).as_any()),
+                (None, false) => self.key(raw, depth, count),
+                (None, true) => Cow::Owned(self.unescaped(raw)?),
             };
             // SAFETY: three live objects; `PyDict_SetItem` takes its own
             // references (ours are released after).
@@ -721,6 +744,30 @@ impl KeyCache {
     fn get<'py>(&mut self, py: Python<'py>, text: &str) -> Bound<'py, PyAny> {
         let words = words(text.as_bytes());
         Self::lookup(&mut self.sets, py, text, words).into_any()
+    }
+
+    /// Where the key at `start` (after its opening quote) ends, if it is
+    /// the one last seen at its place (the `index`th of an object at
+    /// `depth`) and at most 16 bytes: the index of its closing quote.
+    /// Such a key is all in its entry's words, so equal words and a quote
+    /// right after are the same plain key (it holds no quote or backslash).
+    #[inline(always)]
+    fn expected_at(&self, s: &[u8], start: usize, depth: usize, index: usize) -> Option<usize> {
+        let place = self.places.get(depth)?.get(index)?;
+        if place.s.is_none() || place.len > Self::IN_WORDS {
+            return None;
+        }
+        let end = start.checked_add(place.len)?;
+        if s.get(end) != Some(&b'"') {
+            return None;
+        }
+        (words(s.get(start..end)?) == place.words).then_some(end)
+    }
+
+    /// The key last seen at a place (see [`expected_at`](Self::expected_at)).
+    #[inline(always)]
+    fn kept_at(&self, depth: usize, index: u8) -> Option<&Py<PyString>> {
+        self.places.get(depth)?.get(usize::from(index))?.s.as_ref()
     }
 
     /// [`get`](Self::get) for an object key, the `index`th of an object at
