@@ -10,7 +10,9 @@ list, 10 000 tuples) against erlpack and erlang-py.
 Each side is timed as the statement a user writes (`decode(s).payload`,
 `loads(s)`, with the functions imported by name), compiled into `timeit`'s
 loop, so neither side pays for a wrapper the other does not. Each number is
-the best of several timed batches, in nanoseconds per run of the statement.
+the best of several timed batches, in nanoseconds per run of the statement;
+the sides of a row take their batches in turn, so that a slow spell of the
+host does not land on one side only.
 A ratio is peer time / our time, so > 1 means phoenix_wire is faster.
 "floor" is the time of `len(s)` in the same loop (a C builtin that does
 nothing), "target" the ratio wanted (issue #4) and "need" the time that
@@ -200,19 +202,31 @@ def etf_main(budget):
             ("loads", "etf_loads(data)", "unpack(data)", "binary_to_term(data)"),
             ("dumps", "etf_dumps(v)", "pack(ep)", "term_to_binary(eg)"),
         ]:
-            o = best_ns(ours, ns, budget)
-            p = best_ns(theirs_p, ns, budget)
-            g = best_ns(theirs_g, ns, budget / 4)
+            o, p, g = best_ns_each([ours, theirs_p, theirs_g], ns, [budget, budget, budget / 4])
             print(f"{name:<12} {case:<8} {o:>10.0f} ns {p:>8.0f} ns {g:>9.0f} ns {p / o:>10.2f}x {g / o:>12.2f}x")
 
 
 def best_ns(stmt, ns, budget):
     """Best time per run of `stmt` (names from `ns`) over several batches of
     about `budget` / 5 seconds each, garbage collection off (timeit's way)."""
-    timer = timeit.Timer(stmt, globals=ns)
-    n, dt = timer.autorange()
-    n = max(1, int(n * (budget / 5) / dt))
-    return min(timer.repeat(repeat=5, number=n)) / n * 1e9
+    return best_ns_each([stmt], ns, [budget])[0]
+
+
+def best_ns_each(stmts, ns, budgets, rounds=5):
+    """`best_ns` for each of `stmts` (with its own budget), their batches
+    taken in turn, one of each per round: a slow spell of a shared host then
+    falls on every side of a comparison instead of on whichever was timed
+    during it."""
+    timers = [timeit.Timer(stmt, globals=ns) for stmt in stmts]
+    numbers = []
+    for timer, budget in zip(timers, budgets):
+        n, dt = timer.autorange()
+        numbers.append(max(1, int(n * (budget / rounds) / dt)))
+    best = [float("inf")] * len(timers)
+    for _ in range(rounds):
+        for k, (timer, n) in enumerate(zip(timers, numbers)):
+            best[k] = min(best[k], timer.timeit(number=n) / n)
+    return [b * 1e9 for b in best]
 
 
 def main():
@@ -232,7 +246,7 @@ def main():
     )
 
     def row(name, case, ns, ours, peer_orjson, peer_json, target):
-        o, p, j = (best_ns(stmt, ns, budget) for stmt in (ours, peer_orjson, peer_json))
+        o, p, j = best_ns_each([ours, peer_orjson, peer_json], ns, [budget] * 3)
         goal = "" if target is None else f" {target:>6.0f}x {p / target:>8.0f}"
         mark = "  < floor" if target is not None and p / target < floor else ""
         print(
