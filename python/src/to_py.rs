@@ -345,7 +345,8 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     }
 
     /// A `str` for a string value: short plain ones come from the cache.
-    #[inline]
+    /// Inlined into the container loops, like `value`.
+    #[inline(always)]
     fn str_value(&mut self, plain: &str) -> Bound<'py, PyAny> {
         match self.keys.as_deref_mut() {
             Some(cache) if plain.len() <= MAX_CACHED_VALUE => cache.get(self.py, plain),
