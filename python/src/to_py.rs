@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyList, PyNone, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
 use crate::gil_cell::GilCell;
@@ -30,10 +30,13 @@ use crate::gil_cell::GilCell;
 /// [`HOLD_GC_FROM`] bytes) with the cycle collector held off meanwhile (see
 /// [`ffi::without_gc`]).
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    if v.raw().len() >= HOLD_GC_FROM {
-        return ffi::without_gc(|| convert(py, v));
+    match v.raw().len() {
+        // `{}`, what heartbeats and most replies carry, without setting up
+        // a conversion.
+        2 if v.raw() == "{}" => Ok(PyDict::new(py).into_any()),
+        HOLD_GC_FROM.. => ffi::without_gc(|| convert(py, v)),
+        _ => convert(py, v),
     }
-    convert(py, v)
 }
 
 /// Payloads this long may make hundreds of containers, and a collection

@@ -376,3 +376,16 @@ def test_non_ascii_strs_are_made_at_their_narrowest_width():
                 assert {theirs: 1}[ours] == 1 and ours.encode() == theirs.encode()
         topic = pw.decode(json.dumps([None, None, t, "e", {}], ensure_ascii=False)).topic
         assert topic == t and sys.getsizeof(topic) == sys.getsizeof(t)
+
+
+def test_empty_object_payloads_are_fresh_dicts():
+    # `{}` (heartbeats, most replies) skips the conversion's setup: each
+    # read must still be a new dict of its own.
+    first = payload_of("{}")
+    first["changed"] = True
+    again = payload_of("{}")
+    assert again == {} and type(again) is dict and again is not first
+    for text in ("{}", "{ }", " {} ", "[{}]", '{"a":{}}', "[]", '""', "0"):
+        assert same(payload_of(text), json.loads(text)), text
+    msg = pw.decode('[null,"2","phoenix","heartbeat",{}]')
+    assert msg.payload is msg.payload  # cached on the message
