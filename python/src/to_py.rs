@@ -828,6 +828,8 @@ impl KeyCache {
         }
     }
 
+    /// The `str` for `text` (whose words are `words`) from its set, or a
+    /// new one, kept there if it can be (see [`insert`](Self::insert)).
     #[inline(always)]
     fn lookup<'py>(
         sets: &mut [Set; KeyCache::SETS],
