@@ -373,7 +373,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         // on: the common integer is done after it.
         let next = self.s.get(i).copied().unwrap_or(0);
         if next == b'.' || next | 0x20 == b'e' || digits.wrapping_sub(1) >= 18 {
-            return self.float(start, i, mant, digits, neg);
+            return self.number_tail(start, i, mant, digits, neg);
         }
         self.pos = i;
         // Below 10^18, so it fits an i64 either way.
@@ -385,7 +385,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
     /// make `mant`: a fraction and an exponent, or else an integer of no
     /// digits (invalid) or more than 18.
     #[inline(always)]
-    fn float(
+    fn number_tail(
         &mut self,
         start: usize,
         mut i: usize,
