@@ -333,7 +333,7 @@ unsafe fn small_int_as(layout: u8, obj: *mut ffi::PyObject) -> Option<i64> {
 /// Which direct reads and writes of object memory [`init`] turned on, by
 /// name, for a test to tell when a CPython version turns one off (the
 /// slower, checked way is then taken; nothing else changes).
-pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 8] {
+pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 9] {
     [
         (
             "ascii_reads",
@@ -343,6 +343,10 @@ pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 8] {
         ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
         ("presized_dicts", NEW_PRESIZED.load(Ordering::Relaxed) != 0),
+        (
+            "known_hash_sets",
+            SET_KNOWN_HASH.load(Ordering::Relaxed) != 0,
+        ),
         ("wide_writes", crate::wide_strs::on()),
         ("gc_switch", GC_ENABLE.load(Ordering::Relaxed) != 0),
         (
@@ -459,6 +463,112 @@ pub fn new_dict(py: Python<'_>, hint: usize) -> PyResult<Bound<'_, PyDict>> {
         let f: NewPresized = core::mem::transmute::<usize, NewPresized>(f);
         let hint = ffi::Py_ssize_t::try_from(hint).unwrap_or(0);
         Ok(Bound::from_owned_ptr_or_err(py, f(hint))?.cast_into_unchecked())
+    }
+}
+
+/// CPython's `_PyDict_SetItem_KnownHash`, found by [`init_known_hash`];
+/// 0 where it is not exported or did not work.
+static SET_KNOWN_HASH: AtomicUsize = AtomicUsize::new(0);
+
+type SetKnownHash = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *mut ffi::PyObject,
+    *mut ffi::PyObject,
+    ffi::Py_hash_t,
+) -> core::ffi::c_int;
+
+/// `PyASCIIObject`'s `hash` (after the object header and `length`), -1
+/// until computed: the same on every CPython 3, checked by
+/// [`init_known_hash`] before use.
+const HASH_AT: usize = 24;
+
+/// `dict[key] = value` for an exact `str` key, with the hash CPython keeps
+/// in the key (the cached keys of payloads have one from their first
+/// insert): `_PyDict_SetItem_KnownHash`, exported by 3.9 to 3.14 outside
+/// the stable ABI and found at run time, skips `PyDict_SetItem`'s checks
+/// and its fetch of the hash, a sixth of each member's insert. Otherwise,
+/// and for keys whose hash is not computed yet, `PyDict_SetItem`. Returns
+/// what they do: 0, or -1 with an exception set.
+///
+/// # Safety
+/// The GIL is held; `dict` is a live exact `dict`, `key` a live exact
+/// `str` and `value` a live object.
+#[inline]
+pub unsafe fn dict_set_str(
+    dict: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> core::ffi::c_int {
+    let f = SET_KNOWN_HASH.load(Ordering::Relaxed);
+    // SAFETY: per the contract; `f` is set only where `init_known_hash`
+    // found the hash at `HASH_AT` of strings and the function working.
+    unsafe {
+        if f != 0 {
+            let hash = key
+                .cast::<u8>()
+                .add(HASH_AT)
+                .cast::<ffi::Py_hash_t>()
+                .read();
+            if hash != -1 {
+                let f: SetKnownHash = core::mem::transmute::<usize, SetKnownHash>(f);
+                return f(dict, key, value, hash);
+            }
+        }
+        ffi::PyDict_SetItem(dict, key, value)
+    }
+}
+
+/// Finds `_PyDict_SetItem_KnownHash` and turns [`dict_set_str`]'s use of
+/// it on if strings keep their hash at `HASH_AT` and items it sets are
+/// found again by equal strings made apart.
+fn init_known_hash(py: Python<'_>) {
+    let f = exported(c"_PyDict_SetItem_KnownHash");
+    if f == 0 {
+        return;
+    }
+    let probes = [
+        "k",
+        "phoenix_wire",
+        "\u{e9}t\u{e9}",
+        "\u{20ac}uro",
+        "\u{1f600}!",
+    ];
+    let keys: Vec<Bound<'_, PyString>> = probes.iter().map(|p| PyString::new(py, p)).collect();
+    let hashes_in_place = keys.iter().all(|k| {
+        // SAFETY: a live `str`; 8 bytes inside its header are read.
+        k.hash().is_ok_and(|h| unsafe {
+            k.as_ptr()
+                .cast::<u8>()
+                .add(HASH_AT)
+                .cast::<ffi::Py_hash_t>()
+                .read()
+                == h
+        })
+    });
+    if !hashes_in_place {
+        // SAFETY: with the GIL held; clears whatever a failed hash set.
+        unsafe { ffi::PyErr_Clear() };
+        return;
+    }
+    SET_KNOWN_HASH.store(f, Ordering::Relaxed);
+    let dict = PyDict::new(py);
+    let set = keys.iter().enumerate().all(|(i, k)| {
+        let value = i.into_pyobject(py).map(Bound::into_any);
+        // SAFETY: a live exact dict, exact str and int.
+        value.is_ok_and(|v| unsafe { dict_set_str(dict.as_ptr(), k.as_ptr(), v.as_ptr()) } == 0)
+    });
+    let found = probes.iter().enumerate().all(|(i, p)| {
+        let again = PyString::new(py, p);
+        dict.get_item(again)
+            .ok()
+            .flatten()
+            .and_then(|v| v.extract::<usize>().ok())
+            == Some(i)
+    });
+    if !(set && found && dict.len() == probes.len()) {
+        SET_KNOWN_HASH.store(0, Ordering::Relaxed);
+        // SAFETY: with the GIL held; clears whatever a failed try set.
+        unsafe { ffi::PyErr_Clear() };
     }
 }
 
@@ -580,6 +690,7 @@ fn init_objects(py: Python<'_>) {
 pub fn init(py: Python<'_>) {
     init_objects(py);
     init_presized(py);
+    init_known_hash(py);
     init_gc_switch();
     init_ints(py);
     crate::wide_strs::init(py);

@@ -520,10 +520,10 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
                 (None, false) => self.key(raw, depth, count),
                 (None, true) => Cow::Owned(self.unescaped(raw)?),
             };
-            // SAFETY: three live objects; `PyDict_SetItem` takes its own
-            // references (ours are released after).
-            let failed =
-                unsafe { pyo3::ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0;
+            // SAFETY: a fresh exact dict, an exact `str` (from the cache,
+            // `new_str` or `unescaped`) and a live value; the dict takes
+            // its own references (ours are released after).
+            let failed = unsafe { ffi::dict_set_str(dict.as_ptr(), key.as_ptr(), v.as_ptr()) } != 0;
             if let Cow::Owned(key) = key {
                 ffi::release(key);
             }

@@ -151,7 +151,7 @@ def test_direct_object_reads_are_on():
     from phoenix_wire import _native
 
     checks = _native._layout_checks()
-    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "gc_switch", "int_reads", "presized_dicts", "wide_writes"}
+    assert set(checks) == {"ascii_reads", "ascii_writes", "dict_reads", "float_list_reads", "gc_switch", "int_reads", "known_hash_sets", "presized_dicts", "wide_writes"}
     if (3, 9) <= sys.version_info[:2] <= (3, 14):
         # PyGC_Disable / PyGC_Enable exist from 3.10.
         assert checks.pop("gc_switch") == (sys.version_info >= (3, 10))
