@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use phoenix_wire::json::{JsonStr, RawJson};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyNone, PyString};
+use pyo3::types::{PyBool, PyFloat, PyList, PyNone, PyString};
 
 use crate::ffi;
 use crate::gil_cell::GilCell;
@@ -30,13 +30,10 @@ use crate::gil_cell::GilCell;
 /// [`HOLD_GC_FROM`] bytes) with the cycle collector held off meanwhile (see
 /// [`ffi::without_gc`]).
 pub fn to_py<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> {
-    match v.raw().len() {
-        // `{}`, what heartbeats and most replies carry, without setting up
-        // a conversion.
-        2 if v.raw() == "{}" => Ok(PyDict::new(py).into_any()),
-        HOLD_GC_FROM.. => ffi::without_gc(|| convert(py, v)),
-        _ => convert(py, v),
+    if v.raw().len() >= HOLD_GC_FROM {
+        return ffi::without_gc(|| convert(py, v));
     }
+    convert(py, v)
 }
 
 /// Payloads this long may make hundreds of containers, and a collection
@@ -57,7 +54,7 @@ fn convert<'py>(py: Python<'py>, v: RawJson<'_>) -> PyResult<Bound<'py, PyAny>> 
             error: None,
             sizes: [0; 8],
         };
-        let out = p.value(0);
+        let out = p.root();
         // Only an error leaves elements behind.
         p.stack.truncate(base);
         out.map_err(|Failed| p.error.take().unwrap_or_else(|| invalid(0)))
@@ -228,6 +225,13 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             self.pos += 1;
         }
         0
+    }
+
+    /// The whole payload: `value` out of line, so that the setup around it
+    /// stays small for the small payloads most messages carry.
+    #[inline(never)]
+    fn root(&mut self) -> Step<Bound<'py, PyAny>> {
+        self.value(0)
     }
 
     /// One value. Inlined into the array and object loops (and the top
@@ -491,7 +495,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             let expected = self
                 .keys
                 .as_deref()
-                .and_then(|c| c.expected_at(self.s, start, depth, usize::from(count)));
+                .and_then(|c| c.expected_at(self.py, self.s, start, depth, usize::from(count)));
             let (raw, escaped) = match expected {
                 Some(end) => {
                     self.pos = end + 1;
@@ -517,7 +521,7 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
             };
             let key = match (kept, escaped) {
                 (Some(kept), _) => Cow::Borrowed(kept.bind(self.py).as_any()),
-                (None, false) => self.key(raw, depth, count),
+                (None, false) => Cow::Owned(self.key(raw, depth, count)),
                 (None, true) => Cow::Owned(self.unescaped(raw)?),
             };
             // SAFETY: a fresh exact dict, an exact `str` (from the cache,
@@ -548,15 +552,14 @@ impl<'a, 'py> Parser<'a, 'py, '_> {
         Ok(dict.into_any())
     }
 
-    /// The `str` for the key `plain`, the `index`th of an object at `depth`:
-    /// lent by the cache when it has it.
+    /// The `str` for the key `plain`, the `index`th of an object at `depth`.
     #[inline]
-    fn key(&mut self, plain: &str, depth: usize, index: u8) -> Cow<'_, Bound<'py, PyAny>> {
+    fn key(&mut self, plain: &str, depth: usize, index: u8) -> Bound<'py, PyAny> {
         match self.keys.as_deref_mut() {
             Some(cache) if plain.len() <= KeyCache::MAX_LEN => {
                 cache.key_at(self.py, plain, depth, usize::from(index))
             }
-            _ => Cow::Owned(ffi::new_str(self.py, plain).into_any()),
+            _ => ffi::new_str(self.py, plain).into_any(),
         }
     }
 }
@@ -698,9 +701,9 @@ impl Entry {
         words: (u64, u64),
     ) -> Option<&'a Bound<'py, PyString>> {
         let s = self.s.as_ref()?.bind(py);
-        let same = self.len == key.len()
-            && self.words == words
-            && (key.len() <= KeyCache::IN_WORDS || ffi::ascii_bytes(s) == Some(key));
+        // Equal words are all of a short key; a longer one is compared
+        // with the `str`'s characters, as when it was kept.
+        let same = self.len == key.len() && self.words == words && KeyCache::keeps(s, key);
         same.then_some(s)
     }
 }
@@ -752,20 +755,25 @@ impl KeyCache {
 
     /// Where the key at `start` (after its opening quote) ends, if it is
     /// the one last seen at its place (the `index`th of an object at
-    /// `depth`) and at most 16 bytes: the index of its closing quote.
-    /// Such a key is all in its entry's words, so equal words and a quote
-    /// right after are the same plain key (it holds no quote or backslash).
+    /// `depth`): the index of its closing quote. The place's key is plain,
+    /// so text that equals it holds no quote or backslash, and the quote
+    /// right after it is the closing one.
     #[inline(always)]
-    fn expected_at(&self, s: &[u8], start: usize, depth: usize, index: usize) -> Option<usize> {
+    fn expected_at(
+        &self,
+        py: Python<'_>,
+        s: &[u8],
+        start: usize,
+        depth: usize,
+        index: usize,
+    ) -> Option<usize> {
         let place = self.places.get(depth)?.get(index)?;
-        if place.s.is_none() || place.len > Self::IN_WORDS {
-            return None;
-        }
         let end = start.checked_add(place.len)?;
         if s.get(end) != Some(&b'"') {
             return None;
         }
-        (words(s.get(start..end)?) == place.words).then_some(end)
+        let key = s.get(start..end)?;
+        place.hit(py, key, words(key)).map(|_| end)
     }
 
     /// The key last seen at a place (see [`expected_at`](Self::expected_at)).
@@ -775,57 +783,23 @@ impl KeyCache {
     }
 
     /// [`get`](Self::get) for an object key, the `index`th of an object at
-    /// `depth`: first compared with the key last seen there, which is lent
-    /// rather than given (the caller only hands it to a `dict`).
-    #[inline(always)]
-    fn key_at<'c, 'py>(
-        &'c mut self,
+    /// `depth` (one [`expected_at`](Self::expected_at) did not find there),
+    /// which it then keeps as the key last seen at that place.
+    #[inline]
+    fn key_at<'py>(
+        &mut self,
         py: Python<'py>,
         text: &str,
         depth: usize,
         index: usize,
-    ) -> Cow<'c, Bound<'py, PyAny>> {
-        let key = text.as_bytes();
-        let words = words(key);
-        let Some(place) = self.places.get_mut(depth).and_then(|d| d.get_mut(index)) else {
-            return Cow::Owned(Self::lookup(&mut self.sets, py, text, words).into_any());
-        };
-        if place.hit(py, key, words).is_some() {
-            // Looked up again, as the borrow checker wants (a hit has a
-            // `str`, so the fallback never runs).
-            let kept = self.places.get(depth).and_then(|d| d.get(index));
-            return match kept.and_then(|e| e.s.as_ref()) {
-                Some(s) => Cow::Borrowed(s.bind(py).as_any()),
-                None => Cow::Owned(ffi::new_str(py, text).into_any()),
-            };
-        }
+    ) -> Bound<'py, PyAny> {
+        let words = words(text.as_bytes());
         let s = Self::lookup(&mut self.sets, py, text, words);
-        Self::learn(place, py, &s, key.len(), words);
-        Cow::Owned(s.into_any())
-    }
-
-    /// Keeps `s` as the key last seen at `place`, if the cache could have
-    /// kept it.
-    #[cold]
-    #[inline(never)]
-    fn learn(
-        place: &mut Entry,
-        py: Python<'_>,
-        s: &Bound<'_, PyString>,
-        len: usize,
-        words: (u64, u64),
-    ) {
-        if len <= Self::IN_WORDS || ffi::ascii_bytes(s).is_some_and(|b| b.len() == len) {
-            let old = core::mem::replace(
-                place,
-                Entry {
-                    len,
-                    words,
-                    s: Some(s.clone().unbind()),
-                },
-            );
-            drop(old.s.map(|s| s.into_bound(py)));
+        let place = self.places.get_mut(depth).and_then(|d| d.get_mut(index));
+        if let Some(place) = place.filter(|_| Self::keeps(&s, text.as_bytes())) {
+            Self::put(place, py, &s, text.as_bytes(), words);
         }
+        s.into_any()
     }
 
     /// The `str` for `text` (whose words are `words`) from its set, or a
@@ -851,8 +825,7 @@ impl KeyCache {
     }
 
     /// A miss: a new `str`, kept first in its set (the others move one
-    /// down, the last is dropped) if its characters can be compared later
-    /// (always up to 16 bytes; longer only if ASCII).
+    /// down, the last is dropped) if it can be (see [`keeps`](Self::keeps)).
     #[cold]
     #[inline(never)]
     fn insert<'py>(
@@ -862,18 +835,38 @@ impl KeyCache {
         words: (u64, u64),
     ) -> Bound<'py, PyString> {
         let fresh = ffi::new_str(py, text);
-        if text.len() <= Self::IN_WORDS || ffi::ascii_bytes(&fresh) == Some(text.as_bytes()) {
-            let entry = Entry {
-                len: text.len(),
-                words,
-                s: Some(fresh.clone().unbind()),
-            };
+        if Self::keeps(&fresh, text.as_bytes()) {
             set.rotate_right(1);
-            let old = core::mem::replace(&mut set[0], entry);
-            // Released here, with the GIL known to be held.
-            drop(old.s.map(|s| s.into_bound(py)));
+            Self::put(&mut set[0], py, &fresh, text.as_bytes(), words);
         }
         fresh
+    }
+
+    /// Whether `s`, the `str` of `key`, can be kept: its characters can be
+    /// compared later (always up to 16 bytes; longer only if ASCII).
+    #[inline(always)]
+    fn keeps(s: &Bound<'_, PyString>, key: &[u8]) -> bool {
+        key.len() <= Self::IN_WORDS || ffi::ascii_bytes(s) == Some(key)
+    }
+
+    /// Puts `s`, the `str` of `key` (whose words are `words`), in `slot`,
+    /// releasing the one there.
+    #[cold]
+    fn put(
+        slot: &mut Entry,
+        py: Python<'_>,
+        s: &Bound<'_, PyString>,
+        key: &[u8],
+        words: (u64, u64),
+    ) {
+        let entry = Entry {
+            len: key.len(),
+            words,
+            s: Some(s.clone().unbind()),
+        };
+        let old = core::mem::replace(slot, entry);
+        // Released here, with the GIL known to be held.
+        drop(old.s.map(|s| s.into_bound(py)));
     }
 }
 
