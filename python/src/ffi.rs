@@ -342,13 +342,10 @@ pub fn layout_checks(py: Python<'_>) -> [(&'static str, bool); 9] {
         ("ascii_writes", ascii_writes(py)),
         ("dict_reads", crate::dict_reads::on()),
         ("float_list_reads", object_reads()),
-        ("presized_dicts", NEW_PRESIZED.load(Ordering::Relaxed) != 0),
-        (
-            "known_hash_sets",
-            SET_KNOWN_HASH.load(Ordering::Relaxed) != 0,
-        ),
+        ("presized_dicts", NEW_PRESIZED.get().is_some()),
+        ("known_hash_sets", SET_KNOWN_HASH.get().is_some()),
         ("wide_writes", crate::wide_strs::on()),
-        ("gc_switch", GC_ENABLE.load(Ordering::Relaxed) != 0),
+        ("gc_switch", GC_ENABLE.get().is_some()),
         (
             "int_reads",
             INT_LAYOUT.load(Ordering::Relaxed) != INT_UNKNOWN,
@@ -436,11 +433,51 @@ pub fn new_list<'py>(
     Ok(list)
 }
 
-/// CPython's `_PyDict_NewPresized`, found by [`init_presized`]; null where
-/// it is not exported.
-static NEW_PRESIZED: AtomicUsize = AtomicUsize::new(0);
+/// A CPython function found at run time by its exported name (see
+/// [`exported`]): functions that not every supported version exports or
+/// that the abi3 bindings leave out. The type `F` is its signature.
+struct RunTime<F> {
+    addr: AtomicUsize,
+    f: core::marker::PhantomData<F>,
+}
 
-type NewPresized = unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut ffi::PyObject;
+impl<F: Copy> RunTime<F> {
+    const fn new() -> Self {
+        RunTime {
+            addr: AtomicUsize::new(0),
+            f: core::marker::PhantomData,
+        }
+    }
+
+    /// Looks `name` up; whether the interpreter exports it.
+    ///
+    /// # Safety
+    /// The function exported as `name` has the signature `F`.
+    unsafe fn find(&self, name: &core::ffi::CStr) -> bool {
+        let addr = exported(name);
+        self.addr.store(addr, Ordering::Relaxed);
+        addr != 0
+    }
+
+    /// Forgets the function (its trial went wrong): callers take the plain
+    /// way from now on.
+    fn forget(&self) {
+        self.addr.store(0, Ordering::Relaxed);
+    }
+
+    /// The function, if found (and not forgotten).
+    #[inline(always)]
+    fn get(&self) -> Option<F> {
+        let addr = self.addr.load(Ordering::Relaxed);
+        // SAFETY: `find`'s contract: a nonzero address is a function of
+        // type `F`, a function pointer the size of `usize`.
+        (addr != 0).then(|| unsafe { core::mem::transmute_copy::<usize, F>(&addr) })
+    }
+}
+
+/// CPython's `_PyDict_NewPresized`, found by [`init_presized`].
+static NEW_PRESIZED: RunTime<unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut ffi::PyObject> =
+    RunTime::new();
 
 /// A new empty `dict` with room for `hint` items before it has to grow:
 /// a record of more than five keys otherwise starts with room for five,
@@ -452,43 +489,52 @@ type NewPresized = unsafe extern "C" fn(ffi::Py_ssize_t) -> *mut ffi::PyObject;
 /// (lookups by `str` measured the same, entries are 24 bytes instead of
 /// 16). Up to five items, or where it is missing, `PyDict_New`.
 pub fn new_dict(py: Python<'_>, hint: usize) -> PyResult<Bound<'_, PyDict>> {
-    let f = NEW_PRESIZED.load(Ordering::Relaxed);
-    if hint <= 5 || f == 0 {
+    let Some(presized) = NEW_PRESIZED.get().filter(|_| hint > 5) else {
         return Ok(PyDict::new(py));
-    }
-    // SAFETY: `f` is `_PyDict_NewPresized` (checked by `init_presized`),
-    // which returns a new reference to an empty dict or NULL with an
-    // exception set.
-    unsafe {
-        let f: NewPresized = core::mem::transmute::<usize, NewPresized>(f);
-        let hint = ffi::Py_ssize_t::try_from(hint).unwrap_or(0);
-        Ok(Bound::from_owned_ptr_or_err(py, f(hint))?.cast_into_unchecked())
-    }
+    };
+    let hint = ffi::Py_ssize_t::try_from(hint).unwrap_or(0);
+    // SAFETY: `_PyDict_NewPresized` returns a new reference to an empty
+    // dict or NULL with an exception set.
+    unsafe { Ok(Bound::from_owned_ptr_or_err(py, presized(hint))?.cast_into_unchecked()) }
 }
 
-/// CPython's `_PyDict_SetItem_KnownHash`, found by [`init_known_hash`];
-/// 0 where it is not exported or did not work.
-static SET_KNOWN_HASH: AtomicUsize = AtomicUsize::new(0);
-
-type SetKnownHash = unsafe extern "C" fn(
-    *mut ffi::PyObject,
-    *mut ffi::PyObject,
-    *mut ffi::PyObject,
-    ffi::Py_hash_t,
-) -> core::ffi::c_int;
+/// CPython's `_PyDict_SetItem_KnownHash`, found by [`init_known_hash`].
+static SET_KNOWN_HASH: RunTime<
+    unsafe extern "C" fn(
+        *mut ffi::PyObject,
+        *mut ffi::PyObject,
+        *mut ffi::PyObject,
+        ffi::Py_hash_t,
+    ) -> core::ffi::c_int,
+> = RunTime::new();
 
 /// `PyASCIIObject`'s `hash` (after the object header and `length`), -1
 /// until computed: the same on every CPython 3, checked by
 /// [`init_known_hash`] before use.
 const HASH_AT: usize = 24;
 
+/// The hash CPython keeps in the `str` `obj` (-1 until computed).
+///
+/// # Safety
+/// `obj` is a live `str`.
+#[inline(always)]
+unsafe fn kept_hash(obj: *mut ffi::PyObject) -> ffi::Py_hash_t {
+    // SAFETY: every `str` starts with a `PyASCIIObject`.
+    unsafe {
+        obj.cast::<u8>()
+            .add(HASH_AT)
+            .cast::<ffi::Py_hash_t>()
+            .read()
+    }
+}
+
 /// `dict[key] = value` for an exact `str` key, with the hash CPython keeps
 /// in the key (the cached keys of payloads have one from their first
-/// insert): `_PyDict_SetItem_KnownHash`, exported by 3.9 to 3.14 outside
-/// the stable ABI and found at run time, skips `PyDict_SetItem`'s checks
-/// and its fetch of the hash, a sixth of each member's insert. Otherwise,
-/// and for keys whose hash is not computed yet, `PyDict_SetItem`. Returns
-/// what they do: 0, or -1 with an exception set.
+/// insert): `_PyDict_SetItem_KnownHash`, exported by 3.9 to 3.13 (checked)
+/// outside the stable ABI and found at run time, skips `PyDict_SetItem`'s
+/// checks and its fetch of the hash (27 against 12 instructions a member).
+/// Otherwise, and for keys whose hash is not computed yet,
+/// `PyDict_SetItem`. Returns what they do: 0, or -1 with an exception set.
 ///
 /// # Safety
 /// The GIL is held; `dict` is a live exact `dict`, `key` a live exact
@@ -499,33 +545,24 @@ pub unsafe fn dict_set_str(
     key: *mut ffi::PyObject,
     value: *mut ffi::PyObject,
 ) -> core::ffi::c_int {
-    let f = SET_KNOWN_HASH.load(Ordering::Relaxed);
-    // SAFETY: per the contract; `f` is set only where `init_known_hash`
-    // found the hash at `HASH_AT` of strings and the function working.
+    // SAFETY: per the contract; the function is kept only where
+    // `init_known_hash` found the hash at `HASH_AT` and the function
+    // working.
     unsafe {
-        if f != 0 {
-            let hash = key
-                .cast::<u8>()
-                .add(HASH_AT)
-                .cast::<ffi::Py_hash_t>()
-                .read();
+        if let Some(set) = SET_KNOWN_HASH.get() {
+            let hash = kept_hash(key);
             if hash != -1 {
-                let f: SetKnownHash = core::mem::transmute::<usize, SetKnownHash>(f);
-                return f(dict, key, value, hash);
+                return set(dict, key, value, hash);
             }
         }
         ffi::PyDict_SetItem(dict, key, value)
     }
 }
 
-/// Finds `_PyDict_SetItem_KnownHash` and turns [`dict_set_str`]'s use of
-/// it on if strings keep their hash at `HASH_AT` and items it sets are
-/// found again by equal strings made apart.
+/// Finds `_PyDict_SetItem_KnownHash` and keeps it for [`dict_set_str`] if
+/// strings keep their hash at `HASH_AT` and items it sets are found again
+/// by equal strings made apart.
 fn init_known_hash(py: Python<'_>) {
-    let f = exported(c"_PyDict_SetItem_KnownHash");
-    if f == 0 {
-        return;
-    }
     let probes = [
         "k",
         "phoenix_wire",
@@ -534,23 +571,18 @@ fn init_known_hash(py: Python<'_>) {
         "\u{1f600}!",
     ];
     let keys: Vec<Bound<'_, PyString>> = probes.iter().map(|p| PyString::new(py, p)).collect();
+    // SAFETY: live `str`s.
     let hashes_in_place = keys.iter().all(|k| {
-        // SAFETY: a live `str`; 8 bytes inside its header are read.
-        k.hash().is_ok_and(|h| unsafe {
-            k.as_ptr()
-                .cast::<u8>()
-                .add(HASH_AT)
-                .cast::<ffi::Py_hash_t>()
-                .read()
-                == h
-        })
+        k.hash()
+            .is_ok_and(|h| unsafe { kept_hash(k.as_ptr()) } == h)
     });
-    if !hashes_in_place {
+    // SAFETY: CPython 3.9 to 3.13 declare it with this signature.
+    if !hashes_in_place || !unsafe { SET_KNOWN_HASH.find(c"_PyDict_SetItem_KnownHash") } {
+        SET_KNOWN_HASH.forget();
         // SAFETY: with the GIL held; clears whatever a failed hash set.
         unsafe { ffi::PyErr_Clear() };
         return;
     }
-    SET_KNOWN_HASH.store(f, Ordering::Relaxed);
     let dict = PyDict::new(py);
     let set = keys.iter().enumerate().all(|(i, k)| {
         let value = i.into_pyobject(py).map(Bound::into_any);
@@ -566,7 +598,7 @@ fn init_known_hash(py: Python<'_>) {
             == Some(i)
     });
     if !(set && found && dict.len() == probes.len()) {
-        SET_KNOWN_HASH.store(0, Ordering::Relaxed);
+        SET_KNOWN_HASH.forget();
         // SAFETY: with the GIL held; clears whatever a failed try set.
         unsafe { ffi::PyErr_Clear() };
     }
@@ -586,14 +618,13 @@ fn exported(name: &core::ffi::CStr) -> usize {
     }
 }
 
-/// Finds `_PyDict_NewPresized` and turns [`new_dict`]'s use of it on if it
-/// makes an empty exact `dict` that takes more items than asked for.
+/// Finds `_PyDict_NewPresized` and keeps it for [`new_dict`] if it makes
+/// an empty exact `dict` that takes more items than asked for.
 fn init_presized(py: Python<'_>) {
-    let f = exported(c"_PyDict_NewPresized");
-    if f == 0 {
+    // SAFETY: CPython 3.9 to 3.14 declare it with this signature.
+    if !unsafe { NEW_PRESIZED.find(c"_PyDict_NewPresized") } {
         return;
     }
-    NEW_PRESIZED.store(f, Ordering::Relaxed);
     let works = new_dict(py, 40).is_ok_and(|d| {
         d.is_exact_instance_of::<PyDict>()
             && d.is_empty()
@@ -601,18 +632,18 @@ fn init_presized(py: Python<'_>) {
             && d.len() == 40
     });
     if !works {
-        NEW_PRESIZED.store(0, Ordering::Relaxed);
+        NEW_PRESIZED.forget();
         // SAFETY: with the GIL held; clears whatever a failed try set.
         unsafe { ffi::PyErr_Clear() };
     }
 }
 
-/// `PyGC_Disable` and `PyGC_Enable` (stable ABI from 3.10), found by
-/// [`init_gc_switch`]; 0 where missing (3.9).
-static GC_DISABLE: AtomicUsize = AtomicUsize::new(0);
-static GC_ENABLE: AtomicUsize = AtomicUsize::new(0);
-
 type GcSwitch = unsafe extern "C" fn() -> core::ffi::c_int;
+
+/// `PyGC_Disable` and `PyGC_Enable` (stable ABI from 3.10), found by
+/// [`init_gc_switch`]; missing on 3.9.
+static GC_DISABLE: RunTime<GcSwitch> = RunTime::new();
+static GC_ENABLE: RunTime<GcSwitch> = RunTime::new();
 
 /// Runs `f` with the cycle collector's automatic runs held off, where the
 /// interpreter has the switch (3.10 on): a payload of records allocates
@@ -623,41 +654,34 @@ type GcSwitch = unsafe extern "C" fn() -> core::ffi::c_int;
 /// allocation after `f` starts the collection that is due. A collector the
 /// caller had turned off stays off.
 pub fn without_gc<R>(f: impl FnOnce() -> R) -> R {
-    let (off, on) = (
-        GC_DISABLE.load(Ordering::Relaxed),
-        GC_ENABLE.load(Ordering::Relaxed),
-    );
-    if off == 0 || on == 0 {
+    let (Some(off), Some(on)) = (GC_DISABLE.get(), GC_ENABLE.get()) else {
         return f();
-    }
-    // SAFETY: both were found as CPython's functions by `init_gc_switch`,
-    // which take no argument and return the previous state; the GIL is
-    // held (every caller has a `Python` token in hand).
-    unsafe {
-        let off = core::mem::transmute::<usize, GcSwitch>(off);
-        let on = core::mem::transmute::<usize, GcSwitch>(on);
-        let was_on = off() != 0;
-        /// Turns the collector back on even if `f` unwinds.
-        struct Resume(Option<GcSwitch>);
-        impl Drop for Resume {
-            fn drop(&mut self) {
-                if let Some(on) = self.0 {
-                    // SAFETY: as above.
-                    unsafe { on() };
-                }
+    };
+    /// Turns the collector back on even if `f` unwinds.
+    struct Resume(Option<GcSwitch>);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            if let Some(on) = self.0 {
+                // SAFETY: as below.
+                unsafe { on() };
             }
         }
-        let _resume = Resume(was_on.then_some(on));
-        f()
     }
+    // SAFETY: CPython's functions, which take no argument and return the
+    // previous state; the GIL is held (every caller has a `Python` token).
+    let was_on = unsafe { off() } != 0;
+    let _resume = Resume(was_on.then_some(on));
+    f()
 }
 
-/// Finds `PyGC_Disable` and `PyGC_Enable` (exported from 3.10).
+/// Finds `PyGC_Disable` and `PyGC_Enable` (exported from 3.10); both or
+/// neither are kept.
 fn init_gc_switch() {
-    let (off, on) = (exported(c"PyGC_Disable"), exported(c"PyGC_Enable"));
-    if off != 0 && on != 0 {
-        GC_DISABLE.store(off, Ordering::Relaxed);
-        GC_ENABLE.store(on, Ordering::Relaxed);
+    // SAFETY: both are `int (void)` in every CPython that has them.
+    let both = unsafe { GC_DISABLE.find(c"PyGC_Disable") && GC_ENABLE.find(c"PyGC_Enable") };
+    if !both {
+        GC_DISABLE.forget();
+        GC_ENABLE.forget();
     }
 }
 
